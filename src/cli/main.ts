@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * The tsgpt command. Dispatches to a subcommand; a TsgptError (a mistake the user can fix) is printed as one
+ * line with exit code 1, a usage mistake with exit code 2. Anything else is a bug and keeps its stack trace.
+ */
+import { readFileSync } from 'node:fs';
+import { TsgptError } from '../errors.js';
+import { sampleCommand } from './sample_command.js';
+import { trainCommand } from './train_command.js';
+
+const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>; summary: string }> = {
+  train: { run: trainCommand, summary: 'train a model (Tiny Shakespeare unless --data is given)' },
+  sample: { run: sampleCommand, summary: 'generate text from a trained run folder' },
+};
+
+const HELP = `tsgpt: a GPT built from scratch in TypeScript, trained and sampled on the CPU
+
+Usage: tsgpt <command> [options]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+
+Options:
+  --help      show this help ('tsgpt <command> --help' for a command's options)
+  --version   print the version
+
+Examples:
+  tsgpt train --preset bigram
+  tsgpt train --preset baby --out runs/baby
+  tsgpt sample --from runs/baby --start "ROMEO:" --temperature 0.8 --top-k 40 --tokens 300`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP + '\n');
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(version() + '\n');
+    return 0;
+  }
+  const entry = COMMANDS[command];
+  if (entry === undefined) {
+    process.stderr.write(`tsgpt: unknown command "${command}"; commands are ${Object.keys(COMMANDS).join(', ')} (see tsgpt --help)\n`);
+    return 2;
+  }
+  await entry.run(rest.map((a) => (a === '-h' ? '--help' : a)));
+  return 0;
+}
+
+// A closed pipe (tsgpt sample | head) ends the program quietly, as with any Unix tool.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof TsgptError) {
+      process.stderr.write(`tsgpt: error: ${e.message}\n`);
+      process.exitCode = 1;
+    } else {
+      throw e;
+    }
+  },
+);

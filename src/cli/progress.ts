@@ -1,0 +1,60 @@
+/**
+ * The training progress line: step, bar, loss, tokens per second, ETA. On a terminal it redraws one line in
+ * place; into a file or a CI log it prints a plain line every `every` steps instead, so logs stay readable.
+ */
+export interface ProgressStream {
+  write(s: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export class ProgressBar {
+  private readonly started = performance.now();
+  private msPerStep: number | null = null;
+  private lastLine = '';
+  private readonly every: number;
+
+  constructor(private readonly total: number, private readonly stream: ProgressStream, private readonly firstStep = 0) {
+    this.every = Math.max(1, Math.round(total / 20));
+  }
+
+  /** Called after each step with the time it took (ms) and the tokens it processed. */
+  update(step: number, loss: number, stepMs: number, tokens: number): void {
+    // A moving average: the ETA follows the current speed without jumping with every step.
+    this.msPerStep = this.msPerStep === null ? stepMs : 0.9 * this.msPerStep + 0.1 * stepMs;
+    const tokensPerSec = (tokens / this.msPerStep) * 1000;
+    const eta = formatDuration(((this.total - step) * this.msPerStep) / 1000);
+    const fields = `loss ${loss.toFixed(4)} | ${Math.round(tokensPerSec).toLocaleString('en-US')} tok/s | ETA ${eta}`;
+    const counter = `step ${step}/${this.total}`;
+    if (this.stream.isTTY) {
+      const width = Math.max(10, Math.min(30, (this.stream.columns ?? 100) - counter.length - fields.length - 8));
+      const filled = Math.round((width * step) / Math.max(this.total, 1));
+      const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+      this.lastLine = `${counter} ${bar} ${fields}`;
+      this.stream.write(`\r\x1b[2K${this.lastLine}`);
+    } else if (step === this.total || (step - this.firstStep) % this.every === 0) {
+      this.stream.write(`${counter} | ${fields}\n`);
+    }
+  }
+
+  /** Prints a line above the bar (an evaluation result) without breaking the redraw. */
+  log(line: string): void {
+    if (this.stream.isTTY && this.lastLine) this.stream.write(`\r\x1b[2K${line}\n${this.lastLine}`);
+    else this.stream.write(line + '\n');
+  }
+
+  /** Ends the bar's line; returns the wall time since the bar started, in seconds. */
+  finish(): number {
+    if (this.stream.isTTY && this.lastLine) this.stream.write('\n');
+    this.lastLine = '';
+    return (performance.now() - this.started) / 1000;
+  }
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}

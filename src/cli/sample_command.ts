@@ -1,0 +1,72 @@
+/** tsgpt sample: loads a run folder and streams generated text to stdout as it is produced. */
+import { readFileSync } from 'node:fs';
+import { Rng } from '../engine/random.js';
+import { TsgptError } from '../errors.js';
+import { loadRun } from '../checkpoint/run_folder.js';
+import { generate } from '../sample/generate.js';
+import type { UnknownPolicy } from '../tokenizers/tokenizer.js';
+import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
+
+export const SAMPLE_FLAGS: FlagSpec[] = [
+  { name: 'from', type: 'string', metavar: 'DIR', help: 'run folder written by tsgpt train (required)' },
+  { name: 'start', type: 'string', metavar: 'TEXT', help: 'text to continue', defaultText: 'a newline' },
+  { name: 'start-file', type: 'string', metavar: 'PATH', help: 'read the start text from a file instead' },
+  { name: 'num-samples', type: 'int', min: 1, max: 10000, help: 'how many samples', defaultText: '1' },
+  { name: 'tokens', type: 'int', min: 0, max: 1e7, help: 'new tokens per sample', defaultText: '500' },
+  { name: 'temperature', type: 'float', min: 0, max: 100, help: 'sharpen (<1) or flatten (>1) the distribution; 0 is greedy', defaultText: '0.8' },
+  { name: 'top-k', type: 'int', min: 0, max: 1e9, help: 'sample from the k most likely tokens only (0: all)', defaultText: '200' },
+  { name: 'top-p', type: 'float', min: 0, max: 1, help: 'sample from the smallest set of tokens with this much probability (1: all)', defaultText: '1' },
+  { name: 'seed', type: 'int', min: 0, max: 4294967295, help: 'random seed', defaultText: '1337' },
+  { name: 'unknown', type: 'string', choices: ['error', 'skip', 'replace'], help: 'characters of the start text outside the vocabulary', defaultText: 'error' },
+  { name: 'replacement', type: 'string', metavar: 'CHAR', help: 'with --unknown replace: the character that stands in', defaultText: 'a space' },
+  { name: 'help', type: 'bool', help: 'show this help' },
+];
+
+export const SAMPLE_HELP = `Usage: tsgpt sample --from DIR [options]
+
+Generates text from a trained run, streaming it as it is produced.
+
+Options:
+${formatFlagHelp(SAMPLE_FLAGS)}`;
+
+export async function sampleCommand(args: readonly string[]): Promise<void> {
+  const flags = parseFlags(args, SAMPLE_FLAGS, 'sample');
+  if (flags.get('help')) {
+    process.stdout.write(SAMPLE_HELP + '\n');
+    return;
+  }
+  const from = flags.get('from') as string | undefined;
+  if (from === undefined) throw new TsgptError("tsgpt sample needs --from DIR, a run folder written by 'tsgpt train'");
+  if (flags.has('start') && flags.has('start-file')) throw new TsgptError('give --start or --start-file, not both');
+  let start = (flags.get('start') as string | undefined) ?? '\n';
+  const startFile = flags.get('start-file') as string | undefined;
+  if (startFile !== undefined) {
+    try {
+      start = readFileSync(startFile, 'utf8');
+    } catch {
+      throw new TsgptError(`cannot read start file ${startFile}`);
+    }
+  }
+  const { model, tokenizer } = loadRun(from);
+  const prompt = tokenizer.encode(start, {
+    unknown: ((flags.get('unknown') as string | undefined) ?? 'error') as UnknownPolicy,
+    replacement: (flags.get('replacement') as string | undefined) ?? ' ',
+    label: 'start text',
+  });
+  if (prompt.length === 0) throw new TsgptError('the start text is empty after removing unknown characters');
+  const rng = new Rng((flags.get('seed') as number | undefined) ?? 1337);
+  const numSamples = (flags.get('num-samples') as number | undefined) ?? 1;
+  for (let s = 0; s < numSamples; s++) {
+    process.stdout.write(tokenizer.decode(prompt));
+    for (const id of generate(model, prompt, {
+      maxNewTokens: (flags.get('tokens') as number | undefined) ?? 500,
+      temperature: (flags.get('temperature') as number | undefined) ?? 0.8,
+      topK: (flags.get('top-k') as number | undefined) ?? 200,
+      topP: (flags.get('top-p') as number | undefined) ?? 1,
+      rng,
+    })) {
+      process.stdout.write(tokenizer.decode([id]));
+    }
+    process.stdout.write('\n---------------\n');
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The arena: every tensor's bytes live in one WebAssembly.Memory, so that a WebAssembly kernel can later read
+ * and write tensors in place, with no copies (llm.c keeps parameters and activations in one allocation each for
+ * the same reason: every byte the model uses is visible and accounted for).
+ *
+ * Allocation is by exact size: a freed block goes on the free list for its size and the next request of that
+ * size takes it back. A training step asks for the same sizes in the same order every step, so after the first
+ * step it is served entirely from the free lists and the memory stops growing.
+ */
+
+/** Blocks start on 64-byte boundaries: a cache line, and a multiple of any SIMD width we will use. */
+const ALIGN = 64;
+const PAGE = 65536;
+
+export class Arena {
+  readonly memory: WebAssembly.Memory;
+  /** Bumped whenever the memory grows: growing detaches every typed-array view made before it. */
+  generation = 0;
+  private top = ALIGN; // offset 0 is never handed out, so 0 can mean "no block"
+  private readonly freeBySize = new Map<number, number[]>();
+  private bytesInUse = 0;
+
+  constructor(initialBytes = 1 << 24, maximumBytes = 4 * 1024 * 1024 * 1024 - PAGE) {
+    this.memory = new WebAssembly.Memory({
+      initial: Math.ceil(initialBytes / PAGE),
+      maximum: Math.floor(maximumBytes / PAGE),
+    });
+  }
+
+  /** Reserves `bytes` bytes (rounded up to the alignment) and returns the block's byte offset. Contents are not cleared. */
+  alloc(bytes: number): number {
+    const size = roundUp(Math.max(bytes, 1), ALIGN);
+    this.bytesInUse += size;
+    const reusable = this.freeBySize.get(size);
+    if (reusable !== undefined && reusable.length > 0) return reusable.pop()!;
+    const offset = this.top;
+    this.top += size;
+    const needed = this.top - this.memory.buffer.byteLength;
+    if (needed > 0) {
+      // Grow by at least half again, so a model that allocates tensor by tensor grows O(log n) times.
+      const pages = Math.max(Math.ceil(needed / PAGE), Math.ceil(this.memory.buffer.byteLength / PAGE / 2));
+      try {
+        this.memory.grow(pages);
+      } catch {
+        this.top -= size;
+        this.bytesInUse -= size;
+        throw new RangeError(`tensor arena out of memory: cannot grow to ${this.top + needed} bytes`);
+      }
+      this.generation++;
+    }
+    return offset;
+  }
+
+  /** Returns a block taken by alloc(bytes) to the arena. */
+  release(offset: number, bytes: number): void {
+    const size = roundUp(Math.max(bytes, 1), ALIGN);
+    this.bytesInUse -= size;
+    let list = this.freeBySize.get(size);
+    if (list === undefined) this.freeBySize.set(size, (list = []));
+    list.push(offset);
+  }
+
+  /** Bytes in live blocks, and bytes the memory spans (live plus free lists plus the untouched tail). */
+  stats(): { inUse: number; reserved: number; capacity: number } {
+    return { inUse: this.bytesInUse, reserved: this.top, capacity: this.memory.buffer.byteLength };
+  }
+}
+
+function roundUp(n: number, multiple: number): number {
+  return Math.ceil(n / multiple) * multiple;
+}
+
+/** The arena every tensor uses unless told otherwise. */
+export const defaultArena = new Arena();

@@ -1,0 +1,95 @@
+/**
+ * The tape. While gradients are enabled, every op whose inputs include a tensor that requires a gradient
+ * appends a node holding the closure that computes its inputs' gradients from its output's. The tape is in
+ * the order ops ran, which is already a topological order, so backward is one loop over it in reverse
+ * (micrograd's backward, without the sort).
+ */
+import { Tensor, untracked, zeros } from './tensor.js';
+
+export interface TapeNode {
+  /** The op's name, for error messages and debugging. */
+  readonly op: string;
+  readonly output: Tensor;
+  /** Reads output.grad and accumulates into the inputs' gradients (via gradOf). */
+  readonly backward: () => void;
+}
+
+let tape: TapeNode[] = [];
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn with recording off: evaluation and sampling, where no backward follows. */
+export function noGrad<T>(fn: () => T): T {
+  const saved = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = saved;
+  }
+}
+
+/** Whether an op with these inputs must record itself. */
+export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const t of inputs) if (t != null && t.requiresGrad) return true;
+  return false;
+}
+
+/** Records an op that produced `output`; marks the output as needing a gradient. */
+export function record(op: string, output: Tensor, backward: () => void): void {
+  output.requiresGrad = true;
+  const node: TapeNode = { op, output, backward };
+  output.node = node;
+  tape.push(node);
+}
+
+/**
+ * The gradient buffer of t, made zeroed on first use. A leaf's gradient (a parameter's) lives outside every
+ * scope so it survives the step; an intermediate's is released with the step's tidy.
+ */
+export function gradOf(t: Tensor): Tensor {
+  if (t.grad === null) t.grad = t.node === null ? untracked(() => zeros(t.shape)) : zeros(t.shape);
+  return t.grad;
+}
+
+/** The gradient of t if backward needs one, else null: lets an op skip work for inputs that need none. */
+export function gradIfNeeded(t: Tensor | null): Float32Array | null {
+  return t !== null && t.requiresGrad ? gradOf(t).data : null;
+}
+
+export function tapeLength(): number {
+  return tape.length;
+}
+
+/** Drops nodes recorded from `start` on, except those producing a tensor in `keepOutputs`. */
+export function truncateTape(start: number, keepOutputs?: Set<Tensor>): void {
+  if (start >= tape.length) return;
+  const dropped = tape.slice(start);
+  tape.length = start;
+  for (const node of dropped) {
+    if (keepOutputs?.has(node.output)) tape.push(node);
+    else node.output.node = null;
+  }
+}
+
+export function runBackward(root: Tensor, seed: number | Tensor): void {
+  if (root.node === null) throw new Error('backward() from a tensor that no recorded op produced');
+  if (typeof seed === 'number') {
+    if (root.size !== 1) throw new RangeError(`backward() without a gradient needs a scalar, got shape [${root.shape.join(', ')}]`);
+    gradOf(root).data[0] = seed;
+  } else {
+    if (seed.size !== root.size) throw new RangeError(`backward(): gradient [${seed.shape}] does not match [${root.shape}]`);
+    gradOf(root).data.set(seed.data);
+  }
+  const nodes = tape;
+  tape = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i]!;
+    if (node.output.grad !== null && !node.output.disposed) node.backward();
+    node.output.node = null;
+  }
+}

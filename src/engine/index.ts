@@ -1,0 +1,24 @@
+/**
+ * The engine: tensors in one WebAssembly.Memory arena, a tape autograd, and the closed list of ops a GPT
+ * needs. Every op runs its forward through the active kernels and records its backward beside it.
+ *
+ *   embedding   linear   add   layerNorm   relu   gelu   softmax   dropout   attention   crossEntropy
+ *   split   concat   (data movement)
+ */
+export { Arena, defaultArena } from './arena.js';
+export { noGrad, isGradEnabled } from './autograd.js';
+export { kernels, setKernels, referenceKernels, type Kernels } from './backend.js';
+export { Rng, type RngState } from './random.js';
+export {
+  Tensor, tidy, keep, untracked, zeros, full, tensor, intTensor, randn, parameter, type DType, type Shape,
+} from './tensor.js';
+export { add } from './ops/add.js';
+export { relu, gelu } from './ops/activations.js';
+export { attention, type AttentionOptions } from './ops/attention.js';
+export { crossEntropy } from './ops/cross_entropy.js';
+export { dropout } from './ops/dropout.js';
+export { embedding } from './ops/embedding.js';
+export { layerNorm } from './ops/layernorm.js';
+export { linear } from './ops/linear.js';
+export { softmax } from './ops/softmax.js';
+export { split, concat } from './ops/split_concat.js';

@@ -1,0 +1,31 @@
+/**
+ * One AdamW update of n parameters, in place, as torch.optim.AdamW computes it:
+ *   p -= lr * wd * p                                   (decoupled weight decay, before the moment update)
+ *   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
+ *   p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)  with bc1 = 1 - beta1^t, bc2 = 1 - beta2^t
+ * `gradScale` multiplies g on the fly: gradient clipping without a separate pass over the gradients.
+ */
+export function adamwStep(
+  p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
+  lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number,
+): void {
+  const bc1 = 1 - Math.pow(beta1, step);
+  const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+  const stepSize = lr / bc1;
+  const decay = 1 - lr * weightDecay;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]! * gradScale;
+    const mi = beta1 * m[i]! + (1 - beta1) * gi;
+    const vi = beta2 * v[i]! + (1 - beta2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+  }
+}
+
+/** Sum of squares of n values: the global gradient norm is the square root of its total over all parameters. */
+export function sumOfSquares(x: Float32Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += x[i]! * x[i]!;
+  return s;
+}

@@ -1,0 +1,92 @@
+/**
+ * Causal scaled-dot-product attention. q, k, v and out are [B, T, C] with C = nh * hs: head h owns columns
+ * h*hs .. (h+1)*hs of every row, which is nanoGPT's view(B, T, nh, hs).transpose(1, 2) without moving a byte.
+ *   att[b,h,t,:] = softmax over s <= t of (q[b,t,h] . k[b,s,h]) * scale      (scale = 1/sqrt(hs))
+ *   out[b,t,h]   = sum over s <= t of att[b,h,t,s] * keep[b,h,t,s] * v[b,s,h]
+ * att [B, nh, T, T] is saved for the backward (zeros above the diagonal). `keep` is the attention dropout
+ * multiplier (0 or 1/(1-p)), same shape as att, or null without dropout.
+ */
+export function attentionForward(
+  out: Float32Array, att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
+  keep: Float32Array | null, B: number, T: number, nh: number, hs: number, scale: number,
+): void {
+  const C = nh * hs;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      for (let t = 0; t < T; t++) {
+        const qo = (b * T + t) * C + h * hs;
+        const row = ((b * nh + h) * T + t) * T;
+        let max = -Infinity;
+        for (let s = 0; s <= t; s++) {
+          const ko = (b * T + s) * C + h * hs;
+          let dot = 0;
+          for (let d = 0; d < hs; d++) dot += q[qo + d]! * k[ko + d]!;
+          dot *= scale;
+          att[row + s] = dot;
+          if (dot > max) max = dot;
+        }
+        let sum = 0;
+        for (let s = 0; s <= t; s++) {
+          const e = Math.exp(att[row + s]! - max);
+          att[row + s] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let s = 0; s <= t; s++) att[row + s] *= inv;
+        for (let s = t + 1; s < T; s++) att[row + s] = 0;
+        for (let d = 0; d < hs; d++) out[qo + d] = 0;
+        for (let s = 0; s <= t; s++) {
+          const w = keep === null ? att[row + s]! : att[row + s]! * keep[row + s]!;
+          const vo = (b * T + s) * C + h * hs;
+          for (let d = 0; d < hs; d++) out[qo + d] += w * v[vo + d]!;
+        }
+      }
+    }
+  }
+}
+
+let scratch: Float32Array = new Float32Array(0);
+
+/**
+ * Backward of the above, accumulating into dq, dk, dv. For one query row, with P = att and W = P * keep:
+ *   dv[s] += W[s] dout[t];   dW[s] = dout[t] . v[s];   dP = dW * keep;
+ *   dscore[s] = P[s] (dP[s] - sum_r P[r] dP[r]) * scale;   dq[t] += dscore[s] k[s];   dk[s] += dscore[s] q[t]
+ */
+export function attentionBackward(
+  dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array,
+  q: Float32Array, k: Float32Array, v: Float32Array, att: Float32Array, keep: Float32Array | null,
+  B: number, T: number, nh: number, hs: number, scale: number,
+): void {
+  const C = nh * hs;
+  if (scratch.length < T) scratch = new Float32Array(T);
+  const dP = scratch;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      for (let t = 0; t < T; t++) {
+        const qo = (b * T + t) * C + h * hs;
+        const row = ((b * nh + h) * T + t) * T;
+        let pdp = 0;
+        for (let s = 0; s <= t; s++) {
+          const vo = (b * T + s) * C + h * hs;
+          const m = keep === null ? 1 : keep[row + s]!;
+          const w = att[row + s]! * m;
+          let dw = 0;
+          for (let d = 0; d < hs; d++) {
+            dw += dout[qo + d]! * v[vo + d]!;
+            dv[vo + d] += w * dout[qo + d]!;
+          }
+          dP[s] = dw * m;
+          pdp += att[row + s]! * dP[s]!;
+        }
+        for (let s = 0; s <= t; s++) {
+          const ds = att[row + s]! * (dP[s]! - pdp) * scale;
+          const ko = (b * T + s) * C + h * hs;
+          for (let d = 0; d < hs; d++) {
+            dq[qo + d] += ds * k[ko + d]!;
+            dk[ko + d] += ds * q[qo + d]!;
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Element-wise kernels: sums with the broadcasting a GPT uses (same shape, or the second operand repeating
+ * every `period` elements: a bias over rows, position embeddings over the batch), and products with a mask.
+ * Backward kernels accumulate into their gradient buffers.
+ */
+
+/** out = a + b, where b repeats every `period` elements of a (period = a.length for the same shape). */
+export function addForward(out: Float32Array, a: Float32Array, b: Float32Array, n: number, period: number): void {
+  if (period === n) {
+    for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
+    return;
+  }
+  for (let base = 0; base < n; base += period) {
+    for (let j = 0; j < period; j++) out[base + j] = a[base + j]! + b[j]!;
+  }
+}
+
+/** da += dout; db += dout summed over the repeats of b. Either may be null when it needs no gradient. */
+export function addBackward(
+  da: Float32Array | null, db: Float32Array | null, dout: Float32Array, n: number, period: number,
+): void {
+  if (da !== null) for (let i = 0; i < n; i++) da[i] += dout[i]!;
+  if (db !== null) {
+    for (let base = 0; base < n; base += period) {
+      for (let j = 0; j < period; j++) db[j] += dout[base + j]!;
+    }
+  }
+}
+
+/** out = x * mask (dropout: mask holds 0 or 1/(1-p)). */
+export function mulForward(out: Float32Array, x: Float32Array, mask: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = x[i]! * mask[i]!;
+}
+
+/** dx += dout * mask */
+export function mulBackward(dx: Float32Array, dout: Float32Array, mask: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) dx[i] += dout[i]! * mask[i]!;
+}
+
+/** dbias[N] += dout[M,N] summed over rows. */
+export function biasBackward(dbias: Float32Array, dout: Float32Array, M: number, N: number): void {
+  for (let i = 0; i < M; i++) {
+    const o = i * N;
+    for (let j = 0; j < N; j++) dbias[j] += dout[o + j]!;
+  }
+}
+
+/** out[M,N] += bias[N] on every row. */
+export function biasForward(out: Float32Array, bias: Float32Array, M: number, N: number): void {
+  for (let i = 0; i < M; i++) {
+    const o = i * N;
+    for (let j = 0; j < N; j++) out[o + j] += bias[j]!;
+  }
+}

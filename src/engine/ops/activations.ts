@@ -1,0 +1,21 @@
+import { gradIfNeeded, needsGrad, record } from '../autograd.js';
+import { kernels } from '../backend.js';
+import { Tensor } from '../tensor.js';
+
+/** max(0, x), the lecture's non-linearity. */
+export function relu(x: Tensor): Tensor {
+  const out = new Tensor(x.shape);
+  const k = kernels();
+  k.reluForward(out.data, x.data, x.size);
+  if (needsGrad(x)) record('relu', out, () => k.reluBackward(gradIfNeeded(x)!, x.data, out.grad!.data, x.size));
+  return out;
+}
+
+/** GELU, tanh approximation (GPT-2, nanoGPT). */
+export function gelu(x: Tensor): Tensor {
+  const out = new Tensor(x.shape);
+  const k = kernels();
+  k.geluForward(out.data, x.data, x.size);
+  if (needsGrad(x)) record('gelu', out, () => k.geluBackward(gradIfNeeded(x)!, x.data, out.grad!.data, x.size));
+  return out;
+}

@@ -1,0 +1,34 @@
+import { gradIfNeeded, needsGrad, record } from '../autograd.js';
+import { kernels } from '../backend.js';
+import { Tensor } from '../tensor.js';
+import { sameShape } from './shapes.js';
+
+/**
+ * a + b with broadcasting of a trailing shape: b's shape (leading 1s ignored) equal to a's or to a suffix of
+ * it, such as token embeddings [B, T, C] plus position embeddings [T, C]. Backward sums b's gradient over the
+ * repeats. The operands may come in either order.
+ */
+export function add(a: Tensor, b: Tensor): Tensor {
+  if (b.size > a.size) [a, b] = [b, a];
+  const bShape = stripLeadingOnes(b.shape);
+  const aSuffix = a.shape.slice(a.shape.length - bShape.length);
+  if (bShape.length > a.shape.length || !sameShape(aSuffix, bShape)) {
+    throw new RangeError(`add: shapes [${a.shape}] and [${b.shape}] do not broadcast`);
+  }
+  const n = a.size, period = Math.max(b.size, 1);
+  const out = new Tensor(a.shape);
+  const k = kernels();
+  if (n > 0) k.addForward(out.data, a.data, b.data, n, period);
+  if (needsGrad(a, b)) {
+    record('add', out, () => {
+      k.addBackward(gradIfNeeded(a), gradIfNeeded(b), out.grad!.data, n, period);
+    });
+  }
+  return out;
+}
+
+function stripLeadingOnes(shape: readonly number[]): readonly number[] {
+  let i = 0;
+  while (i < shape.length - 1 && shape[i] === 1) i++;
+  return shape.slice(i);
+}

@@ -1,0 +1,145 @@
+/**
+ * GPT: token and position embeddings, a stack of transformer blocks, a final LayerNorm and a linear head to
+ * the vocabulary. One class, two forms of the same architecture:
+ *  - "nanogpt": GELU, fused qkv projection, lm_head tied to the token embedding, optional biases, scaled init
+ *    of the residual projections; names transformer.wte.weight, transformer.h.0.attn.c_attn.weight, ...
+ *  - "lecture": the lecture's gpt.py: ReLU, one module per head, untied lm_head with a bias; names
+ *    token_embedding_table.weight, blocks.0.sa.heads.0.key.weight, ...
+ */
+import { add } from '../engine/ops/add.js';
+import { crossEntropy } from '../engine/ops/cross_entropy.js';
+import { dropout } from '../engine/ops/dropout.js';
+import { linear } from '../engine/ops/linear.js';
+import type { Rng } from '../engine/random.js';
+import { intTensor, untracked as keepOutside, type Tensor } from '../engine/tensor.js';
+import type { AttentionObserver } from '../nn/attention.js';
+import { Block, type BlockStyle } from '../nn/block.js';
+import { Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import type { LanguageModel } from './language_model.js';
+
+export interface GPTConfig {
+  kind: 'gpt';
+  style: BlockStyle;
+  vocabSize: number;
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  dropout: number;
+  /** Biases in Linear layers and LayerNorms (never in the lecture's per-head key/query/value). */
+  bias: boolean;
+}
+
+/** The transformer trunk of the nanoGPT form, so names come out as "transformer.wte.weight". */
+class Transformer extends Module {
+  constructor(
+    readonly wte: Embedding, readonly wpe: Embedding, readonly h: ModuleList<Block>, readonly ln_f: LayerNorm,
+  ) {
+    super();
+    this.registerModule('wte', wte);
+    this.registerModule('wpe', wpe);
+    this.registerModule('h', h);
+    this.registerModule('ln_f', ln_f);
+  }
+}
+
+export class GPT extends Module implements LanguageModel {
+  readonly tokenEmbedding: Embedding;
+  readonly positionEmbedding: Embedding;
+  readonly blocks: ModuleList<Block>;
+  readonly lnF: LayerNorm;
+  /** The output head: its own Linear in the lecture form; in the nanoGPT form the token embedding, reused. */
+  readonly lmHead: Linear | null;
+  private readonly positions = new Map<number, Tensor>();
+
+  constructor(readonly config: GPTConfig, private readonly rng: Rng) {
+    super();
+    validateGPTConfig(config);
+    const { style, vocabSize, blockSize, nEmbd, bias } = config;
+    this.tokenEmbedding = new Embedding(vocabSize, nEmbd, rng);
+    this.positionEmbedding = new Embedding(blockSize, nEmbd, rng);
+    this.blocks = new ModuleList(Array.from({ length: config.nLayer }, () => new Block(config, rng)));
+    this.lnF = new LayerNorm(nEmbd, { bias });
+    if (style === 'nanogpt') {
+      this.registerModule('transformer', new Transformer(this.tokenEmbedding, this.positionEmbedding, this.blocks, this.lnF));
+      this.lmHead = null;
+    } else {
+      this.registerModule('token_embedding_table', this.tokenEmbedding);
+      this.registerModule('position_embedding_table', this.positionEmbedding);
+      this.registerModule('blocks', this.blocks);
+      this.registerModule('ln_f', this.lnF);
+      this.lmHead = this.registerModule('lm_head', new Linear(nEmbd, vocabSize, rng, { bias }));
+    }
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  get blockSize(): number {
+    return this.config.blockSize;
+  }
+
+  /**
+   * Parameter count as nanoGPT reports it: the position embedding is not counted (it is a lookup, not
+   * computation), and the tied lm_head is counted once, as the token embedding.
+   */
+  numNonEmbeddingParameters(): number {
+    return this.numParameters() - this.positionEmbedding.weight.size;
+  }
+
+  /** Calls fn(layer, weights) with every block's attention weights [B, nh, T, T] during forwards; null stops. */
+  observeAttention(fn: ((layer: number, weights: Tensor) => void) | null): void {
+    this.blocks.items.forEach((block, layer) => {
+      const observer: AttentionObserver | null = fn === null ? null : (w) => fn(layer, w);
+      block.observer = observer;
+    });
+  }
+
+  forward(idx: Tensor, targets?: Tensor): { logits: Tensor; loss: Tensor | null } {
+    const T = idx.shape[idx.shape.length - 1]!;
+    if (idx.shape.length !== 2) throw new RangeError(`GPT.forward: ids must be [B, T], got [${idx.shape}]`);
+    if (T > this.config.blockSize) {
+      throw new RangeError(`cannot forward a sequence of length ${T}: block size is only ${this.config.blockSize}`);
+    }
+    const tok = this.tokenEmbedding.forward(idx); // [B, T, C]
+    const pos = this.positionEmbedding.forward(this.positionIds(T)); // [T, C], broadcast over the batch
+    let x = dropout(add(tok, pos), this.config.dropout, this.rng, this.training);
+    for (const block of this.blocks.items) x = block.forward(x);
+    x = this.lnF.forward(x);
+    const logits = this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
+    return { logits, loss: targets === undefined ? null : crossEntropy(logits, targets) };
+  }
+
+  /** 0..T-1 as an id tensor, made once per length and kept with the model. */
+  private positionIds(T: number): Tensor {
+    let ids = this.positions.get(T);
+    if (ids === undefined) {
+      ids = keepOutside(() => intTensor(Array.from({ length: T }, (_, i) => i)));
+      this.positions.set(T, ids);
+    }
+    return ids;
+  }
+
+  override dispose(): void {
+    super.dispose();
+    for (const ids of this.positions.values()) ids.dispose();
+    this.positions.clear();
+  }
+}
+
+
+export function validateGPTConfig(c: GPTConfig): void {
+  const positive = (name: string, v: number) => {
+    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  };
+  positive('vocab_size', c.vocabSize);
+  positive('block_size', c.blockSize);
+  positive('n_layer', c.nLayer);
+  positive('n_head', c.nHead);
+  positive('n_embd', c.nEmbd);
+  if (c.nEmbd % c.nHead !== 0) throw new RangeError(`n_embd (${c.nEmbd}) must be divisible by n_head (${c.nHead})`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
+  if (c.style !== 'lecture' && c.style !== 'nanogpt') throw new RangeError(`unknown GPT style "${String(c.style)}"`);
+}

@@ -1,0 +1,14 @@
+import type { Tensor } from '../engine/tensor.js';
+import type { Module } from '../nn/module.js';
+
+/** What training and sampling need from a model: next-token logits for every position, and the loss. */
+export interface LanguageModel extends Module {
+  readonly vocabSize: number;
+  /** The longest context the model reads; sampling crops to it. */
+  readonly blockSize: number;
+  /**
+   * idx: i32 [B, T] token ids, T <= blockSize. Returns logits [B, T, vocabSize] and, when targets (i32 [B, T],
+   * -1 = ignore) are given, the mean cross-entropy loss as a one-element tensor.
+   */
+  forward(idx: Tensor, targets?: Tensor): { logits: Tensor; loss: Tensor | null };
+}

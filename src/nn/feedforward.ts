@@ -1,0 +1,44 @@
+/**
+ * The position-wise feed-forward network, 4x wider inside, in both forms:
+ *  - the lecture's FeedForward: net = Sequential(Linear, ReLU, Linear, Dropout) (names net.0, net.2);
+ *  - nanoGPT's MLP: c_fc, GELU, c_proj, dropout.
+ */
+import { dropout } from '../engine/ops/dropout.js';
+import { gelu } from '../engine/ops/activations.js';
+import type { Rng } from '../engine/random.js';
+import type { Tensor } from '../engine/tensor.js';
+import { Dropout, Linear, ReLU, Sequential } from './layers.js';
+import { Module } from './module.js';
+
+export class FeedForward extends Module {
+  readonly net: Sequential;
+
+  constructor(nEmbd: number, dropoutP: number, rng: Rng, bias = true) {
+    super();
+    this.net = this.registerModule('net', new Sequential(
+      new Linear(nEmbd, 4 * nEmbd, rng, { bias }),
+      new ReLU(),
+      new Linear(4 * nEmbd, nEmbd, rng, { bias }),
+      new Dropout(dropoutP, rng),
+    ));
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.net.forward(x);
+  }
+}
+
+export class MLP extends Module {
+  readonly c_fc: Linear;
+  readonly c_proj: Linear;
+
+  constructor(nEmbd: number, readonly dropoutP: number, private readonly rng: Rng, opts: { bias: boolean; projStd: number }) {
+    super();
+    this.c_fc = this.registerModule('c_fc', new Linear(nEmbd, 4 * nEmbd, rng, { bias: opts.bias }));
+    this.c_proj = this.registerModule('c_proj', new Linear(4 * nEmbd, nEmbd, rng, { bias: opts.bias, std: opts.projStd }));
+  }
+
+  forward(x: Tensor): Tensor {
+    return dropout(this.c_proj.forward(gelu(this.c_fc.forward(x))), this.dropoutP, this.rng, this.training);
+  }
+}

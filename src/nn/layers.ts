@@ -1,0 +1,116 @@
+/**
+ * The lecture's building blocks, thin wrappers over engine ops. Weights are initialised as nanoGPT's and the
+ * lecture's _init_weights do (normal, std 0.02; biases zero; LayerNorm weight one, bias zero), from a seeded Rng.
+ */
+import { gelu, relu } from '../engine/ops/activations.js';
+import { dropout } from '../engine/ops/dropout.js';
+import { embedding } from '../engine/ops/embedding.js';
+import { layerNorm } from '../engine/ops/layernorm.js';
+import { linear } from '../engine/ops/linear.js';
+import type { Rng } from '../engine/random.js';
+import { full, parameter, randn, zeros, type Tensor } from '../engine/tensor.js';
+import { Module } from './module.js';
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  /** weight [out, in] as in PyTorch. */
+  constructor(inFeatures: number, outFeatures: number, rng: Rng, opts: { bias?: boolean; std?: number } = {}) {
+    super();
+    const std = opts.std ?? 0.02;
+    this.weight = this.registerParameter('weight', parameter(() => randn([outFeatures, inFeatures], rng, std)));
+    this.bias = opts.bias ?? true ? this.registerParameter('bias', parameter(() => zeros([outFeatures]))) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+export class Embedding extends Module {
+  readonly weight: Tensor;
+
+  /** std 0.02 as the GPTs initialise it; the bigram model uses PyTorch's default, std 1. */
+  constructor(numEmbeddings: number, embeddingDim: number, rng: Rng, opts: { std?: number } = {}) {
+    super();
+    this.weight = this.registerParameter('weight', parameter(() => randn([numEmbeddings, embeddingDim], rng, opts.std ?? 0.02)));
+  }
+
+  /** ids: an i32 tensor of any shape; returns [...ids.shape, embeddingDim]. */
+  forward(ids: Tensor): Tensor {
+    return embedding(this.weight, ids);
+  }
+}
+
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(dim: number, opts: { bias?: boolean; eps?: number } = {}) {
+    super();
+    this.eps = opts.eps ?? 1e-5;
+    this.weight = this.registerParameter('weight', parameter(() => full([dim], 1)));
+    this.bias = opts.bias ?? true ? this.registerParameter('bias', parameter(() => zeros([dim]))) : null;
+  }
+
+  private readonly eps: number;
+
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+export class Dropout extends Module {
+  constructor(readonly p: number, private readonly rng: Rng) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.rng, this.training);
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+export class GELU extends Module {
+  forward(x: Tensor): Tensor {
+    return gelu(x);
+  }
+}
+
+/** A module with a forward from one tensor to one tensor. */
+export interface Layer extends Module {
+  forward(x: Tensor): Tensor;
+}
+
+/** Layers applied in order, registered as "0", "1", ... like torch.nn.Sequential. */
+export class Sequential extends Module {
+  readonly layers: readonly Layer[];
+
+  constructor(...layers: Layer[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((layer, i) => this.registerModule(String(i), layer));
+  }
+
+  forward(x: Tensor): Tensor {
+    for (const layer of this.layers) x = layer.forward(x);
+    return x;
+  }
+}
+
+/** Sub-modules registered as "0", "1", ... like torch.nn.ModuleList. */
+export class ModuleList<M extends Module> extends Module {
+  readonly items: readonly M[];
+
+  constructor(items: M[]) {
+    super();
+    this.items = items;
+    items.forEach((m, i) => this.registerModule(String(i), m));
+  }
+}

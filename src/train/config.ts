@@ -1,0 +1,71 @@
+/**
+ * Everything a run is made of, one flat object named after nanoGPT's config (train.py's globals) in
+ * camelCase; the CLI's flags are the same names in kebab-case. Presets fill it; flags override fields.
+ */
+export interface RunConfig {
+  /** 'bigram': the lecture's bigram table; 'gpt': a transformer. */
+  model: 'bigram' | 'gpt';
+  /** For model 'gpt': 'nanogpt' (GELU, fused qkv, tied head) or 'lecture' (gpt.py's modules). */
+  style: 'nanogpt' | 'lecture';
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  dropout: number;
+  bias: boolean;
+  blockSize: number;
+  batchSize: number;
+  maxIters: number;
+  evalInterval: number;
+  evalIters: number;
+  learningRate: number;
+  /** Cosine decay with warm-up when true; a constant learning rate when false (the lecture). */
+  decayLr: boolean;
+  minLr: number;
+  warmupIters: number;
+  lrDecayIters: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  /** Clip the global gradient norm to this; 0 turns clipping off. */
+  gradClip: number;
+  gradientAccumulationSteps: number;
+  seed: number;
+}
+
+const common = {
+  beta1: 0.9,
+  seed: 1337,
+  gradientAccumulationSteps: 1,
+};
+
+/**
+ * bigram: the lecture's bigram.py. baby: nanoGPT's CPU run of train_shakespeare_char.py (its README's
+ * command line). lecture: the lecture's final gpt.py. The lecture's scripts use torch.optim.AdamW's defaults
+ * (weight decay 0.01, beta2 0.999), a constant learning rate and no clipping.
+ */
+export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
+  bigram: {
+    ...common, model: 'bigram', style: 'lecture', nLayer: 0, nHead: 0, nEmbd: 0, dropout: 0, bias: true,
+    blockSize: 8, batchSize: 32, maxIters: 3000, evalInterval: 300, evalIters: 200,
+    learningRate: 1e-2, decayLr: false, minLr: 1e-2, warmupIters: 0, lrDecayIters: 3000,
+    weightDecay: 0.01, beta2: 0.999, gradClip: 0,
+  },
+  baby: {
+    ...common, model: 'gpt', style: 'nanogpt', nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: false,
+    blockSize: 64, batchSize: 12, maxIters: 2000, evalInterval: 250, evalIters: 20,
+    learningRate: 1e-3, decayLr: true, minLr: 1e-4, warmupIters: 100, lrDecayIters: 2000,
+    weightDecay: 0.1, beta2: 0.99, gradClip: 1,
+  },
+  lecture: {
+    ...common, model: 'gpt', style: 'lecture', nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0.2, bias: true,
+    blockSize: 256, batchSize: 64, maxIters: 5000, evalInterval: 500, evalIters: 200,
+    learningRate: 3e-4, decayLr: false, minLr: 3e-4, warmupIters: 0, lrDecayIters: 5000,
+    weightDecay: 0.01, beta2: 0.999, gradClip: 0,
+  },
+};
+
+export type PresetName = keyof typeof PRESETS;
+
+export function isPresetName(name: string): name is PresetName {
+  return Object.prototype.hasOwnProperty.call(PRESETS, name);
+}

@@ -1,0 +1,142 @@
+/**
+ * The training loop, as nanoGPT's train.py runs it: evaluate every evalInterval steps (and at the end),
+ * then one optimizer step made of gradientAccumulationSteps micro-batches, with the learning rate from the
+ * schedule and the gradient clipped by its global norm. No files and no clocks beyond performance.now():
+ * the caller (CLI, browser page, test) decides what to print and what to save through the callbacks.
+ */
+import { noGrad } from '../engine/autograd.js';
+import { Rng, type RngState } from '../engine/random.js';
+import { tidy } from '../engine/tensor.js';
+import { getBatch } from '../data/batches.js';
+import type { LanguageModel } from '../models/language_model.js';
+import { AdamW, gradientNorm } from './adamw.js';
+import type { RunConfig } from './config.js';
+import { learningRateAt } from './schedule.js';
+import { yieldToEventLoop } from './yield.js';
+
+export interface StepReport {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  ms: number;
+  tokens: number;
+}
+
+export interface EvalReport {
+  step: number;
+  trainLoss: number;
+  valLoss: number;
+  /** True when this evaluation has the lowest validation loss so far. */
+  best: boolean;
+}
+
+export interface TrainerCallbacks {
+  onStep?(r: StepReport): void | Promise<void>;
+  onEval?(r: EvalReport): void | Promise<void>;
+  /** Asked before each step: return true to stop early (the step counter stays where it is). */
+  shouldStop?(): boolean;
+}
+
+/** What a run must remember to continue exactly where it stopped. */
+export interface TrainerState {
+  step: number;
+  bestValLoss: number | null;
+  dataRng: RngState;
+  evalRng: RngState;
+  modelRng: RngState;
+}
+
+export class Trainer {
+  readonly optimizer: AdamW;
+  step = 0;
+  bestValLoss = Infinity;
+  /** Draws the training batches. */
+  readonly dataRng: Rng;
+  /** Draws the evaluation batches: separate, so how often you evaluate does not change what you train on. */
+  readonly evalRng: Rng;
+
+  constructor(
+    readonly model: LanguageModel, readonly config: RunConfig,
+    readonly trainTokens: Int32Array, readonly valTokens: Int32Array, readonly modelRng: Rng,
+  ) {
+    this.optimizer = new AdamW(model.namedParameters(), {
+      beta1: config.beta1, beta2: config.beta2, eps: 1e-8, weightDecay: config.weightDecay,
+    });
+    this.dataRng = new Rng(config.seed + 1);
+    this.evalRng = new Rng(config.seed + 2);
+  }
+
+  /** The mean loss over evalIters random batches of each split, in eval mode without gradients. */
+  estimateLoss(): { train: number; val: number } {
+    const { batchSize, blockSize, evalIters } = this.config;
+    const wasTraining = this.model.training;
+    this.model.eval();
+    const mean = (tokens: Int32Array) => {
+      let sum = 0;
+      for (let i = 0; i < evalIters; i++) {
+        sum += tidy(() => noGrad(() => {
+          const { x, y } = getBatch(tokens, batchSize, blockSize, this.evalRng);
+          return this.model.forward(x, y).loss!.item();
+        }));
+      }
+      return sum / evalIters;
+    };
+    const result = { train: mean(this.trainTokens), val: mean(this.valTokens) };
+    this.model.train(wasTraining);
+    return result;
+  }
+
+  /** One optimizer step; returns the mean loss of its micro-batches. */
+  trainStep(): StepReport {
+    const c = this.config;
+    const started = performance.now();
+    const lr = learningRateAt(this.step, c);
+    this.model.zeroGrad();
+    let loss = 0;
+    for (let micro = 0; micro < c.gradientAccumulationSteps; micro++) {
+      loss += tidy(() => {
+        const { x, y } = getBatch(this.trainTokens, c.batchSize, c.blockSize, this.dataRng);
+        const l = this.model.forward(x, y).loss!;
+        // Each micro-batch contributes 1/steps of its gradient, so the sum is the gradient of the mean loss.
+        l.backward(1 / c.gradientAccumulationSteps);
+        return l.item();
+      });
+    }
+    loss /= c.gradientAccumulationSteps;
+    const { norm, scale } = gradientNorm(this.model.parameters(), c.gradClip);
+    this.optimizer.update(lr, scale);
+    this.step++;
+    return {
+      step: this.step, loss, lr, gradNorm: norm, ms: performance.now() - started,
+      tokens: c.batchSize * c.blockSize * c.gradientAccumulationSteps,
+    };
+  }
+
+  /** Trains from the current step to maxIters, evaluating on schedule. Resolves when done or stopped. */
+  async run(cb: TrainerCallbacks = {}): Promise<void> {
+    const c = this.config;
+    for (;;) {
+      if (this.step % c.evalInterval === 0 || this.step === c.maxIters) {
+        const { train, val } = this.estimateLoss();
+        const best = val < this.bestValLoss;
+        if (best) this.bestValLoss = val;
+        await cb.onEval?.({ step: this.step, trainLoss: train, valLoss: val, best });
+      }
+      if (this.step >= c.maxIters || cb.shouldStop?.()) return;
+      const report = this.trainStep();
+      await cb.onStep?.(report);
+      await yieldToEventLoop();
+    }
+  }
+
+  state(): TrainerState {
+    return {
+      step: this.step,
+      bestValLoss: Number.isFinite(this.bestValLoss) ? this.bestValLoss : null,
+      dataRng: this.dataRng.getState(),
+      evalRng: this.evalRng.getState(),
+      modelRng: this.modelRng.getState(),
+    };
+  }
+}
