@@ -5,7 +5,7 @@
  *   log.jsonl          one JSON object a line: every step and every evaluation
  * Each file is written to a temporary name and renamed, so it is either the old version or the new, whole.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
@@ -19,8 +19,9 @@ export const WEIGHTS_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
 export const LOG_FILE = 'log.jsonl';
 
-/** Writes the weights, then the config that describes them. */
+/** Writes the weights, then the config that describes them (making the folder if needed). */
 export function saveRun(dir: string, model: LanguageModel, file: RunFile): void {
+  mkdirSync(dir, { recursive: true });
   writeFileAtomicSync(join(dir, WEIGHTS_FILE), encodeWeights(model));
   writeFileAtomicSync(join(dir, CONFIG_FILE), JSON.stringify(file, null, 2) + '\n');
 }

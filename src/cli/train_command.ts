@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
 import { loadCorpus, splitTrainVal } from '../data/corpus.js';
-import { createModel, reportedParameterCount, type ModelConfig } from '../models/index.js';
+import { createModel, reportedParameterCount } from '../models/index.js';
 import { CharTokenizer } from '../tokenizers/char.js';
-import { isPresetName, PRESETS, type PresetName, type RunConfig } from '../train/config.js';
+import { isPresetName, modelConfigFor, PRESETS, type PresetName, type RunConfig } from '../train/config.js';
 import { Trainer } from '../train/trainer.js';
 import { LOG_FILE, saveRun } from '../checkpoint/run_folder.js';
 import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../checkpoint/run_config.js';
@@ -100,11 +100,6 @@ export function resolveRunConfig(flags: Map<string, unknown>): { preset: PresetN
   return { preset, config };
 }
 
-export function modelConfigFor(config: RunConfig, vocabSize: number): ModelConfig {
-  if (config.model === 'bigram') return { kind: 'bigram', vocabSize, blockSize: config.blockSize };
-  const { style, blockSize, nLayer, nHead, nEmbd, dropout, bias } = config;
-  return { kind: 'gpt', style, vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
-}
 
 export async function trainCommand(args: readonly string[]): Promise<void> {
   const flags = parseFlags(args, TRAIN_FLAGS, 'train');

@@ -181,20 +181,6 @@ async function readCached(file: string, log: (line: string) => void): Promise<Ui
   }
 }
 
-/** The first 90% (by default) trains and the rest validates, as in the lecture; views share the token buffer. */
-export function splitTrainVal(tokens: Int32Array, trainFraction = 0.9): { train: Int32Array; val: Int32Array } {
-  check(
-    Number.isFinite(trainFraction) && trainFraction > 0 && trainFraction < 1,
-    () => `train fraction must be strictly between 0 and 1, got ${trainFraction}`,
-  );
-  const n = Math.floor(tokens.length * trainFraction);
-  check(
-    n > 0 && n < tokens.length,
-    () => `a corpus of ${tokens.length} tokens is too small to split into training and validation parts`,
-  );
-  return { train: tokens.subarray(0, n), val: tokens.subarray(n) };
-}
-
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -210,3 +196,5 @@ function oneLine(err: unknown): string {
   if (cause instanceof Error && cause.message && !message.includes(cause.message)) message += `: ${cause.message}`;
   return message.replace(/\s+/g, ' ').trim();
 }
+
+export { splitTrainVal } from './split.js';

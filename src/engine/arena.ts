@@ -11,12 +11,17 @@
 /** Blocks start on 64-byte boundaries: a cache line, and a multiple of any SIMD width we will use. */
 const ALIGN = 64;
 const PAGE = 65536;
+/**
+ * The first page is never handed out: a WebAssembly kernel module that imports this memory keeps its own
+ * constants and scratch there. It also means offset 0 can stand for "no block".
+ */
+export const RESERVED_BYTES = PAGE;
 
 export class Arena {
   readonly memory: WebAssembly.Memory;
   /** Bumped whenever the memory grows: growing detaches every typed-array view made before it. */
   generation = 0;
-  private top = ALIGN; // offset 0 is never handed out, so 0 can mean "no block"
+  private top = RESERVED_BYTES;
   private readonly freeBySize = new Map<number, number[]>();
   private bytesInUse = 0;
 

@@ -10,7 +10,13 @@ export interface TapeNode {
   /** The op's name, for error messages and debugging. */
   readonly op: string;
   readonly output: Tensor;
-  /** Reads output.grad and accumulates into the inputs' gradients (via gradOf). */
+  /** The tensors the op read; null stands for an absent optional input (a bias). */
+  readonly inputs: readonly (Tensor | null)[];
+  /**
+   * Reads output.grad and accumulates into the inputs' gradients (via gradIfNeeded). It must not allocate:
+   * allocating can grow the arena's memory, which detaches every typed-array view taken before it. So the
+   * gradient buffers of all inputs are made before it runs.
+   */
   readonly backward: () => void;
 }
 
@@ -39,10 +45,10 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   return false;
 }
 
-/** Records an op that produced `output`; marks the output as needing a gradient. */
-export function record(op: string, output: Tensor, backward: () => void): void {
+/** Records an op that read `inputs` and produced `output`; marks the output as needing a gradient. */
+export function record(op: string, output: Tensor, inputs: readonly (Tensor | null)[], backward: () => void): void {
   output.requiresGrad = true;
-  const node: TapeNode = { op, output, backward };
+  const node: TapeNode = { op, output, inputs, backward };
   output.node = node;
   tape.push(node);
 }
@@ -89,7 +95,10 @@ export function runBackward(root: Tensor, seed: number | Tensor): void {
   tape = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
-    if (node.output.grad !== null && !node.output.disposed) node.backward();
+    if (node.output.grad !== null && !node.output.disposed) {
+      for (const t of node.inputs) if (t !== null && t.requiresGrad) gradOf(t);
+      node.backward();
+    }
     node.output.node = null;
   }
 }

@@ -1,3 +1,5 @@
+import type { ModelConfig } from '../models/index.js';
+
 /**
  * Everything a run is made of, one flat object named after nanoGPT's config (train.py's globals) in
  * camelCase; the CLI's flags are the same names in kebab-case. Presets fill it; flags override fields.
@@ -68,4 +70,11 @@ export type PresetName = keyof typeof PRESETS;
 
 export function isPresetName(name: string): name is PresetName {
   return Object.prototype.hasOwnProperty.call(PRESETS, name);
+}
+
+/** The model a run config describes, for a vocabulary of the given size. */
+export function modelConfigFor(config: RunConfig, vocabSize: number): ModelConfig {
+  if (config.model === 'bigram') return { kind: 'bigram', vocabSize, blockSize: config.blockSize };
+  const { style, blockSize, nLayer, nHead, nEmbd, dropout, bias } = config;
+  return { kind: 'gpt', style, vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
 }

@@ -48,12 +48,13 @@ export function attentionForward(
 let scratch: Float32Array = new Float32Array(0);
 
 /**
- * Backward of the above, accumulating into dq, dk, dv. For one query row, with P = att and W = P * keep:
+ * Backward of the above, accumulating into dq, dk, dv (each null when not needed). For one query row, with
+ * P = att and W = P * keep:
  *   dv[s] += W[s] dout[t];   dW[s] = dout[t] . v[s];   dP = dW * keep;
  *   dscore[s] = P[s] (dP[s] - sum_r P[r] dP[r]) * scale;   dq[t] += dscore[s] k[s];   dk[s] += dscore[s] q[t]
  */
 export function attentionBackward(
-  dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array,
+  dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null, dout: Float32Array,
   q: Float32Array, k: Float32Array, v: Float32Array, att: Float32Array, keep: Float32Array | null,
   B: number, T: number, nh: number, hs: number, scale: number,
 ): void {
@@ -71,20 +72,17 @@ export function attentionBackward(
           const m = keep === null ? 1 : keep[row + s]!;
           const w = att[row + s]! * m;
           let dw = 0;
-          for (let d = 0; d < hs; d++) {
-            dw += dout[qo + d]! * v[vo + d]!;
-            dv[vo + d] += w * dout[qo + d]!;
-          }
+          for (let d = 0; d < hs; d++) dw += dout[qo + d]! * v[vo + d]!;
+          if (dv !== null) for (let d = 0; d < hs; d++) dv[vo + d] += w * dout[qo + d]!;
           dP[s] = dw * m;
           pdp += att[row + s]! * dP[s]!;
         }
+        if (dq === null && dk === null) continue;
         for (let s = 0; s <= t; s++) {
           const ds = att[row + s]! * (dP[s]! - pdp) * scale;
           const ko = (b * T + s) * C + h * hs;
-          for (let d = 0; d < hs; d++) {
-            dq[qo + d] += ds * k[ko + d]!;
-            dk[ko + d] += ds * q[qo + d]!;
-          }
+          if (dq !== null) for (let d = 0; d < hs; d++) dq[qo + d] += ds * k[ko + d]!;
+          if (dk !== null) for (let d = 0; d < hs; d++) dk[ko + d] += ds * q[qo + d]!;
         }
       }
     }

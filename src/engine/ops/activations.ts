@@ -7,7 +7,7 @@ export function relu(x: Tensor): Tensor {
   const out = new Tensor(x.shape);
   const k = kernels();
   k.reluForward(out.data, x.data, x.size);
-  if (needsGrad(x)) record('relu', out, () => k.reluBackward(gradIfNeeded(x)!, x.data, out.grad!.data, x.size));
+  if (needsGrad(x)) record('relu', out, [x], () => k.reluBackward(gradIfNeeded(x)!, x.data, out.grad!.data, x.size));
   return out;
 }
 
@@ -16,6 +16,6 @@ export function gelu(x: Tensor): Tensor {
   const out = new Tensor(x.shape);
   const k = kernels();
   k.geluForward(out.data, x.data, x.size);
-  if (needsGrad(x)) record('gelu', out, () => k.geluBackward(gradIfNeeded(x)!, x.data, out.grad!.data, x.size));
+  if (needsGrad(x)) record('gelu', out, [x], () => k.geluBackward(gradIfNeeded(x)!, x.data, out.grad!.data, x.size));
   return out;
 }

@@ -20,7 +20,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const k = kernels();
   if (n > 0) k.addForward(out.data, a.data, b.data, n, period);
   if (needsGrad(a, b)) {
-    record('add', out, () => {
+    record('add', out, [a, b], () => {
       k.addBackward(gradIfNeeded(a), gradIfNeeded(b), out.grad!.data, n, period);
     });
   }

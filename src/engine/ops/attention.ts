@@ -34,9 +34,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, nHead: number, opts: 
   kern.attentionForward(out.data, att.data, q.data, k.data, v.data, keep?.data ?? null, B, T, nHead, hs, scale);
   opts.onWeights?.(att);
   if (needsGrad(q, k, v)) {
-    record('attention', out, () => {
+    record('attention', out, [q, k, v], () => {
       kern.attentionBackward(
-        gradIfNeeded(q)!, gradIfNeeded(k)!, gradIfNeeded(v)!, out.grad!.data,
+        gradIfNeeded(q), gradIfNeeded(k), gradIfNeeded(v), out.grad!.data,
         q.data, k.data, v.data, att.data, keep?.data ?? null, B, T, nHead, hs, scale,
       );
     });

@@ -19,11 +19,12 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   }
   const lse = new Tensor([N]);
   const k = kernels();
-  const { loss, count } = k.crossEntropyForward(lse.data, logits.data, t, N, V);
   const out = new Tensor([1]);
+  // Views are taken after the allocations: growing the arena detaches views made before it.
+  const { loss, count } = k.crossEntropyForward(lse.data, logits.data, targets.ints, N, V);
   out.data[0] = loss;
   if (needsGrad(logits)) {
-    record('crossEntropy', out, () => {
+    record('crossEntropy', out, [logits], () => {
       k.crossEntropyBackward(gradIfNeeded(logits)!, logits.data, lse.data, targets.ints, N, V, count, out.grad!.data[0]!);
     });
   }

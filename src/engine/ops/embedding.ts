@@ -12,9 +12,10 @@ export function embedding(weight: Tensor, idx: Tensor): Tensor {
   }
   const out = new Tensor([...idx.shape, C]);
   const k = kernels();
-  k.embeddingForward(out.data, weight.data, ids, idx.size, C);
+  // Views are taken after the allocation: growing the arena detaches views made before it.
+  k.embeddingForward(out.data, weight.data, idx.ints, idx.size, C);
   if (needsGrad(weight)) {
-    record('embedding', out, () => {
+    record('embedding', out, [weight], () => {
       k.embeddingBackward(gradIfNeeded(weight)!, out.grad!.data, idx.ints, idx.size, C);
     });
   }

@@ -14,7 +14,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 
   const k = kernels();
   k.layernormForward(out.data, mean.data, rstd.data, x.data, weight.data, bias?.data ?? null, N, C, eps);
   if (needsGrad(x, weight, bias)) {
-    record('layerNorm', out, () => {
+    record('layerNorm', out, [x, weight, bias], () => {
       k.layernormBackward(
         gradIfNeeded(x), gradIfNeeded(weight), gradIfNeeded(bias),
         out.grad!.data, x.data, mean.data, rstd.data, weight.data, N, C,

@@ -20,7 +20,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   k.matmulNT(y.data, x.data, weight.data, M, N, K, false);
   if (bias !== null) k.biasForward(y.data, bias.data, M, N);
   if (needsGrad(x, weight, bias)) {
-    record('linear', y, () => {
+    record('linear', y, [x, weight, bias], () => {
       const dy = y.grad!.data;
       const dx = gradIfNeeded(x), dw = gradIfNeeded(weight), db = gradIfNeeded(bias);
       if (dx !== null) k.matmulNN(dx, dy, weight.data, M, K, N, true);

@@ -10,7 +10,7 @@ export function softmax(x: Tensor): Tensor {
   const k = kernels();
   k.softmaxForward(out.data, x.data, N, C);
   if (needsGrad(x)) {
-    record('softmax', out, () => k.softmaxBackward(gradIfNeeded(x)!, out.data, out.grad!.data, N, C));
+    record('softmax', out, [x], () => k.softmaxBackward(gradIfNeeded(x)!, out.data, out.grad!.data, N, C));
   }
   return out;
 }

@@ -16,7 +16,7 @@ export function split(x: Tensor, widths: readonly number[]): Tensor[] {
     copyColumns(part.data, 0, w, x.data, offset, C, N, w, false);
     const start = offset;
     if (needsGrad(x)) {
-      record('split', part, () => copyColumns(gradIfNeeded(x)!, start, C, part.grad!.data, 0, w, N, w, true));
+      record('split', part, [x], () => copyColumns(gradIfNeeded(x)!, start, C, part.grad!.data, 0, w, N, w, true));
     }
     parts.push(part);
     offset += w;
@@ -42,7 +42,7 @@ export function concat(xs: readonly Tensor[]): Tensor {
     offset += widths[i]!;
   }
   if (needsGrad(...xs)) {
-    record('concat', out, () => {
+    record('concat', out, xs, () => {
       for (let i = 0; i < xs.length; i++) {
         const dx = gradIfNeeded(xs[i]!);
         if (dx !== null) copyColumns(dx, 0, widths[i]!, out.grad!.data, offsets[i]!, C, N, widths[i]!, true);

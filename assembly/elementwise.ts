@@ -1,0 +1,203 @@
+/**
+ * Element-wise kernels (add with broadcasting, dropout product, bias, ReLU, GELU) and the embedding lookup,
+ * with the semantics of src/engine/kernels/{elementwise,activations,embedding}.ts. Pointers are byte offsets;
+ * 0 stands for a null (absent) gradient. Every loop runs f32x4 over the body and scalars over the tail.
+ */
+import { exp4 } from './simd';
+
+/** out = a + b over n floats. */
+// @ts-ignore: decorator
+@inline function addN(out: usize, a: usize, b: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o < nv; o += 16) v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  for (; o < nb; o += 4) store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+}
+
+/** y += x over n floats. */
+// @ts-ignore: decorator
+@inline function accN(y: usize, x: usize, n: i32): void {
+  addN(y, y, x, n);
+}
+
+export function addForward(out: usize, a: usize, b: usize, n: i32, period: i32): void {
+  if (period == n) {
+    addN(out, a, b, n);
+    return;
+  }
+  const pb = (<usize>period) << 2;
+  for (let base = 0; base < n; base += period) {
+    const o = (<usize>base) << 2;
+    addN(out + o, a + o, b, period);
+  }
+  void pb;
+}
+
+export function addBackward(da: usize, db: usize, dout: usize, n: i32, period: i32): void {
+  if (da != 0) accN(da, dout, n);
+  if (db != 0) colSums(db, dout, n / period, period);
+}
+
+/**
+ * dst[N] += src[M,N] summed over rows. Columns go in blocks of 4 vectors with the sums in registers, so dst is
+ * read and written once.
+ */
+function colSums(dst: usize, src: usize, M: i32, N: i32): void {
+  const ld = (<usize>N) << 2, nb = ld;
+  let o: usize = 0;
+  for (; o + 64 <= nb; o += 64) {
+    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+    let p = src + o;
+    for (let i = 0; i < M; i++) {
+      a0 = f32x4.add(a0, v128.load(p));
+      a1 = f32x4.add(a1, v128.load(p, 16));
+      a2 = f32x4.add(a2, v128.load(p, 32));
+      a3 = f32x4.add(a3, v128.load(p, 48));
+      p += ld;
+    }
+    const d = dst + o;
+    v128.store(d, f32x4.add(v128.load(d), a0));
+    v128.store(d, f32x4.add(v128.load(d, 16), a1), 16);
+    v128.store(d, f32x4.add(v128.load(d, 32), a2), 32);
+    v128.store(d, f32x4.add(v128.load(d, 48), a3), 48);
+  }
+  for (; o + 16 <= nb; o += 16) {
+    let a0 = f32x4.splat(0);
+    let p = src + o;
+    for (let i = 0; i < M; i++) {
+      a0 = f32x4.add(a0, v128.load(p));
+      p += ld;
+    }
+    v128.store(dst + o, f32x4.add(v128.load(dst + o), a0));
+  }
+  for (; o < nb; o += 4) {
+    let a: f32 = 0;
+    let p = src + o;
+    for (let i = 0; i < M; i++) {
+      a += load<f32>(p);
+      p += ld;
+    }
+    store<f32>(dst + o, load<f32>(dst + o) + a);
+  }
+}
+
+export function mulForward(out: usize, x: usize, mask: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o < nv; o += 16) v128.store(out + o, f32x4.mul(v128.load(x + o), v128.load(mask + o)));
+  for (; o < nb; o += 4) store<f32>(out + o, load<f32>(x + o) * load<f32>(mask + o));
+}
+
+export function mulBackward(dx: usize, dout: usize, mask: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o < nv; o += 16) {
+    v128.store(dx + o, f32x4.add(v128.load(dx + o), f32x4.mul(v128.load(dout + o), v128.load(mask + o))));
+  }
+  for (; o < nb; o += 4) store<f32>(dx + o, load<f32>(dx + o) + load<f32>(dout + o) * load<f32>(mask + o));
+}
+
+export function biasForward(out: usize, bias: usize, M: i32, N: i32): void {
+  const ld = (<usize>N) << 2;
+  for (let i = 0; i < M; i++) {
+    const row = out + (<usize>i) * ld;
+    addN(row, row, bias, N);
+  }
+}
+
+export function biasBackward(dbias: usize, dout: usize, M: i32, N: i32): void {
+  colSums(dbias, dout, M, N);
+}
+
+export function reluForward(out: usize, x: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const zero = f32x4.splat(0);
+  let o: usize = 0;
+  // pmax(0, x) = 0 < x ? x : 0, which is the reference's x > 0 ? x : 0 (NaN gives 0 in both).
+  for (; o < nv; o += 16) v128.store(out + o, f32x4.pmax(zero, v128.load(x + o)));
+  for (; o < nb; o += 4) {
+    const v = load<f32>(x + o);
+    store<f32>(out + o, v > 0 ? v : 0);
+  }
+}
+
+export function reluBackward(dx: usize, x: usize, dout: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const zero = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < nv; o += 16) {
+    const g = v128.and(v128.load(dout + o), f32x4.gt(v128.load(x + o), zero));
+    v128.store(dx + o, f32x4.add(v128.load(dx + o), g));
+  }
+  for (; o < nb; o += 4) if (load<f32>(x + o) > 0) store<f32>(dx + o, load<f32>(dx + o) + load<f32>(dout + o));
+}
+
+const GELU_SCALE: f32 = 0.7978845608028654; // sqrt(2/pi)
+const GELU_CUBE: f32 = 0.044715;
+
+/**
+ * GELU (tanh form) through the identity 0.5 (1 + tanh u) = 1 / (1 + exp(-2u)) = sigmoid(2u): one exp and
+ * one division, no cancellation. Returns [gelu(x), s, e] pieces the backward needs via the out-parameters.
+ */
+// @ts-ignore: decorator
+@inline function geluParts(x: v128): v128 {
+  const x2 = f32x4.mul(x, x);
+  const u = f32x4.mul(f32x4.splat(GELU_SCALE), f32x4.add(x, f32x4.mul(f32x4.splat(GELU_CUBE), f32x4.mul(x2, x))));
+  return exp4(f32x4.mul(u, f32x4.splat(-2))); // e = exp(-2u)
+}
+
+export function geluForward(out: usize, x: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const one = f32x4.splat(1);
+  let o: usize = 0;
+  for (; o < nv; o += 16) {
+    const v = v128.load(x + o);
+    v128.store(out + o, f32x4.div(v, f32x4.add(one, geluParts(v))));
+  }
+  for (; o < nb; o += 4) {
+    const v = f32x4.splat(load<f32>(x + o));
+    store<f32>(out + o, f32x4.extract_lane(f32x4.div(v, f32x4.add(one, geluParts(v))), 0));
+  }
+}
+
+/**
+ * With s = sigmoid(2u) = 1 / (1 + e), e = exp(-2u): d gelu / dx = s + 2 x s (1 - s) du/dx, and
+ * s (1 - s) = e s^2 exactly (no cancellation when s is near 1). du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+ */
+// @ts-ignore: decorator
+@inline function geluGrad(x: v128): v128 {
+  const e = geluParts(x);
+  const s = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e));
+  const du = f32x4.mul(f32x4.splat(GELU_SCALE), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(3 * GELU_CUBE), f32x4.mul(x, x))));
+  const t = f32x4.mul(f32x4.mul(f32x4.add(x, x), du), f32x4.mul(e, f32x4.mul(s, s)));
+  return f32x4.add(s, t);
+}
+
+export function geluBackward(dx: usize, x: usize, dout: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o < nv; o += 16) {
+    const g = f32x4.mul(v128.load(dout + o), geluGrad(v128.load(x + o)));
+    v128.store(dx + o, f32x4.add(v128.load(dx + o), g));
+  }
+  for (; o < nb; o += 4) {
+    const g = load<f32>(dout + o) * f32x4.extract_lane(geluGrad(f32x4.splat(load<f32>(x + o))), 0);
+    store<f32>(dx + o, load<f32>(dx + o) + g);
+  }
+}
+
+export function embeddingForward(out: usize, weight: usize, idx: usize, N: i32, C: i32): void {
+  const rb = (<usize>C) << 2;
+  for (let n = 0; n < N; n++) {
+    const id = load<i32>(idx + ((<usize>n) << 2));
+    memory.copy(out + (<usize>n) * rb, weight + (<usize>id) * rb, rb);
+  }
+}
+
+export function embeddingBackward(dweight: usize, dout: usize, idx: usize, N: i32, C: i32): void {
+  const rb = (<usize>C) << 2;
+  for (let n = 0; n < N; n++) {
+    const id = load<i32>(idx + ((<usize>n) << 2));
+    accN(dweight + (<usize>id) * rb, dout + (<usize>n) * rb, C);
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Matrix products, row-major float32, in the three layouts the engine needs:
+ *   NT  out[M,N] (+)= a[M,K] @ b[N,K]^T      NN  out (+)= a[M,K] @ b[K,N]      TN  out (+)= a[K,M]^T @ b[K,N]
+ * One driver serves all three (GotoBLAS order): a block of B (KC x NC) is packed into panels of NR = 8
+ * columns, laid out k-major, a block of A (MC x KC) into panels of MR = 4 rows, and a 4x8 micro-kernel
+ * (eight f32x4 accumulators: more spill registers in V8) runs over every pair of panels. Packing is where the
+ * layouts differ; it costs O(MK + KN) against the product's O(MNK). Edge tiles (M % 4, N % 8) are computed
+ * whole into a small static tile (panels are zero-padded) and only their valid part is written.
+ */
+import { madd } from './simd';
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+/** Depth of a block: an A panel (4 KB) and a B panel (8 KB) of this depth stay in L1 together. */
+const KC: i32 = 256;
+/** Rows of A packed at once (128 KB: L2). */
+const MC: i32 = 128;
+/** Columns of B packed at once (512 KB at full depth: L2). */
+const NC: i32 = 512;
+
+/** The edge tile: 4 rows of 8 floats. */
+const TILE: usize = memory.data(MR * NR * 4, 16);
+
+/** Bytes of scratch the caller provides for the packed A and B blocks. */
+export function matmulPackABytes(): i32 {
+  return MC * KC * 4;
+}
+export function matmulPackBBytes(): i32 {
+  return KC * NC * 4;
+}
+
+/**
+ * C[4,8] (+)= Apanel[kc,4]^T Bpanel[kc,8]: the inner loop of every product. `ldc` is C's row stride in bytes.
+ */
+function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, accumulate: bool): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 4);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 8);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 12);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    pa += 16;
+    pb += 32;
+  }
+  const c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+  if (accumulate) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c1));
+    c11 = f32x4.add(c11, v128.load(c1, 16));
+    c20 = f32x4.add(c20, v128.load(c2));
+    c21 = f32x4.add(c21, v128.load(c2, 16));
+    c30 = f32x4.add(c30, v128.load(c3));
+    c31 = f32x4.add(c31, v128.load(c3, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c1, c10);
+  v128.store(c1, c11, 16);
+  v128.store(c2, c20);
+  v128.store(c2, c21, 16);
+  v128.store(c3, c30);
+  v128.store(c3, c31, 16);
+}
+
+/**
+ * Packs rows [i0, i0+mc) x depth [k0, k0+kc) of A, where A(i, k) = a[i*ars + k*acs] (element strides), into
+ * panels of 4 rows: panel p at dst + p*kc*16 bytes, A(i0 + 4p + r, k0 + k) at float (k*4 + r). Rows past mc
+ * are zeros.
+ */
+function packA(dst: usize, a: usize, ars: i32, acs: i32, i0: i32, mc: i32, k0: i32, kc: i32): void {
+  const rs = <usize>ars << 2, cs = <usize>acs << 2;
+  for (let p = 0; p < mc; p += MR) {
+    const rows = min(MR, mc - p);
+    const d = dst + ((<usize>p * <usize>kc) << 2);
+    const src = a + (<usize>(i0 + p)) * rs + (<usize>k0) * cs;
+    if (rows == MR && acs == 1) {
+      // Rows contiguous in k: transpose 4x4 blocks.
+      const r0 = src, r1 = r0 + rs, r2 = r1 + rs, r3 = r2 + rs;
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const o = <usize>k << 2;
+        const x0 = v128.load(r0 + o), x1 = v128.load(r1 + o), x2 = v128.load(r2 + o), x3 = v128.load(r3 + o);
+        const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+        const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+        const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+        const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+        const dk = d + (o << 2);
+        v128.store(dk, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+        v128.store(dk, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
+        v128.store(dk, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
+        v128.store(dk, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+      }
+      for (; k < kc; k++) {
+        const o = <usize>k << 2;
+        const dk = d + (o << 2);
+        store<f32>(dk, load<f32>(r0 + o));
+        store<f32>(dk, load<f32>(r1 + o), 4);
+        store<f32>(dk, load<f32>(r2 + o), 8);
+        store<f32>(dk, load<f32>(r3 + o), 12);
+      }
+    } else if (rows == MR && ars == 1) {
+      // Rows adjacent (A stored transposed): four consecutive floats per k.
+      for (let k = 0; k < kc; k++) v128.store(d + ((<usize>k) << 4), v128.load(src + (<usize>k) * cs));
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const dk = d + ((<usize>k) << 4);
+        const sk = src + (<usize>k) * cs;
+        for (let r = 0; r < MR; r++) {
+          store<f32>(dk + ((<usize>r) << 2), r < rows ? load<f32>(sk + (<usize>r) * rs) : 0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs depth [k0, k0+kc) x columns [j0, j0+nc) of B, where B(k, j) = b[k*brs + j*bcs], into panels of 8
+ * columns: panel q at dst + q*kc*32 bytes, B(k0 + k, j0 + 8q + c) at float (k*8 + c). Columns past nc are zeros.
+ */
+function packB(dst: usize, b: usize, brs: i32, bcs: i32, k0: i32, kc: i32, j0: i32, nc: i32): void {
+  const rs = <usize>brs << 2, cs = <usize>bcs << 2;
+  for (let q = 0; q < nc; q += NR) {
+    const cols = min(NR, nc - q);
+    const d = dst + ((<usize>q * <usize>kc) << 2);
+    const src = b + (<usize>k0) * rs + (<usize>(j0 + q)) * cs;
+    if (cols == NR && bcs == 1) {
+      // B row-major [K, N]: each k is 8 consecutive floats.
+      for (let k = 0; k < kc; k++) {
+        const s = src + (<usize>k) * rs, dk = d + ((<usize>k) << 5);
+        v128.store(dk, v128.load(s));
+        v128.store(dk, v128.load(s, 16), 16);
+      }
+    } else if (cols == NR && brs == 1) {
+      // B given as [N, K] (the NT layout): 8 rows contiguous in k, transposed in 4x4 blocks.
+      for (let half = 0; half < 2; half++) {
+        const r0 = src + (<usize>(half * 4)) * cs, r1 = r0 + cs, r2 = r1 + cs, r3 = r2 + cs;
+        const dh = d + ((<usize>half) << 4);
+        let k = 0;
+        for (; k + 4 <= kc; k += 4) {
+          const o = <usize>k << 2;
+          const x0 = v128.load(r0 + o), x1 = v128.load(r1 + o), x2 = v128.load(r2 + o), x3 = v128.load(r3 + o);
+          const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+          const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+          const dk = dh + (o << 3);
+          v128.store(dk, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(dk, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
+          v128.store(dk, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
+          v128.store(dk, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+        }
+        for (; k < kc; k++) {
+          const o = <usize>k << 2;
+          const dk = dh + (o << 3);
+          store<f32>(dk, load<f32>(r0 + o));
+          store<f32>(dk, load<f32>(r1 + o), 4);
+          store<f32>(dk, load<f32>(r2 + o), 8);
+          store<f32>(dk, load<f32>(r3 + o), 12);
+        }
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const dk = d + ((<usize>k) << 5);
+        const sk = src + (<usize>k) * rs;
+        for (let c = 0; c < NR; c++) {
+          store<f32>(dk + ((<usize>c) << 2), c < cols ? load<f32>(sk + (<usize>c) * cs) : 0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * out[M,N] (+)= A @ B for layout 0 (NT), 1 (NN) or 2 (TN); packA and packB are scratch blocks of
+ * matmulPackABytes() and matmulPackBBytes() bytes.
+ */
+export function matmul(
+  layout: i32, out: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumulate: i32, packedA: usize, packedB: usize,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (accumulate == 0) memory.fill(out, 0, (<usize>M * <usize>N) << 2);
+    return;
+  }
+  let ars = K, acs = 1, brs = 1, bcs = K; // NT
+  if (layout == 1) {
+    brs = N;
+    bcs = 1;
+  } else if (layout == 2) {
+    ars = 1;
+    acs = M;
+    brs = N;
+    bcs = 1;
+  }
+  const ldc = <usize>N << 2;
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      packB(packedB, b, brs, bcs, pc, kc, jc, nc);
+      const acc = accumulate != 0 || pc > 0;
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = min(MC, M - ic);
+        packA(packedA, a, ars, acs, ic, mc, pc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const pb = packedB + ((<usize>jr * <usize>kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min(MR, mc - ir);
+            const pa = packedA + ((<usize>ir * <usize>kc) << 2);
+            const c = out + (<usize>(ic + ir)) * ldc + ((<usize>(jc + jr)) << 2);
+            if (mr == MR && nr == NR) {
+              micro(kc, pa, pb, c, ldc, acc);
+            } else {
+              micro(kc, pa, pb, TILE, NR * 4, false);
+              for (let r = 0; r < mr; r++) {
+                const cr = c + (<usize>r) * ldc, tr = TILE + ((<usize>(r * NR)) << 2);
+                for (let j = 0; j < nr; j++) {
+                  const o = <usize>j << 2;
+                  const t = load<f32>(tr + o);
+                  store<f32>(cr + o, acc ? load<f32>(cr + o) + t : t);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Small SIMD helpers shared by the kernels: multiply-add (fused when built with relaxed SIMD), horizontal
+ * reductions, and a vectorised exp.
+ */
+
+/** a * b + c. The relaxed build uses f32x4.relaxed_madd (one FMA where the CPU has it). */
+// @ts-ignore: decorator
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+/** Sum of the four lanes. */
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): f32 {
+  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
+}
+
+/** Largest of the four lanes. */
+// @ts-ignore: decorator
+@inline export function hmax(v: v128): f32 {
+  const s = f32x4.pmax(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return max<f32>(f32x4.extract_lane(s, 0), f32x4.extract_lane(s, 1));
+}
+
+/** [hsum(a), hsum(b), hsum(c), hsum(d)]: four dot-product accumulators reduced with two rounds of shuffles. */
+// @ts-ignore: decorator
+@inline export function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
+  // ab = [a0+a2, b0+b2, a1+a3, b1+b3], cd likewise
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
+}
+
+const EXP_LO: f32 = -87.33654; // below this exp(x) is a float32 denormal: we return 0
+const EXP_HI: f32 = 88.37626; // largest x whose rounded exponent still fits: exp(88.376) = 2.4e38
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375; // ln 2 split in two (Cody-Waite): n * LN2_HI is exact for |n| < 2^9
+const LN2_LO: f32 = -2.12194440e-4;
+
+/**
+ * exp of four floats: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by a degree-7 polynomial (Cephes expf
+ * coefficients, about 1 ulp), times 2^n built in the exponent bits. NaN propagates, -inf gives 0.
+ */
+export function exp4(x: v128): v128 {
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(LOG2E)));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = madd(p, r, f32x4.splat(1.3981999507e-3));
+  p = madd(p, r, f32x4.splat(8.3334519073e-3));
+  p = madd(p, r, f32x4.splat(4.1665795894e-2));
+  p = madd(p, r, f32x4.splat(1.6666665459e-1));
+  p = madd(p, r, f32x4.splat(5.0000001201e-1));
+  const y = f32x4.add(madd(f32x4.mul(p, r), r, r), f32x4.splat(1));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const e = f32x4.mul(y, scale);
+  return v128.bitselect(f32x4.splat(0), e, f32x4.lt(x, f32x4.splat(EXP_LO)));
+}
+
+/** Scalar exp through the vector routine, for loop tails (so tails round exactly as the vector body). */
+// @ts-ignore: decorator
+@inline export function exp1(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}

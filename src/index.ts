@@ -1,0 +1,35 @@
+/**
+ * tsgpt as a library: the engine (tensors, autograd, ops), the lecture's modules, the models, the character
+ * tokenizer, training and sampling. Everything exported here runs in Node and in a browser; the Node-only
+ * edges (reading files, downloading the corpus, run folders on disk) are exported from 'tsgpt/node'.
+ */
+export * from './engine/index.js';
+export { TsgptError } from './errors.js';
+
+export { Module } from './nn/module.js';
+export { Linear, Embedding, LayerNorm, Dropout, ReLU, GELU, Sequential, ModuleList, type Layer } from './nn/layers.js';
+export { Head, MultiHeadAttention, CausalSelfAttention, type AttentionObserver } from './nn/attention.js';
+export { FeedForward, MLP } from './nn/feedforward.js';
+export { Block, type BlockConfig, type BlockStyle } from './nn/block.js';
+
+export { GPT, type GPTConfig } from './models/gpt.js';
+export { BigramLanguageModel, type BigramConfig } from './models/bigram.js';
+export { createModel, reportedParameterCount, type ModelConfig } from './models/index.js';
+export type { LanguageModel } from './models/language_model.js';
+
+export { CharTokenizer, type CharTokenizerJSON } from './tokenizers/char.js';
+export type { Tokenizer, TokenizerJSON, EncodeOptions, UnknownPolicy } from './tokenizers/tokenizer.js';
+
+export { getBatch } from './data/batches.js';
+export { splitTrainVal } from './data/split.js';
+
+export { AdamW, gradientNorm, type AdamWConfig } from './train/adamw.js';
+export { learningRateAt, type ScheduleConfig } from './train/schedule.js';
+export { PRESETS, modelConfigFor, type PresetName, type RunConfig } from './train/config.js';
+export { Trainer, type StepReport, type EvalReport, type TrainerCallbacks, type TrainerState } from './train/trainer.js';
+
+export { generate, type GenerateOptions } from './sample/generate.js';
+export { sampleToken, type SamplingOptions } from './sample/sampling.js';
+
+export { encodeWeights, loadWeights } from './checkpoint/weights.js';
+export { encodeSafetensors, decodeSafetensors, type NamedTensor, type SafetensorsTensor } from './io/safetensors.js';
