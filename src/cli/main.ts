@@ -5,12 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { TsgptError } from '../errors.js';
+import { ladderCommand } from './ladder_command.js';
 import { sampleCommand } from './sample_command.js';
 import { trainCommand } from './train_command.js';
 
 const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>; summary: string }> = {
   train: { run: trainCommand, summary: 'train a model (Tiny Shakespeare unless --data is given)' },
   sample: { run: sampleCommand, summary: 'generate text from a trained run folder' },
+  ladder: { run: ladderCommand, summary: "train each stage of the lecture and compare their losses" },
 };
 
 const HELP = `tsgpt: a GPT built from scratch in TypeScript, trained and sampled on the CPU

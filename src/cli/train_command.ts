@@ -132,7 +132,9 @@ export async function trainCommand(args: readonly string[]): Promise<void> {
 
   err(`data: ${corpus.source} (${corpus.text.length.toLocaleString('en-US')} characters, vocabulary ${tokenizer.vocabSize})`);
   err(`train ${train.length.toLocaleString('en-US')} tokens, val ${val.length.toLocaleString('en-US')} tokens`);
-  err(`number of parameters: ${(reportedParameterCount(model) / 1e6).toFixed(2)}M`);
+  const params = reportedParameterCount(model);
+  // nanoGPT's line; small models also get the exact count, which "0.00M" would hide.
+  err(`number of parameters: ${(params / 1e6).toFixed(2)}M${params < 1e5 ? ` (${params.toLocaleString('en-US')})` : ''}`);
   const tokensPerStep = config.batchSize * config.blockSize * config.gradientAccumulationSteps;
   err(`preset ${preset}: ${config.maxIters} steps of ${tokensPerStep.toLocaleString('en-US')} tokens, run folder ${outDir}`);
   logLine({ type: 'start', time: new Date().toISOString(), preset, config, model: modelConfig, data: corpus.source });

@@ -210,6 +210,14 @@ export function randn(shape: Shape, rng: Rng, std = 1): Tensor {
   return t;
 }
 
+/** Uniform values in [low, high) from a seeded generator. */
+export function rand(shape: Shape, rng: Rng, low = 0, high = 1): Tensor {
+  const t = new Tensor(shape);
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) d[i] = low + (high - low) * rng.uniform();
+  return t;
+}
+
 /** A leaf tensor that collects a gradient: a model weight. Lives outside every scope. */
 export function parameter(init: () => Tensor): Tensor {
   return untracked(() => {

@@ -11,14 +11,15 @@ import { crossEntropy } from '../engine/ops/cross_entropy.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { linear } from '../engine/ops/linear.js';
 import type { Rng } from '../engine/random.js';
-import { intTensor, untracked as keepOutside, type Tensor } from '../engine/tensor.js';
+import { noGrad } from '../engine/autograd.js';
+import { intTensor, tidy, untracked as keepOutside, type Tensor } from '../engine/tensor.js';
 import type { AttentionObserver } from '../nn/attention.js';
-import { Block, type BlockStyle } from '../nn/block.js';
+import { Block, type BlockStyle, type LectureAblation } from '../nn/block.js';
 import { Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { LanguageModel } from './language_model.js';
 
-export interface GPTConfig {
+export interface GPTConfig extends LectureAblation {
   kind: 'gpt';
   style: BlockStyle;
   vocabSize: number;
@@ -48,7 +49,7 @@ export class GPT extends Module implements LanguageModel {
   readonly tokenEmbedding: Embedding;
   readonly positionEmbedding: Embedding;
   readonly blocks: ModuleList<Block>;
-  readonly lnF: LayerNorm;
+  readonly lnF: LayerNorm | null;
   /** The output head: its own Linear in the lecture form; in the nanoGPT form the token embedding, reused. */
   readonly lmHead: Linear | null;
   private readonly positions = new Map<number, Tensor>();
@@ -56,20 +57,20 @@ export class GPT extends Module implements LanguageModel {
   constructor(readonly config: GPTConfig, private readonly rng: Rng) {
     super();
     validateGPTConfig(config);
-    const { style, vocabSize, blockSize, nEmbd, bias } = config;
-    this.tokenEmbedding = new Embedding(vocabSize, nEmbd, rng);
-    this.positionEmbedding = new Embedding(blockSize, nEmbd, rng);
+    const { style, vocabSize, blockSize, nEmbd, bias, init } = config;
+    this.tokenEmbedding = new Embedding(vocabSize, nEmbd, rng, { init });
+    this.positionEmbedding = new Embedding(blockSize, nEmbd, rng, { init });
     this.blocks = new ModuleList(Array.from({ length: config.nLayer }, () => new Block(config, rng)));
-    this.lnF = new LayerNorm(nEmbd, { bias });
+    this.lnF = config.layerNorm ?? true ? new LayerNorm(nEmbd, { bias }) : null;
     if (style === 'nanogpt') {
-      this.registerModule('transformer', new Transformer(this.tokenEmbedding, this.positionEmbedding, this.blocks, this.lnF));
+      this.registerModule('transformer', new Transformer(this.tokenEmbedding, this.positionEmbedding, this.blocks, this.lnF!));
       this.lmHead = null;
     } else {
       this.registerModule('token_embedding_table', this.tokenEmbedding);
       this.registerModule('position_embedding_table', this.positionEmbedding);
       this.registerModule('blocks', this.blocks);
-      this.registerModule('ln_f', this.lnF);
-      this.lmHead = this.registerModule('lm_head', new Linear(nEmbd, vocabSize, rng, { bias }));
+      if (this.lnF !== null) this.registerModule('ln_f', this.lnF);
+      this.lmHead = this.registerModule('lm_head', new Linear(nEmbd, vocabSize, rng, { bias, init }));
     }
   }
 
@@ -97,6 +98,30 @@ export class GPT extends Module implements LanguageModel {
     });
   }
 
+  /**
+   * The causal attention weights of every layer and head for one sequence of token ids (at most blockSize):
+   * maps[layer][head] is a T x T row-major matrix whose row t holds how much position t attends to each
+   * position s <= t (rows sum to 1). Runs one forward pass in eval mode, without gradients.
+   */
+  attentionMaps(ids: ArrayLike<number>): Float32Array[][] {
+    const T = ids.length;
+    const maps: Float32Array[][] = this.blocks.items.map(() => []);
+    const wasTraining = this.training;
+    this.eval();
+    this.observeAttention((layer, w) => {
+      // [B=1, nh, T, T]: the lecture's heads report one at a time (nh = 1), nanoGPT's all at once.
+      const [, nh] = w.shape as [number, number, number, number];
+      for (let h = 0; h < nh; h++) maps[layer]!.push(w.data.slice(h * T * T, (h + 1) * T * T));
+    });
+    try {
+      tidy(() => noGrad(() => void this.forward(intTensor(ids, [1, T]))));
+    } finally {
+      this.observeAttention(null);
+      this.train(wasTraining);
+    }
+    return maps;
+  }
+
   forward(idx: Tensor, targets?: Tensor): { logits: Tensor; loss: Tensor | null } {
     const T = idx.shape[idx.shape.length - 1]!;
     if (idx.shape.length !== 2) throw new RangeError(`GPT.forward: ids must be [B, T], got [${idx.shape}]`);
@@ -107,7 +132,7 @@ export class GPT extends Module implements LanguageModel {
     const pos = this.positionEmbedding.forward(this.positionIds(T)); // [T, C], broadcast over the batch
     let x = dropout(add(tok, pos), this.config.dropout, this.rng, this.training);
     for (const block of this.blocks.items) x = block.forward(x);
-    x = this.lnF.forward(x);
+    if (this.lnF !== null) x = this.lnF.forward(x);
     const logits = this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
     return { logits, loss: targets === undefined ? null : crossEntropy(logits, targets) };
   }
@@ -142,4 +167,9 @@ export function validateGPTConfig(c: GPTConfig): void {
   if (c.nEmbd % c.nHead !== 0) throw new RangeError(`n_embd (${c.nEmbd}) must be divisible by n_head (${c.nHead})`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
   if (c.style !== 'lecture' && c.style !== 'nanogpt') throw new RangeError(`unknown GPT style "${String(c.style)}"`);
+  const ablated = c.residual === false || c.layerNorm === false || c.projection === false
+    || (c.feedForward !== undefined && c.feedForward !== 'mlp') || c.init === 'torch';
+  if (c.style === 'nanogpt' && ablated) {
+    throw new RangeError('the lecture\'s ablations (residual, layerNorm, projection, feedForward, init) apply to style "lecture" only');
+  }
 }

@@ -10,7 +10,7 @@ import { dropout } from '../engine/ops/dropout.js';
 import { concat, split } from '../engine/ops/split_concat.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
-import { Linear, ModuleList } from './layers.js';
+import { Linear, ModuleList, type Init } from './layers.js';
 import { Module } from './module.js';
 
 /** Receives the attention weights [B, nh, T, T] of one attention call: for attention maps and retrieval. */
@@ -23,12 +23,12 @@ export class Head extends Module {
   readonly value: Linear;
   observer: AttentionObserver | null = null;
 
-  constructor(nEmbd: number, readonly headSize: number, readonly dropoutP: number, private readonly rng: Rng) {
+  constructor(nEmbd: number, readonly headSize: number, readonly dropoutP: number, private readonly rng: Rng, init?: Init) {
     super();
     // Registered in the lecture's order, so parameter lists line up with gpt.py's state dict.
-    this.key = this.registerModule('key', new Linear(nEmbd, headSize, rng, { bias: false }));
-    this.query = this.registerModule('query', new Linear(nEmbd, headSize, rng, { bias: false }));
-    this.value = this.registerModule('value', new Linear(nEmbd, headSize, rng, { bias: false }));
+    this.key = this.registerModule('key', new Linear(nEmbd, headSize, rng, { bias: false, init }));
+    this.query = this.registerModule('query', new Linear(nEmbd, headSize, rng, { bias: false, init }));
+    this.value = this.registerModule('value', new Linear(nEmbd, headSize, rng, { bias: false, init }));
   }
 
   /** x [B, T, nEmbd] -> [B, T, headSize] */
@@ -42,18 +42,26 @@ export class Head extends Module {
   }
 }
 
-/** The lecture's MultiHeadAttention: heads in parallel, concatenated, projected, dropout. */
+/**
+ * The lecture's MultiHeadAttention: heads in parallel, concatenated, projected, dropout. The lecture first
+ * builds it without the projection (projection: false, for its ladder).
+ */
 export class MultiHeadAttention extends Module {
   readonly heads: ModuleList<Head>;
-  readonly proj: Linear;
+  readonly proj: Linear | null;
 
-  constructor(nEmbd: number, nHead: number, readonly dropoutP: number, private readonly rng: Rng, bias = true) {
+  constructor(
+    nEmbd: number, nHead: number, readonly dropoutP: number, private readonly rng: Rng,
+    opts: { bias?: boolean; projection?: boolean; init?: Init } = {},
+  ) {
     super();
     const headSize = nEmbd / nHead;
     this.heads = this.registerModule('heads', new ModuleList(
-      Array.from({ length: nHead }, () => new Head(nEmbd, headSize, dropoutP, rng)),
+      Array.from({ length: nHead }, () => new Head(nEmbd, headSize, dropoutP, rng, opts.init)),
     ));
-    this.proj = this.registerModule('proj', new Linear(nEmbd, nEmbd, rng, { bias }));
+    this.proj = opts.projection ?? true
+      ? this.registerModule('proj', new Linear(nEmbd, nEmbd, rng, { bias: opts.bias ?? true, init: opts.init }))
+      : null;
   }
 
   /** Observes every head: the callback gets [B, 1, T, T] per head, in head order. */
@@ -62,7 +70,9 @@ export class MultiHeadAttention extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const out = concat(this.heads.items.map((h) => h.forward(x)));
+    const heads = this.heads.items.map((h) => h.forward(x));
+    const out = heads.length === 1 ? heads[0]! : concat(heads);
+    if (this.proj === null) return out;
     return dropout(this.proj.forward(out), this.dropoutP, this.rng, this.training);
   }
 }

@@ -3,18 +3,34 @@
  *   x = x + attention(ln1(x));  x = x + feedforward(ln2(x))
  * lecture: ln1, sa (MultiHeadAttention), ln2, ffwd (FeedForward)
  * nanoGPT: ln_1, attn (CausalSelfAttention), ln_2, mlp (MLP)
+ * The lecture form can also be built as the lecture builds it up, chapter by chapter (its "ladder"): without
+ * residual connections, LayerNorm, the attention projection, or with a smaller feed-forward, or none.
  */
 import { add } from '../engine/ops/add.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { CausalSelfAttention, MultiHeadAttention, type AttentionObserver } from './attention.js';
 import { FeedForward, MLP } from './feedforward.js';
-import { LayerNorm } from './layers.js';
+import { LayerNorm, type Init } from './layers.js';
 import { Module } from './module.js';
 
 export type BlockStyle = 'lecture' | 'nanogpt';
 
-export interface BlockConfig {
+/** The parts of the lecture's block that its earlier chapters leave out. Every field defaults to the full block. */
+export interface LectureAblation {
+  /** x + f(x) (true) or just f(x). */
+  residual?: boolean;
+  /** Pre-norm LayerNorms in the blocks and before the output head. */
+  layerNorm?: boolean;
+  /** The output projection after the heads are concatenated. */
+  projection?: boolean;
+  /** 'mlp': 4x wider with a projection back; 'linear': Linear(C, C) + ReLU; 'none': no feed-forward at all. */
+  feedForward?: 'mlp' | 'linear' | 'none';
+  /** 'gpt' (normal, std 0.02) or 'torch' (PyTorch's defaults, as the lecture's early chapters). */
+  init?: Init;
+}
+
+export interface BlockConfig extends LectureAblation {
   style: BlockStyle;
   nEmbd: number;
   nHead: number;
@@ -24,20 +40,23 @@ export interface BlockConfig {
 }
 
 export class Block extends Module {
-  readonly ln1: LayerNorm;
+  readonly ln1: LayerNorm | null;
   readonly attn: MultiHeadAttention | CausalSelfAttention;
-  readonly ln2: LayerNorm;
-  readonly mlp: FeedForward | MLP;
+  readonly ln2: LayerNorm | null;
+  readonly mlp: FeedForward | MLP | null;
+  readonly residual: boolean;
 
   constructor(cfg: BlockConfig, rng: Rng) {
     super();
     const { nEmbd, nHead, dropout, bias } = cfg;
+    this.residual = cfg.residual ?? true;
     if (cfg.style === 'lecture') {
+      const { init } = cfg, kind = cfg.feedForward ?? 'mlp', norms = cfg.layerNorm ?? true;
       // Registration order follows gpt.py's Block.__init__ (sa, ffwd, ln1, ln2): the state dict's order.
-      this.attn = this.registerModule('sa', new MultiHeadAttention(nEmbd, nHead, dropout, rng, bias));
-      this.mlp = this.registerModule('ffwd', new FeedForward(nEmbd, dropout, rng, bias));
-      this.ln1 = this.registerModule('ln1', new LayerNorm(nEmbd, { bias }));
-      this.ln2 = this.registerModule('ln2', new LayerNorm(nEmbd, { bias }));
+      this.attn = this.registerModule('sa', new MultiHeadAttention(nEmbd, nHead, dropout, rng, { bias, init, projection: cfg.projection }));
+      this.mlp = kind === 'none' ? null : this.registerModule('ffwd', new FeedForward(nEmbd, dropout, rng, { bias, init, kind }));
+      this.ln1 = norms ? this.registerModule('ln1', new LayerNorm(nEmbd, { bias })) : null;
+      this.ln2 = norms ? this.registerModule('ln2', new LayerNorm(nEmbd, { bias })) : null;
     } else {
       // GPT-2's scaled init: each residual branch's last projection gets std 0.02/sqrt(2 n_layer), so the
       // residual stream's variance does not grow with depth.
@@ -54,7 +73,10 @@ export class Block extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    x = add(x, this.attn.forward(this.ln1.forward(x)));
-    return add(x, this.mlp.forward(this.ln2.forward(x)));
+    const a = this.attn.forward(this.ln1 === null ? x : this.ln1.forward(x));
+    x = this.residual ? add(x, a) : a;
+    if (this.mlp === null) return x;
+    const f = this.mlp.forward(this.ln2 === null ? x : this.ln2.forward(x));
+    return this.residual ? add(x, f) : f;
   }
 }

@@ -1,26 +1,30 @@
 /**
  * The position-wise feed-forward network, 4x wider inside, in both forms:
- *  - the lecture's FeedForward: net = Sequential(Linear, ReLU, Linear, Dropout) (names net.0, net.2);
+ *  - the lecture's FeedForward: net = Sequential(Linear, ReLU, Linear, Dropout) (names net.0, net.2); the
+ *    lecture first introduces it as just Sequential(Linear(C, C), ReLU) (kind 'linear', for its ladder);
  *  - nanoGPT's MLP: c_fc, GELU, c_proj, dropout.
  */
 import { dropout } from '../engine/ops/dropout.js';
 import { gelu } from '../engine/ops/activations.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
-import { Dropout, Linear, ReLU, Sequential } from './layers.js';
+import { Dropout, Linear, ReLU, Sequential, type Init } from './layers.js';
 import { Module } from './module.js';
 
 export class FeedForward extends Module {
   readonly net: Sequential;
 
-  constructor(nEmbd: number, dropoutP: number, rng: Rng, bias = true) {
+  constructor(nEmbd: number, dropoutP: number, rng: Rng, opts: { bias?: boolean; init?: Init; kind?: 'mlp' | 'linear' } = {}) {
     super();
-    this.net = this.registerModule('net', new Sequential(
-      new Linear(nEmbd, 4 * nEmbd, rng, { bias }),
-      new ReLU(),
-      new Linear(4 * nEmbd, nEmbd, rng, { bias }),
-      new Dropout(dropoutP, rng),
-    ));
+    const { bias = true, init } = opts;
+    this.net = this.registerModule('net', opts.kind === 'linear'
+      ? new Sequential(new Linear(nEmbd, nEmbd, rng, { bias, init }), new ReLU())
+      : new Sequential(
+        new Linear(nEmbd, 4 * nEmbd, rng, { bias, init }),
+        new ReLU(),
+        new Linear(4 * nEmbd, nEmbd, rng, { bias, init }),
+        new Dropout(dropoutP, rng),
+      ));
   }
 
   forward(x: Tensor): Tensor {

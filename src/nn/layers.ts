@@ -1,6 +1,9 @@
 /**
- * The lecture's building blocks, thin wrappers over engine ops. Weights are initialised as nanoGPT's and the
- * lecture's _init_weights do (normal, std 0.02; biases zero; LayerNorm weight one, bias zero), from a seeded Rng.
+ * The lecture's building blocks, thin wrappers over engine ops. Weights come from a seeded Rng, initialised
+ * one of two ways (LayerNorm is always weight one, bias zero):
+ *  - 'gpt': normal with std 0.02 (or as given), biases zero: nanoGPT's and the final gpt.py's _init_weights;
+ *  - 'torch': PyTorch's module defaults, which the lecture's earlier chapters run with: Linear weights and
+ *    biases uniform in +-1/sqrt(in_features), Embedding rows N(0, 1).
  */
 import { gelu, relu } from '../engine/ops/activations.js';
 import { dropout } from '../engine/ops/dropout.js';
@@ -8,19 +11,24 @@ import { embedding } from '../engine/ops/embedding.js';
 import { layerNorm } from '../engine/ops/layernorm.js';
 import { linear } from '../engine/ops/linear.js';
 import type { Rng } from '../engine/random.js';
-import { full, parameter, randn, zeros, type Tensor } from '../engine/tensor.js';
+import { full, parameter, rand, randn, zeros, type Tensor } from '../engine/tensor.js';
 import { Module } from './module.js';
+
+export type Init = 'gpt' | 'torch';
 
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
   /** weight [out, in] as in PyTorch. */
-  constructor(inFeatures: number, outFeatures: number, rng: Rng, opts: { bias?: boolean; std?: number } = {}) {
+  constructor(inFeatures: number, outFeatures: number, rng: Rng, opts: { bias?: boolean; std?: number; init?: Init } = {}) {
     super();
-    const std = opts.std ?? 0.02;
-    this.weight = this.registerParameter('weight', parameter(() => randn([outFeatures, inFeatures], rng, std)));
-    this.bias = opts.bias ?? true ? this.registerParameter('bias', parameter(() => zeros([outFeatures]))) : null;
+    const torch = opts.init === 'torch', bound = 1 / Math.sqrt(inFeatures);
+    this.weight = this.registerParameter('weight', parameter(() =>
+      torch ? rand([outFeatures, inFeatures], rng, -bound, bound) : randn([outFeatures, inFeatures], rng, opts.std ?? 0.02)));
+    this.bias = opts.bias ?? true
+      ? this.registerParameter('bias', parameter(() => (torch ? rand([outFeatures], rng, -bound, bound) : zeros([outFeatures]))))
+      : null;
   }
 
   forward(x: Tensor): Tensor {
@@ -31,10 +39,11 @@ export class Linear extends Module {
 export class Embedding extends Module {
   readonly weight: Tensor;
 
-  /** std 0.02 as the GPTs initialise it; the bigram model uses PyTorch's default, std 1. */
-  constructor(numEmbeddings: number, embeddingDim: number, rng: Rng, opts: { std?: number } = {}) {
+  /** std 0.02 as the GPTs initialise it; PyTorch's default ('torch', and the bigram model) is std 1. */
+  constructor(numEmbeddings: number, embeddingDim: number, rng: Rng, opts: { std?: number; init?: Init } = {}) {
     super();
-    this.weight = this.registerParameter('weight', parameter(() => randn([numEmbeddings, embeddingDim], rng, opts.std ?? 0.02)));
+    const std = opts.std ?? (opts.init === 'torch' ? 1 : 0.02);
+    this.weight = this.registerParameter('weight', parameter(() => randn([numEmbeddings, embeddingDim], rng, std)));
   }
 
   /** ids: an i32 tensor of any shape; returns [...ids.shape, embeddingDim]. */

@@ -9,7 +9,8 @@ import { sameShape } from './shapes.js';
  * repeats. The operands may come in either order.
  */
 export function add(a: Tensor, b: Tensor): Tensor {
-  if (b.size > a.size) [a, b] = [b, a];
+  // The output takes the larger operand's shape (and, between equal sizes, the one with more dimensions).
+  if (b.size > a.size || (b.size === a.size && b.shape.length > a.shape.length)) [a, b] = [b, a];
   const bShape = stripLeadingOnes(b.shape);
   const aSuffix = a.shape.slice(a.shape.length - bShape.length);
   if (bShape.length > a.shape.length || !sameShape(aSuffix, bShape)) {

@@ -6,7 +6,7 @@ import { lastDim, leadingSize } from './shapes.js';
 /** LayerNorm over the last dimension with weight [C] and optional bias [C]; saves mean and rstd per row. */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 1e-5): Tensor {
   const C = lastDim(x.shape), N = leadingSize(x.shape);
-  if (weight.size !== C || (bias !== null && bias.size !== C)) {
+  if (weight.shape.length !== 1 || weight.size !== C || (bias !== null && (bias.shape.length !== 1 || bias.size !== C))) {
     throw new RangeError(`layerNorm: input [${x.shape}] does not match weight [${weight.shape}]`);
   }
   const out = new Tensor(x.shape);

@@ -1,6 +1,6 @@
 import { gradIfNeeded, needsGrad, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
-import { lastDim, leadingSize } from './shapes.js';
+import { lastDim, leadingSize, sameShape } from './shapes.js';
 
 /**
  * Splits the last dimension into pieces of the given widths (nanoGPT's qkv.split(n_embd, dim=2)).
@@ -31,7 +31,7 @@ export function concat(xs: readonly Tensor[]): Tensor {
   const widths = xs.map((x) => lastDim(x.shape));
   const C = widths.reduce((a, b) => a + b, 0);
   for (const x of xs) {
-    if (leadingSize(x.shape) !== N) throw new RangeError(`concat: [${x.shape}] does not match [${xs[0]!.shape}]`);
+    if (!sameShape(x.shape.slice(0, -1), lead)) throw new RangeError(`concat: [${x.shape}] does not match [${xs[0]!.shape}]`);
   }
   const out = new Tensor([...lead, C]);
   let offset = 0;
