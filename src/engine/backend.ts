@@ -5,7 +5,7 @@
  * else: ops, modules and models never call a kernel except through `kernels()`.
  */
 import { adamwStep, sumOfSquares } from './kernels/adamw.js';
-import { attentionBackward, attentionForward } from './kernels/attention.js';
+import { attentionBackward, attentionCachedForward, attentionForward } from './kernels/attention.js';
 import { crossEntropyBackward, crossEntropyForward } from './kernels/cross_entropy.js';
 import { addBackward, addForward, biasBackward, biasForward, mulBackward, mulForward } from './kernels/elementwise.js';
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
@@ -37,6 +37,7 @@ export interface Kernels {
   softmaxBackward: typeof softmaxBackward;
   attentionForward: typeof attentionForward;
   attentionBackward: typeof attentionBackward;
+  attentionCachedForward: typeof attentionCachedForward;
   crossEntropyForward: typeof crossEntropyForward;
   crossEntropyBackward: typeof crossEntropyBackward;
   adamwStep: typeof adamwStep;
@@ -48,7 +49,7 @@ export const referenceKernels: Kernels = {
   name: 'reference',
   matmulNT, matmulNN, matmulTN, biasForward, biasBackward, addForward, addBackward, mulForward, mulBackward,
   embeddingForward, embeddingBackward, layernormForward, layernormBackward, reluForward, reluBackward,
-  geluForward, geluBackward, softmaxForward, softmaxBackward, attentionForward, attentionBackward,
+  geluForward, geluBackward, softmaxForward, softmaxBackward, attentionForward, attentionBackward, attentionCachedForward,
   crossEntropyForward, crossEntropyBackward, adamwStep, sumOfSquares,
 };
 

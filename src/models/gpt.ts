@@ -16,6 +16,7 @@ import { intTensor, tidy, untracked as keepOutside, type Tensor } from '../engin
 import type { AttentionObserver } from '../nn/attention.js';
 import { Block, type BlockStyle, type LectureAblation } from '../nn/block.js';
 import { Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
+import { KVCache, KVSlot } from '../nn/kv_cache.js';
 import { Module } from '../nn/module.js';
 import type { LanguageModel } from './language_model.js';
 
@@ -137,12 +138,39 @@ export class GPT extends Module implements LanguageModel {
     return { logits, loss: targets === undefined ? null : crossEntropy(logits, targets) };
   }
 
-  /** 0..T-1 as an id tensor, made once per length and kept with the model. */
-  private positionIds(T: number): Tensor {
-    let ids = this.positions.get(T);
+  /** An empty key/value cache for `batch` sequences of up to blockSize positions. */
+  createKVCache(batch: number): KVCache {
+    const slots = this.blocks.items.map((b) => b.attn.cacheWidths().map((w) => new KVSlot(batch, this.config.blockSize, w)));
+    return new KVCache(batch, this.config.blockSize, slots);
+  }
+
+  /**
+   * Logits [B, n, V] for n new tokens idx [B, n] at positions cache.length.., reading the keys and values of
+   * earlier positions from the cache and adding their own. The same values, bit for bit, as forward() over the
+   * whole sequence at those positions (with the reference kernels). For sampling: run under noGrad, eval mode.
+   */
+  forwardCached(idx: Tensor, cache: KVCache): Tensor {
+    const [B, n] = idx.shape as [number, number];
+    const offset = cache.length;
+    if (B !== cache.batch) throw new RangeError(`forwardCached: batch ${B} but the cache holds ${cache.batch}`);
+    if (offset + n > this.config.blockSize) {
+      throw new RangeError(`forwardCached: positions up to ${offset + n} exceed the block size ${this.config.blockSize}`);
+    }
+    const tok = this.tokenEmbedding.forward(idx);
+    let x = add(tok, this.positionEmbedding.forward(this.positionIds(n, offset)));
+    this.blocks.items.forEach((block, layer) => void (x = block.forwardCached(x, cache.slots[layer]!, offset)));
+    if (this.lnF !== null) x = this.lnF.forward(x);
+    cache.length += n;
+    return this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
+  }
+
+  /** offset..offset+T-1 as an id tensor, made once per (length, offset) and kept with the model. */
+  private positionIds(T: number, offset = 0): Tensor {
+    const key = offset * 65536 + T;
+    let ids = this.positions.get(key);
     if (ids === undefined) {
-      ids = keepOutside(() => intTensor(Array.from({ length: T }, (_, i) => i)));
-      this.positions.set(T, ids);
+      ids = keepOutside(() => intTensor(Array.from({ length: T }, (_, i) => offset + i)));
+      this.positions.set(key, ids);
     }
     return ids;
   }

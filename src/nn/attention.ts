@@ -7,10 +7,12 @@
  */
 import { attention } from '../engine/ops/attention.js';
 import { dropout } from '../engine/ops/dropout.js';
+import { attentionCached, writeCacheRows } from '../engine/ops/kv_cache.js';
 import { concat, split } from '../engine/ops/split_concat.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Linear, ModuleList, type Init } from './layers.js';
+import type { KVSlot } from './kv_cache.js';
 import { Module } from './module.js';
 
 /** Receives the attention weights [B, nh, T, T] of one attention call: for attention maps and retrieval. */
@@ -35,6 +37,13 @@ export class Head extends Module {
   forward(x: Tensor): Tensor {
     const k = this.key.forward(x), q = this.query.forward(x), v = this.value.forward(x);
     return attention(q, k, v, 1, this.attentionOptions());
+  }
+
+  /** The same for new positions offset.. only, reading earlier keys and values from the cache (sampling). */
+  forwardCached(x: Tensor, slot: KVSlot, offset: number): Tensor {
+    writeCacheRows(slot.k, this.key.forward(x), offset);
+    writeCacheRows(slot.v, this.value.forward(x), offset);
+    return attentionCached(this.query.forward(x), slot.k, slot.v, offset, 1);
   }
 
   private attentionOptions() {
@@ -64,13 +73,25 @@ export class MultiHeadAttention extends Module {
       : null;
   }
 
+  /** One cache slot per head. */
+  cacheWidths(): number[] {
+    return this.heads.items.map((h) => h.headSize);
+  }
+
   /** Observes every head: the callback gets [B, 1, T, T] per head, in head order. */
   set observer(fn: AttentionObserver | null) {
     for (const h of this.heads.items) h.observer = fn;
   }
 
   forward(x: Tensor): Tensor {
-    const heads = this.heads.items.map((h) => h.forward(x));
+    return this.combine(this.heads.items.map((h) => h.forward(x)));
+  }
+
+  forwardCached(x: Tensor, slots: readonly KVSlot[], offset: number): Tensor {
+    return this.combine(this.heads.items.map((h, i) => h.forwardCached(x, slots[i]!, offset)));
+  }
+
+  private combine(heads: Tensor[]): Tensor {
     const out = heads.length === 1 ? heads[0]! : concat(heads);
     if (this.proj === null) return out;
     return dropout(this.proj.forward(out), this.dropoutP, this.rng, this.training);
@@ -98,5 +119,18 @@ export class CausalSelfAttention extends Module {
       dropout: this.dropoutP, rng: this.rng, training: this.training, onWeights: this.observer ?? undefined,
     });
     return dropout(this.c_proj.forward(y), this.dropoutP, this.rng, this.training);
+  }
+
+  /** The same for new positions offset.. only, reading earlier keys and values from the cache (sampling). */
+  forwardCached(x: Tensor, slots: readonly KVSlot[], offset: number): Tensor {
+    const [q, k, v] = split(this.c_attn.forward(x), [this.nEmbd, this.nEmbd, this.nEmbd]) as [Tensor, Tensor, Tensor];
+    writeCacheRows(slots[0]!.k, k, offset);
+    writeCacheRows(slots[0]!.v, v, offset);
+    return this.c_proj.forward(attentionCached(q, slots[0]!.k, slots[0]!.v, offset, this.nHead));
+  }
+
+  /** One cache slot for all heads: the fused projection makes their keys side by side. */
+  cacheWidths(): number[] {
+    return [this.nEmbd];
   }
 }

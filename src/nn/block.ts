@@ -12,6 +12,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { CausalSelfAttention, MultiHeadAttention, type AttentionObserver } from './attention.js';
 import { FeedForward, MLP } from './feedforward.js';
 import { LayerNorm, type Init } from './layers.js';
+import type { KVSlot } from './kv_cache.js';
 import { Module } from './module.js';
 
 export type BlockStyle = 'lecture' | 'nanogpt';
@@ -73,7 +74,16 @@ export class Block extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const a = this.attn.forward(this.ln1 === null ? x : this.ln1.forward(x));
+    return this.rest(x, this.attn.forward(this.ln1 === null ? x : this.ln1.forward(x)));
+  }
+
+  /** forward() for new positions only, with the attention reading earlier positions from the cache. */
+  forwardCached(x: Tensor, slots: readonly KVSlot[], offset: number): Tensor {
+    return this.rest(x, this.attn.forwardCached(this.ln1 === null ? x : this.ln1.forward(x), slots, offset));
+  }
+
+  /** Everything after the attention: its residual, then the feed-forward sub-layer. */
+  private rest(x: Tensor, a: Tensor): Tensor {
     x = this.residual ? add(x, a) : a;
     if (this.mlp === null) return x;
     const f = this.mlp.forward(this.ln2 === null ? x : this.ln2.forward(x));

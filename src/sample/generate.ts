@@ -2,40 +2,82 @@
  * Autoregressive generation: feed the context, take the last position's logits, pick a token, append it,
  * repeat. The context is cropped to the model's block size, as nanoGPT's generate does, so generation can run
  * past the longest context the model was trained on.
+ *
+ * With a key/value cache (the default for models that have one) each new token costs one position's work:
+ * the cache holds every earlier position's keys and values. Once the context outgrows the block size, the
+ * crop shifts every token's position, so the cache is refilled from the cropped window at each step, which
+ * is exactly what the uncached path computes. Either way the tokens are the same, at the same seed.
  */
 import { noGrad } from '../engine/autograd.js';
 import type { Rng } from '../engine/random.js';
 import { intTensor, tidy } from '../engine/tensor.js';
-import type { LanguageModel } from '../models/language_model.js';
+import { supportsKVCache, type CachedLanguageModel, type LanguageModel } from '../models/language_model.js';
+import type { KVCache } from '../nn/kv_cache.js';
 import { sampleToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
   rng: Rng;
+  /** Use the model's key/value cache if it has one (default true). */
+  useCache?: boolean;
 }
 
-/** Yields the new token ids one by one (the prompt is not repeated). The prompt must hold at least one token. */
-export function* generate(model: LanguageModel, prompt: ArrayLike<number>, opts: GenerateOptions): Generator<number> {
-  if (prompt.length === 0) throw new RangeError('generate needs a prompt of at least one token');
+/**
+ * Generates for a batch of prompts of equal length together; yields the B new tokens of each step. Tokens
+ * are drawn in batch order at every step, so sample b of a batch differs from the same prompt run alone.
+ */
+export function* generateBatch(
+  model: LanguageModel, prompts: readonly ArrayLike<number>[], opts: GenerateOptions,
+): Generator<number[]> {
+  const B = prompts.length;
+  if (B === 0) throw new RangeError('generateBatch needs at least one prompt');
+  const length = prompts[0]!.length;
+  if (length === 0) throw new RangeError('generate needs a prompt of at least one token');
+  if (prompts.some((p) => p.length !== length)) throw new RangeError('generateBatch: prompts must have equal lengths');
+  const contexts = prompts.map((p) => Array.from(p));
+  const { blockSize, vocabSize: V } = model;
   const wasTraining = model.training;
   model.eval();
-  const context = Array.from(prompt);
-  const V = model.vocabSize;
-  const row = new Float32Array(V);
+  const cached: CachedLanguageModel | null = opts.useCache !== false && supportsKVCache(model) ? model : null;
+  const cache: KVCache | null = cached?.createKVCache(B) ?? null;
+  const lastRows = new Float32Array(B * V);
   const probs = new Float64Array(V);
   try {
-    for (let i = 0; i < opts.maxNewTokens; i++) {
-      const window = context.slice(-model.blockSize);
-      const T = window.length;
+    for (let step = 0; step < opts.maxNewTokens; step++) {
+      const contextLength = contexts[0]!.length;
       tidy(() => noGrad(() => {
-        const { logits } = model.forward(intTensor(window, [1, T]));
-        row.set(logits.data.subarray((T - 1) * V, T * V));
+        let logits, n: number;
+        if (cache !== null && contextLength <= blockSize) {
+          // Feed what the cache has not seen: the whole prompt first, then one token a step.
+          const start = cache.length;
+          n = contextLength - start;
+          logits = cached!.forwardCached(intTensor(contexts.flatMap((c) => c.slice(start)), [B, n]), cache);
+        } else {
+          const windows = contexts.map((c) => c.slice(-blockSize));
+          n = windows[0]!.length;
+          if (cache !== null) {
+            cache.length = 0; // positions have shifted: refill from the cropped window
+            logits = cached!.forwardCached(intTensor(windows.flat(), [B, n]), cache);
+          } else {
+            logits = model.forward(intTensor(windows.flat(), [B, n])).logits;
+          }
+        }
+        for (let b = 0; b < B; b++) lastRows.set(logits.data.subarray(((b + 1) * n - 1) * V, (b + 1) * n * V), b * V);
       }));
-      const next = sampleToken(row, opts, opts.rng, probs);
-      context.push(next);
+      const next = contexts.map((c, b) => {
+        const token = sampleToken(lastRows.subarray(b * V, (b + 1) * V), opts, opts.rng, probs);
+        c.push(token);
+        return token;
+      });
       yield next;
     }
   } finally {
+    cache?.dispose();
     model.train(wasTraining);
   }
+}
+
+/** Yields the new token ids of one prompt one by one (the prompt is not repeated). */
+export function* generate(model: LanguageModel, prompt: ArrayLike<number>, opts: GenerateOptions): Generator<number> {
+  for (const [token] of generateBatch(model, [prompt], opts)) yield token!;
 }

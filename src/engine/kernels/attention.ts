@@ -88,3 +88,48 @@ export function attentionBackward(
     }
   }
 }
+
+/**
+ * Attention for Tq new queries against a key/value cache, for sampling: q and out are [B, Tq, C]; kCache and
+ * vCache are [B, Tmax, C] and already hold the keys and values of positions 0 .. offset + Tq - 1; query i is
+ * at position offset + i and attends to positions 0 .. offset + i. It rounds every intermediate to float32
+ * exactly where attentionForward does (att is a float32 row there), so the cached path reproduces the
+ * uncached one bit for bit. `row` is scratch of at least offset + Tq floats.
+ */
+export function attentionCachedForward(
+  out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, row: Float32Array,
+  B: number, Tq: number, Tmax: number, offset: number, nh: number, hs: number, scale: number,
+): void {
+  const C = nh * hs;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      for (let i = 0; i < Tq; i++) {
+        const t = offset + i;
+        const qo = (b * Tq + i) * C + h * hs;
+        let max = -Infinity;
+        for (let s = 0; s <= t; s++) {
+          const ko = (b * Tmax + s) * C + h * hs;
+          let dot = 0;
+          for (let d = 0; d < hs; d++) dot += q[qo + d]! * kCache[ko + d]!;
+          dot *= scale;
+          row[s] = dot;
+          if (dot > max) max = dot;
+        }
+        let sum = 0;
+        for (let s = 0; s <= t; s++) {
+          const e = Math.exp(row[s]! - max);
+          row[s] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let s = 0; s <= t; s++) row[s] *= inv;
+        for (let d = 0; d < hs; d++) out[qo + d] = 0;
+        for (let s = 0; s <= t; s++) {
+          const w = row[s]!;
+          const vo = (b * Tmax + s) * C + h * hs;
+          for (let d = 0; d < hs; d++) out[qo + d] += w * vCache[vo + d]!;
+        }
+      }
+    }
+  }
+}
