@@ -5,14 +5,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { TsgptError } from '../errors.js';
+import { attentionCommand } from './attention_command.js';
+import { benchCommand } from './bench_command.js';
 import { ladderCommand } from './ladder_command.js';
+import { plotCommand } from './plot_command.js';
+import { reportCommand } from './report_command.js';
 import { sampleCommand } from './sample_command.js';
 import { trainCommand } from './train_command.js';
 
 const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>; summary: string }> = {
   train: { run: trainCommand, summary: 'train a model (Tiny Shakespeare unless --data is given)' },
   sample: { run: sampleCommand, summary: 'generate text from a trained run folder' },
+  plot: { run: plotCommand, summary: 'draw the loss curves of one or more run folders as an SVG' },
+  attention: { run: attentionCommand, summary: 'draw the attention maps of a GPT run over a text (SVG + HTML page)' },
+  report: { run: reportCommand, summary: 'write a self-contained HTML report of a run folder' },
   ladder: { run: ladderCommand, summary: "train each stage of the lecture and compare their losses" },
+  bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine' },
 };
 
 const HELP = `tsgpt: a GPT built from scratch in TypeScript, trained and sampled on the CPU

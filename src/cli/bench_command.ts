@@ -1,0 +1,50 @@
+/** tsgpt bench: how fast this machine trains and samples a preset. */
+import { kernels } from '../engine/backend.js';
+import { benchPreset } from '../bench/measure.js';
+import { isPresetName, PRESETS } from '../train/config.js';
+import { TsgptError } from '../errors.js';
+import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
+
+export const BENCH_FLAGS: FlagSpec[] = [
+  { name: 'preset', type: 'string', choices: Object.keys(PRESETS), help: 'model and batch to time', defaultText: 'baby' },
+  { name: 'steps', type: 'int', min: 1, max: 1e6, help: 'timed training steps', defaultText: '20 (lecture: 2)' },
+  { name: 'warmup', type: 'int', min: 0, max: 1e6, help: 'untimed steps first', defaultText: '3 (lecture: 1)' },
+  { name: 'sample-tokens', type: 'int', min: 1, max: 1e6, help: 'tokens to sample, with and without the KV cache', defaultText: '300' },
+  { name: 'json', type: 'bool', help: 'print one JSON object', defaultText: 'false' },
+  { name: 'help', type: 'bool', help: 'show this help' },
+];
+
+export const BENCH_HELP = `Usage: tsgpt bench [options]
+
+Times training steps of a preset on random tokens (ms per step, tokens/s, GFLOPS) and sampling with and
+without the key/value cache (tokens/s). Run it alone: anything else on the machine skews the figures.
+
+Options:
+${formatFlagHelp(BENCH_FLAGS)}`;
+
+export async function benchCommand(args: readonly string[]): Promise<void> {
+  const flags = parseFlags(args, BENCH_FLAGS, 'bench');
+  if (flags.get('help')) {
+    process.stdout.write(BENCH_HELP + '\n');
+    return;
+  }
+  const preset = (flags.get('preset') as string | undefined) ?? 'baby';
+  if (!isPresetName(preset)) throw new TsgptError(`unknown preset "${preset}"`);
+  const heavy = preset === 'lecture';
+  const r = benchPreset({
+    preset, config: PRESETS[preset], kernels: kernels().name,
+    steps: (flags.get('steps') as number | undefined) ?? (heavy ? 2 : 20),
+    warmupSteps: (flags.get('warmup') as number | undefined) ?? (heavy ? 1 : 3),
+    sampleTokens: (flags.get('sample-tokens') as number | undefined) ?? 300,
+  });
+  if (flags.get('json')) {
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return;
+  }
+  process.stdout.write(
+    `preset ${r.preset}, kernels ${r.kernels}, ${r.steps} steps\n` +
+    `training: ${r.ms_per_step.toFixed(1)} ms/step, ${Math.round(r.tokens_per_s).toLocaleString('en-US')} tokens/s, ${r.gflops.toFixed(2)} GFLOPS\n` +
+    `sampling: ${Math.round(r.sample_tokens_per_s).toLocaleString('en-US')} tokens/s with the KV cache, ` +
+    `${Math.round(r.sample_tokens_per_s_uncached).toLocaleString('en-US')} without\n`,
+  );
+}

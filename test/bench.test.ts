@@ -1,0 +1,27 @@
+/** tsgpt bench --json prints the figures other tools read (no timing is asserted: speed lives in bench/). */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { trainingStepFlops } from '../src/bench/flops.js';
+import { PRESETS, modelConfigFor } from '../src/train/config.js';
+
+test('tsgpt bench --json has the documented fields', () => {
+  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const r = spawnSync(process.execPath, [cli, 'bench', '--preset', 'bigram', '--steps', '2', '--warmup', '1', '--sample-tokens', '5', '--json'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  for (const key of ['ms_per_step', 'tokens_per_s', 'gflops', 'sample_tokens_per_s', 'sample_tokens_per_s_uncached']) {
+    assert.equal(typeof out[key], 'number', key);
+    assert.ok((out[key] as number) >= 0, key);
+  }
+  assert.equal(out['preset'], 'bigram');
+});
+
+test('the FLOP count of a baby training step, by hand', () => {
+  // 768 rows; per layer: qkv 2*768*128*384, proj 2*768*128*128, MLP 2 * 2*768*128*512, attention
+  // 2 * 2 * 12 * (64*65/2) * 128; head 2*768*128*65; backward twice the forward.
+  const perLayer = 2 * 768 * 128 * 384 + 2 * 768 * 128 * 128 + 2 * 2 * 768 * 128 * 512 + 2 * 2 * 12 * 2080 * 128;
+  const expected = 3 * (4 * perLayer + 2 * 768 * 128 * 65);
+  assert.equal(trainingStepFlops(modelConfigFor(PRESETS.baby, 65), 12, 64), expected);
+});
