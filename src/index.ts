@@ -33,3 +33,11 @@ export { sampleToken, type SamplingOptions } from './sample/sampling.js';
 
 export { encodeWeights, loadWeights } from './checkpoint/weights.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor, type SafetensorsTensor } from './io/safetensors.js';
+
+export { generateBatch } from './sample/generate.js';
+export { KVCache, KVSlot } from './nn/kv_cache.js';
+export { supportsKVCache, type CachedLanguageModel } from './models/language_model.js';
+export { LADDER, LECTURE_STAGE, type LadderStage } from './train/ladder.js';
+export { trainingStepFlops, forwardFlops } from './bench/flops.js';
+export { benchPreset, type BenchResult, type BenchOptions } from './bench/measure.js';
+export * as viz from './viz/index.js';

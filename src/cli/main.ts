@@ -28,7 +28,7 @@ const HELP = `tsgpt: a GPT built from scratch in TypeScript, trained and sampled
 Usage: tsgpt <command> [options]
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
 
 Options:
   --help      show this help ('tsgpt <command> --help' for a command's options)
