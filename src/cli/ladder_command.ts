@@ -1,7 +1,10 @@
-/** tsgpt ladder: train each stage of the lecture on the corpus and print what each idea bought. */
+/**
+ * tsgpt ladder: train each stage of the lecture on the corpus and print what each idea bought. Parameters are
+ * counted as the lecture's code prints them (every parameter, position embeddings included).
+ */
 import { Rng } from '../engine/random.js';
 import { loadCorpus, splitTrainVal } from '../data/corpus.js';
-import { createModel, reportedParameterCount } from '../models/index.js';
+import { createModel } from '../models/index.js';
 import { CharTokenizer } from '../tokenizers/char.js';
 import { LADDER, LECTURE_STAGE, type LadderStage } from '../train/ladder.js';
 import { Trainer } from '../train/trainer.js';
@@ -81,7 +84,7 @@ export async function ladderCommand(args: readonly string[]): Promise<void> {
     if (!json) err(`training ${stage.name} (${steps} steps)...`);
     await trainer.run({ onEval: (e) => void (last = e) });
     const row: LadderRow = {
-      stage: stage.name, adds: stage.adds, params: reportedParameterCount(model), train_loss: last.trainLoss,
+      stage: stage.name, adds: stage.adds, params: model.numParameters(), train_loss: last.trainLoss,
       val_loss: last.valLoss, seconds: (performance.now() - started) / 1000, steps,
     };
     model.dispose();
