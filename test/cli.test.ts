@@ -96,7 +96,7 @@ test('train then sample: a tiny end-to-end run with its run folder and log', () 
     '--warmup-iters', '3', '--lr-decay-iters', '30');
   assert.equal(train.code, 0, train.stderr);
   assert.match(train.stderr, /number of parameters: 0\.00M \(\d{1,3}(,\d{3})*\)/);
-  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'log.jsonl', 'model.safetensors']);
+  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'log.jsonl', 'loss.svg', 'model.safetensors', 'resume']);
   const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   const evals = log.filter((l) => l['type'] === 'eval');
   assert.deepEqual(evals.map((e) => e['step']), [0, 10, 20, 30]);

@@ -1,15 +1,32 @@
 /**
- * config.json of a run folder: the model config, the tokenizer, the run's hyperparameters and its training
- * state. Parsed defensively: a hand-edited or truncated file is one clear error naming the field.
+ * config.json of a run folder: the model config, the tokenizer, the run's hyperparameters, the training state
+ * of the best weights (model.safetensors) and a pointer to the latest resumable snapshot. Parsed as hostile
+ * input: every field is checked for type and range, the sections must agree with each other, and the model
+ * must be small enough to build, all before anything is allocated; a violation is one clear error naming the
+ * field.
  */
 import { TsgptError } from '../errors.js';
 import type { ModelConfig } from '../models/index.js';
 import { CharTokenizer } from '../tokenizers/char.js';
 import type { RunConfig } from '../train/config.js';
 import type { TrainerState } from '../train/trainer.js';
+import { HYPERPARAMETERS, parseRunConfig } from './hyperparameters.js';
+import { asObject, describe, integer, oneLine } from './json_fields.js';
+import { MAX_PARAMETERS, parameterLowerBound } from './model_size.js';
+import { parseTrainerState } from './resume_state.js';
 
 export const RUN_FORMAT = 'tsgpt-run';
 export const RUN_FORMAT_VERSION = 1;
+
+/** Where the latest resumable snapshot of the run is, relative to the run folder. */
+export interface ResumePointer {
+  step: number;
+  /** "resume/step-<step>-<random>": a folder that appeared whole, by one rename. */
+  folder: string;
+}
+
+/** Snapshot folders are named by the writer; a pointer anywhere else (../, absolute paths) is refused. */
+export const RESUME_FOLDER_PATTERN = /^resume\/step-\d{6,10}-[0-9a-f]{8}$/;
 
 export interface RunFile {
   format: typeof RUN_FORMAT;
@@ -17,61 +34,129 @@ export interface RunFile {
   model: ModelConfig;
   tokenizer: { type: 'char'; chars: string[] };
   run: RunConfig;
-  /** The training state when the weights were saved. */
-  training: TrainerState & { trainLoss: number | null; valLoss: number | null };
+  /**
+   * The training state when the best weights (model.safetensors) were saved, and where the latest state is
+   * kept for --resume (absent in run folders written before resuming existed).
+   */
+  training: TrainerState & { trainLoss: number | null; valLoss: number | null; resume?: ResumePointer };
   /** Where the corpus came from. */
   data: string;
+  /** SHA-256 of the corpus text (UTF-8), so a resumed run can tell it trains on the same text. */
+  dataSha256?: string;
 }
+
+/** Largest vocabulary: one token per Unicode code point. */
+const MAX_VOCAB = 0x110000;
 
 export function parseRunFile(text: string, label: string): { file: RunFile; tokenizer: CharTokenizer } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new TsgptError(`${label}: not valid JSON (${(e as Error).message})`);
+    throw new TsgptError(`${label}: not valid JSON (${oneLine((e as Error).message)})`);
   }
   const obj = asObject(json, label);
-  if (obj.format !== RUN_FORMAT) throw new TsgptError(`${label}: not a tsgpt run config (format is ${JSON.stringify(obj.format)})`);
+  if (obj.format !== RUN_FORMAT) throw new TsgptError(`${label}: not a tsgpt run config (format is ${describe(obj.format)})`);
   if (obj.version !== RUN_FORMAT_VERSION) {
-    throw new TsgptError(`${label}: version ${JSON.stringify(obj.version)} is not supported (this tsgpt reads ${RUN_FORMAT_VERSION})`);
+    throw new TsgptError(`${label}: version ${describe(obj.version)} is not supported (this tsgpt reads ${RUN_FORMAT_VERSION})`);
   }
-  const model = asObject(obj.model, `${label}: model`);
-  const int = (o: Record<string, unknown>, key: string, min = 1) => {
-    const v = o[key];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > 1 << 24) {
-      throw new TsgptError(`${label}: model.${key} must be an integer from ${min} to ${1 << 24}, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  let config: ModelConfig;
-  if (model.kind === 'bigram') {
-    config = { kind: 'bigram', vocabSize: int(model, 'vocabSize'), blockSize: int(model, 'blockSize') };
-  } else if (model.kind === 'gpt') {
-    if (model.style !== 'nanogpt' && model.style !== 'lecture') {
-      throw new TsgptError(`${label}: model.style must be "nanogpt" or "lecture", got ${JSON.stringify(model.style)}`);
-    }
-    if (typeof model.bias !== 'boolean') throw new TsgptError(`${label}: model.bias must be true or false`);
-    const dropout = model.dropout;
-    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
-      throw new TsgptError(`${label}: model.dropout must be in [0, 1), got ${JSON.stringify(dropout)}`);
-    }
-    config = {
-      kind: 'gpt', style: model.style, vocabSize: int(model, 'vocabSize'), blockSize: int(model, 'blockSize'),
-      nLayer: int(model, 'nLayer'), nHead: int(model, 'nHead'), nEmbd: int(model, 'nEmbd'), dropout, bias: model.bias,
-    };
-    if (config.nEmbd % config.nHead !== 0) throw new TsgptError(`${label}: model.nEmbd is not divisible by model.nHead`);
-  } else {
-    throw new TsgptError(`${label}: model.kind must be "bigram" or "gpt", got ${JSON.stringify(model.kind)}`);
-  }
+  const config = parseModelConfig(asObject(obj.model, `${label}: model`), label);
   const tokenizer = CharTokenizer.fromJSON(obj.tokenizer, `${label}: tokenizer`);
   if (tokenizer.vocabSize !== config.vocabSize) {
     throw new TsgptError(`${label}: the tokenizer has ${tokenizer.vocabSize} symbols but the model expects ${config.vocabSize}`);
   }
-  const file = { ...(obj as unknown as RunFile), model: config };
+  const run = parseRunConfig(obj.run, `${label}: run`);
+  const training = parseTraining(asObject(obj.training, `${label}: training`), `${label}: training`);
+  if (typeof obj.data !== 'string' || obj.data.length > 4096) throw new TsgptError(`${label}: data must be the corpus's source, got ${describe(obj.data)}`);
+  const sha = obj.dataSha256;
+  if (sha !== undefined && (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha))) {
+    throw new TsgptError(`${label}: dataSha256 must be 64 hex digits, got ${describe(sha)}`);
+  }
+  const file: RunFile = {
+    format: RUN_FORMAT, version: RUN_FORMAT_VERSION, model: config, tokenizer: tokenizer.toJSON(), run, training, data: obj.data,
+    ...(sha !== undefined ? { dataSha256: sha as string } : {}),
+  };
   return { file, tokenizer };
 }
 
-function asObject(v: unknown, label: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TsgptError(`${label}: expected a JSON object`);
-  return v as Record<string, unknown>;
+function parseModelConfig(model: Record<string, unknown>, label: string): ModelConfig {
+  // The same limits as the training flags (see hyperparameters.ts): nothing tsgpt writes is larger.
+  const limit = (key: string) => HYPERPARAMETERS.find((h) => h.key === key)?.max ?? MAX_VOCAB;
+  const int = (key: string, max = limit(key)) => integer(model[key], `${label}: model.${key}`, 1, max);
+  let config: ModelConfig;
+  if (model.kind === 'bigram') {
+    config = { kind: 'bigram', vocabSize: int('vocabSize', MAX_VOCAB), blockSize: int('blockSize') };
+  } else if (model.kind === 'gpt') {
+    if (model.style !== 'nanogpt' && model.style !== 'lecture') {
+      throw new TsgptError(`${label}: model.style must be "nanogpt" or "lecture", got ${describe(model.style)}`);
+    }
+    if (typeof model.bias !== 'boolean') throw new TsgptError(`${label}: model.bias must be true or false, got ${describe(model.bias)}`);
+    const dropout = model.dropout;
+    if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) {
+      throw new TsgptError(`${label}: model.dropout must be in [0, 1), got ${describe(dropout)}`);
+    }
+    config = {
+      kind: 'gpt', style: model.style, vocabSize: int('vocabSize', MAX_VOCAB), blockSize: int('blockSize'),
+      nLayer: int('nLayer'), nHead: int('nHead'), nEmbd: int('nEmbd'), dropout, bias: model.bias,
+      ...parseAblations(model, label),
+    };
+    if (config.nEmbd % config.nHead !== 0) throw new TsgptError(`${label}: model.nEmbd is not divisible by model.nHead`);
+  } else {
+    throw new TsgptError(`${label}: model.kind must be "bigram" or "gpt", got ${describe(model.kind)}`);
+  }
+  const atLeast = parameterLowerBound(config);
+  if (atLeast > MAX_PARAMETERS) {
+    throw new TsgptError(`${label}: the model it describes has over ${atLeast.toExponential(2)} parameters; tsgpt handles at most ${MAX_PARAMETERS.toExponential(2)}`);
+  }
+  return config;
+}
+
+/** The lecture's optional ablations (see LectureAblation), kept only when present, each checked. */
+function parseAblations(model: Record<string, unknown>, label: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const choices: Record<string, readonly unknown[]> = {
+    residual: [true, false], layerNorm: [true, false], projection: [true, false],
+    feedForward: ['mlp', 'linear', 'none'], init: ['gpt', 'torch'],
+  };
+  for (const [key, allowed] of Object.entries(choices)) {
+    const v = model[key];
+    if (v === undefined) continue;
+    if (!allowed.includes(v)) throw new TsgptError(`${label}: model.${key} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(v)}`);
+    out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * The run's hyperparameters must describe the same model as the model section before training resumes with
+ * them (batches are cut to run.blockSize, say). Sampling reads only the model section, so only resuming checks.
+ */
+export function checkRunMatchesModel(run: RunConfig, model: ModelConfig, label: string): void {
+  const pairs: [string, unknown, unknown][] = [['model', run.model, model.kind], ['blockSize', run.blockSize, model.blockSize]];
+  if (model.kind === 'gpt') {
+    pairs.push(['style', run.style, model.style], ['nLayer', run.nLayer, model.nLayer], ['nHead', run.nHead, model.nHead],
+      ['nEmbd', run.nEmbd, model.nEmbd], ['dropout', run.dropout, model.dropout], ['bias', run.bias, model.bias]);
+  }
+  for (const [key, a, b] of pairs) {
+    if (a !== b) throw new TsgptError(`${label}: run.${key} is ${describe(a)} but the model section says ${describe(b)}`);
+  }
+}
+
+function parseTraining(t: Record<string, unknown>, label: string): RunFile['training'] {
+  const state = parseTrainerState(t, label);
+  const loss = (key: string): number | null => {
+    const v = t[key];
+    if (v === null || (typeof v === 'number' && Number.isFinite(v))) return v;
+    throw new TsgptError(`${label}.${key} must be a number or null, got ${describe(v)}`);
+  };
+  const out: RunFile['training'] = { ...state, trainLoss: loss('trainLoss'), valLoss: loss('valLoss') };
+  if (t.resume !== undefined) {
+    const r = asObject(t.resume, `${label}.resume`);
+    const folder = r.folder;
+    if (typeof folder !== 'string' || !RESUME_FOLDER_PATTERN.test(folder)) {
+      throw new TsgptError(`${label}.resume.folder must name a snapshot like "resume/step-000120-0a1b2c3d", got ${describe(folder)}`);
+    }
+    out.resume = { step: integer(r.step, `${label}.resume.step`, 0, 1e9), folder };
+  }
+  return out;
 }

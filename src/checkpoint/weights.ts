@@ -4,7 +4,7 @@
  * with the model's shapes: a checkpoint of another model is refused by name, not loaded half-way.
  */
 import { TsgptError } from '../errors.js';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor, type SafetensorsTensor } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 
 export function encodeWeights(model: Module, metadata: Record<string, string> = {}): Uint8Array {
@@ -18,24 +18,41 @@ export function encodeWeights(model: Module, metadata: Record<string, string> = 
 export function loadWeights(model: Module, bytes: Uint8Array, label: string): Record<string, string> {
   const { metadata, tensors } = decodeSafetensors(bytes, label);
   const params = model.namedParameters();
-  const expected = new Set(params.map(([name]) => name));
-  const missing = params.filter(([name]) => !tensors.has(name)).map(([name]) => name);
-  if (missing.length > 0) {
-    throw new TsgptError(`${label}: missing ${missing.length} parameter(s) of the model: ${listNames(missing)}`);
-  }
-  const extra = [...tensors.keys()].filter((name) => !expected.has(name));
-  if (extra.length > 0) throw new TsgptError(`${label}: tensors the model does not have: ${listNames(extra)}`);
-  for (const [name, t] of params) {
-    const stored = tensors.get(name)!;
-    if (stored.dtype !== 'F32') throw new TsgptError(`${label}: ${name} is ${stored.dtype}, expected F32`);
-    if (stored.shape.length !== t.shape.length || stored.shape.some((d, i) => d !== t.shape[i])) {
-      throw new TsgptError(`${label}: ${name} has shape [${stored.shape}], the model expects [${t.shape}]`);
-    }
-  }
-  for (const [name, t] of params) t.data.set(tensors.get(name)!.data as Float32Array);
+  const checked = checkTensors(tensors, params.map(([name, t]) => [name, t.shape]), label, 'parameter(s) of the model');
+  params.forEach(([, t], i) => t.data.set(checked[i]!));
   return metadata;
 }
 
+/**
+ * Checks that `tensors` holds exactly the `expected` names, each F32 with the expected shape and only finite
+ * values, and returns their data in the order of `expected`. Nothing a training run writes is NaN or infinite
+ * (the trainer stops first), so such a value means a damaged or doctored file, refused before it can turn
+ * every later computation into NaN. `what` names the expected set in the message about missing names.
+ */
+export function checkTensors(
+  tensors: Map<string, SafetensorsTensor>, expected: readonly (readonly [string, readonly number[]])[], label: string, what: string,
+): Float32Array[] {
+  const names = new Set(expected.map(([name]) => name));
+  const missing = expected.filter(([name]) => !tensors.has(name)).map(([name]) => name);
+  if (missing.length > 0) throw new TsgptError(`${label}: missing ${missing.length} ${what}: ${listNames(missing)}`);
+  const extra = [...tensors.keys()].filter((name) => !names.has(name));
+  if (extra.length > 0) throw new TsgptError(`${label}: tensors the model does not have: ${listNames(extra)}`);
+  return expected.map(([name, shape]) => {
+    const stored = tensors.get(name)!;
+    if (stored.dtype !== 'F32') throw new TsgptError(`${label}: ${name} is ${stored.dtype}, expected F32`);
+    if (stored.shape.length !== shape.length || stored.shape.some((d, i) => d !== shape[i])) {
+      throw new TsgptError(`${label}: ${name} has shape [${stored.shape}], the model expects [${shape}]`);
+    }
+    const data = stored.data as Float32Array;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i]!)) throw new TsgptError(`${label}: ${name} holds ${data[i]} at index ${i}; weights must be finite numbers`);
+    }
+    return data;
+  });
+}
+
 function listNames(names: string[]): string {
-  return names.length <= 4 ? names.join(', ') : `${names.slice(0, 4).join(', ')} and ${names.length - 4} more`;
+  const show = (n: string) => JSON.stringify(n.length > 60 ? n.slice(0, 60) + '…' : n).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+  const shown = names.slice(0, 4).map((n) => (/^[\w.]+$/.test(n) ? n : show(n)));
+  return names.length <= 4 ? shown.join(', ') : `${shown.join(', ')} and ${names.length - 4} more`;
 }

@@ -80,7 +80,11 @@ function convert(spec: FlagSpec, raw: string): FlagValue {
     case 'int':
     case 'float': {
       const trimmed = raw.trim();
-      const n = trimmed === '' ? NaN : Number(trimmed);
+      // Plain decimal notation only: Number() would also take "0x10", "0b1" and "", and "1e-400" would
+      // silently become 0. Integers may use an exponent ("5e3") but not a fraction.
+      const syntax = spec.type === 'int' ? /^[+-]?\d+(e\+?\d+)?$/i : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+      let n = syntax.test(trimmed) ? Number(trimmed) : NaN;
+      if (n === 0 && /[1-9]/.test(trimmed.replace(/e.*$/i, ''))) n = NaN; // underflowed to zero
       if (!Number.isFinite(n) || (spec.type === 'int' && !Number.isSafeInteger(n))) throw bad();
       const tooHigh = spec.max !== undefined && (spec.maxExclusive ? n >= spec.max : n > spec.max);
       if ((spec.min !== undefined && n < spec.min) || tooHigh) throw bad();

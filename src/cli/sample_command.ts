@@ -1,11 +1,14 @@
 /** tsgpt sample: loads a run folder and streams generated text to stdout as it is produced. */
-import { readFileSync } from 'node:fs';
 import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
 import { loadRun } from '../checkpoint/run_folder.js';
+import { readTextBounded } from '../io/read_bounded.js';
 import { generate } from '../sample/generate.js';
 import type { UnknownPolicy } from '../tokenizers/tokenizer.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
+
+/** Generation reads at most the last block of the start text, so a longer file is surely a mistake. */
+const MAX_START_BYTES = 16 * 1024 * 1024;
 
 export const SAMPLE_FLAGS: FlagSpec[] = [
   { name: 'from', type: 'string', metavar: 'DIR', help: 'run folder written by tsgpt train (required)' },
@@ -38,20 +41,26 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
   const from = flags.get('from') as string | undefined;
   if (from === undefined) throw new TsgptError("tsgpt sample needs --from DIR, a run folder written by 'tsgpt train'");
   if (flags.has('start') && flags.has('start-file')) throw new TsgptError('give --start or --start-file, not both');
-  let start = (flags.get('start') as string | undefined) ?? '\n';
+  const unknown = ((flags.get('unknown') as string | undefined) ?? 'error') as UnknownPolicy;
+  if (flags.has('replacement') && unknown !== 'replace') {
+    throw new TsgptError('--replacement only applies with --unknown replace');
+  }
+  let start = flags.get('start') as string | undefined;
   const startFile = flags.get('start-file') as string | undefined;
   if (startFile !== undefined) {
-    try {
-      start = readFileSync(startFile, 'utf8');
-    } catch {
-      throw new TsgptError(`cannot read start file ${startFile}`);
-    }
+    start = readTextBounded(startFile, MAX_START_BYTES, `start file ${startFile}`);
+    if (start === '') throw new TsgptError(`start file ${startFile} is empty`);
   }
   const { model, tokenizer } = loadRun(from);
+  if (start === undefined) {
+    // nanoGPT starts from a newline; a vocabulary without one has no neutral start, so the user must pick it.
+    if (!tokenizer.chars.includes('\n')) throw new TsgptError(`the vocabulary of ${from} has no newline to start from; give --start TEXT`);
+    start = '\n';
+  }
   const prompt = tokenizer.encode(start, {
-    unknown: ((flags.get('unknown') as string | undefined) ?? 'error') as UnknownPolicy,
+    unknown,
     replacement: (flags.get('replacement') as string | undefined) ?? ' ',
-    label: 'start text',
+    label: startFile !== undefined ? `start file ${startFile}` : 'start text',
   });
   if (prompt.length === 0) throw new TsgptError('the start text is empty after removing unknown characters');
   const rng = new Rng((flags.get('seed') as number | undefined) ?? 1337);

@@ -66,6 +66,8 @@ async function readTextFile(path: string, label: string): Promise<string> {
   try {
     const info = await stat(path);
     check(!info.isDirectory(), () => `${label} is a directory, not a text file`);
+    // A FIFO or device (a pipe, /dev/zero) could be read forever; only a regular file has a size to check.
+    check(info.isFile(), () => `${label} is not a regular file`);
     check(
       info.size <= MAX_CORPUS_BYTES,
       () => `${label} is ${info.size} bytes; tsgpt holds the corpus in memory and reads at most ${MAX_CORPUS_BYTES}`,

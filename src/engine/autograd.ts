@@ -98,6 +98,11 @@ export function runBackward(root: Tensor, seed: number | Tensor): void {
     if (node.output.grad !== null && !node.output.disposed) {
       for (const t of node.inputs) if (t !== null && t.requiresGrad) gradOf(t);
       node.backward();
+      // Every consumer of this output ran before it (the tape is in topological order), so its gradient is
+      // complete and now spent: release it, as PyTorch does not retain non-leaf gradients. This keeps the
+      // backward pass's peak memory near one layer's gradients instead of the whole network's.
+      node.output.grad.dispose();
+      node.output.grad = null;
     }
     node.output.node = null;
   }

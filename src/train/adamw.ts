@@ -73,3 +73,16 @@ export function gradientNorm(params: readonly Tensor[], maxNorm: number): { norm
   const scale = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
   return { norm, scale };
 }
+
+/**
+ * The first gradient value that is NaN or infinite, with its parameter's name; null when all are finite. Only
+ * called once a step's gradient norm is not finite, to tell the user which tensor went bad.
+ */
+export function firstNonFinite(named: readonly [string, Tensor][]): { name: string; index: number; value: number } | null {
+  for (const [name, p] of named) {
+    if (p.grad === null) continue;
+    const g = p.grad.data;
+    for (let i = 0; i < p.size; i++) if (!Number.isFinite(g[i]!)) return { name, index: i, value: g[i]! };
+  }
+  return null;
+}

@@ -5,11 +5,12 @@
  * the caller (CLI, browser page, test) decides what to print and what to save through the callbacks.
  */
 import { noGrad } from '../engine/autograd.js';
+import { TsgptError } from '../errors.js';
 import { Rng, type RngState } from '../engine/random.js';
 import { tidy } from '../engine/tensor.js';
 import { getBatch } from '../data/batches.js';
 import type { LanguageModel } from '../models/language_model.js';
-import { AdamW, gradientNorm } from './adamw.js';
+import { AdamW, firstNonFinite, gradientNorm } from './adamw.js';
 import type { RunConfig } from './config.js';
 import { learningRateAt } from './schedule.js';
 import { yieldToEventLoop } from './yield.js';
@@ -47,6 +48,25 @@ export interface TrainerState {
   modelRng: RngState;
 }
 
+/** Everything beyond the weights and AdamW's moments that a resumed run needs to continue bit for bit. */
+export interface ResumeState extends TrainerState {
+  /** AdamW's update count: its bias corrections depend on it. */
+  optimizerStep: number;
+  /** The step whose evaluation has already run, so that resuming there does not evaluate (and draw) again. */
+  evaluatedStep: number | null;
+}
+
+/**
+ * A loss or gradient that is NaN or infinite: training cannot recover from it (every later update would be
+ * NaN too), so it stops before the optimizer touches the weights. `tensor` names what went bad: a parameter
+ * whose gradient is not finite, or the loss itself.
+ */
+export class NonFiniteError extends TsgptError {
+  constructor(readonly step: number, readonly tensor: string, detail: string) {
+    super(`step ${step}: ${detail}`);
+  }
+}
+
 export class Trainer {
   readonly optimizer: AdamW;
   step = 0;
@@ -55,6 +75,13 @@ export class Trainer {
   readonly dataRng: Rng;
   /** Draws the evaluation batches: separate, so how often you evaluate does not change what you train on. */
   readonly evalRng: Rng;
+  /** The step of the last evaluation run() made (null before the first). */
+  evaluatedStep: number | null = null;
+  /**
+   * Called in each step after the backward pass, before the gradients are checked and applied, with the
+   * number the step will have: to inspect gradients, or (in tests) to corrupt them on purpose.
+   */
+  afterBackward: ((step: number) => void) | null = null;
 
   constructor(
     readonly model: LanguageModel, readonly config: RunConfig,
@@ -104,7 +131,10 @@ export class Trainer {
       });
     }
     loss /= c.gradientAccumulationSteps;
+    this.afterBackward?.(this.step + 1);
     const { norm, scale } = gradientNorm(this.model.parameters(), c.gradClip);
+    // The norm sums every gradient's squares, so one finite number here clears them all at no extra cost.
+    if (!Number.isFinite(loss) || !Number.isFinite(norm)) this.failNonFinite(loss);
     this.optimizer.update(lr, scale);
     this.step++;
     return {
@@ -113,12 +143,32 @@ export class Trainer {
     };
   }
 
+  /** Names the first parameter whose gradient is not finite (or says the loss is) and throws. */
+  private failNonFinite(loss: number): never {
+    const step = this.step + 1;
+    const bad = firstNonFinite(this.model.namedParameters());
+    const hint = 'training stopped before the update; a lower learning rate or gradient clipping may help';
+    if (!Number.isFinite(loss)) {
+      const first = bad === null ? '' : ` (the first non-finite gradient is ${bad.name}'s, at index ${bad.index})`;
+      throw new NonFiniteError(step, bad?.name ?? 'loss', `the loss is ${loss}${first}; ${hint}`);
+    }
+    if (bad !== null) throw new NonFiniteError(step, bad.name, `the gradient of ${bad.name} is ${bad.value} at index ${bad.index}; ${hint}`);
+    // Every gradient is finite but the sum of their squares overflowed.
+    throw new NonFiniteError(step, 'gradient norm', `the gradient norm overflowed to Infinity; ${hint}`);
+  }
+
   /** Trains from the current step to maxIters, evaluating on schedule. Resolves when done or stopped. */
   async run(cb: TrainerCallbacks = {}): Promise<void> {
     const c = this.config;
     for (;;) {
-      if (this.step % c.evalInterval === 0 || this.step === c.maxIters) {
+      if ((this.step % c.evalInterval === 0 || this.step === c.maxIters) && this.evaluatedStep !== this.step) {
         const { train, val } = this.estimateLoss();
+        this.evaluatedStep = this.step;
+        for (const [split, loss] of [['training', train], ['validation', val]] as const) {
+          if (!Number.isFinite(loss)) {
+            throw new NonFiniteError(this.step, `${split} loss`, `the ${split} loss is ${loss} at evaluation; the weights have diverged`);
+          }
+        }
         const best = val < this.bestValLoss;
         if (best) this.bestValLoss = val;
         await cb.onEval?.({ step: this.step, trainLoss: train, valLoss: val, best });
@@ -138,5 +188,24 @@ export class Trainer {
       evalRng: this.evalRng.getState(),
       modelRng: this.modelRng.getState(),
     };
+  }
+
+  /** state() plus the counters a resumed run needs; with the weights and AdamW's moments, a whole checkpoint. */
+  resumeState(): ResumeState {
+    return { ...this.state(), optimizerStep: this.optimizer.step, evaluatedStep: this.evaluatedStep };
+  }
+
+  /**
+   * Puts the trainer back where resumeState() was taken (the caller restores the weights and moments). The
+   * model's generator is the one the model draws dropout from, so restoring it here restores the model's too.
+   */
+  restore(s: ResumeState): void {
+    this.step = s.step;
+    this.bestValLoss = s.bestValLoss ?? Infinity;
+    this.dataRng.setState(s.dataRng);
+    this.evalRng.setState(s.evalRng);
+    this.modelRng.setState(s.modelRng);
+    this.optimizer.step = s.optimizerStep;
+    this.evaluatedStep = s.evaluatedStep;
   }
 }

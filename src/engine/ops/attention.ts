@@ -10,7 +10,10 @@ export interface AttentionOptions {
   dropout?: number;
   rng?: Rng;
   training?: boolean;
-  /** Where to put the attention weights [B, nh, T, T] for inspection (attention maps, retrieval scores). */
+  /**
+   * Receives the attention weights [B, nh, T, T] during the forward, for inspection (attention maps,
+   * retrieval scores). The tensor is released by the backward pass (or the enclosing tidy): copy what you keep.
+   */
   onWeights?: (att: Tensor) => void;
 }
 
@@ -39,6 +42,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, nHead: number, opts: 
         gradIfNeeded(q), gradIfNeeded(k), gradIfNeeded(v), out.grad!.data,
         q.data, k.data, v.data, att.data, keep?.data ?? null, B, T, nHead, hs, scale,
       );
+      // The weights and the mask are the largest things a forward keeps ([B, nh, T, T] each): free them now.
+      att.dispose();
+      keep?.dispose();
     });
   }
   return out;

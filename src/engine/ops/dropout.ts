@@ -22,6 +22,11 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   const out = new Tensor(x.shape);
   const k = kernels();
   k.mulForward(out.data, x.data, mask.data, x.size);
-  if (needsGrad(x)) record('dropout', out, [x], () => k.mulBackward(gradIfNeeded(x)!, out.grad!.data, mask.data, x.size));
+  if (needsGrad(x)) {
+    record('dropout', out, [x], () => {
+      k.mulBackward(gradIfNeeded(x)!, out.grad!.data, mask.data, x.size);
+      mask.dispose();
+    });
+  }
   return out;
 }

@@ -19,6 +19,8 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 
         gradIfNeeded(x), gradIfNeeded(weight), gradIfNeeded(bias),
         out.grad!.data, x.data, mean.data, rstd.data, weight.data, N, C,
       );
+      mean.dispose();
+      rstd.dispose();
     });
   }
   return out;

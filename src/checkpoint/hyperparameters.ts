@@ -1,0 +1,92 @@
+/**
+ * The hyperparameters a run records (RunConfig), with their types and ranges: one table that the CLI turns into
+ * flags and that the config.json reader checks a stored run against, so the two can never disagree about what
+ * a valid value is. It also says which of them a resumed run may change.
+ */
+import { TsgptError } from '../errors.js';
+import { describe } from './json_fields.js';
+import type { RunConfig } from '../train/config.js';
+
+export type RunKey = keyof RunConfig;
+
+export interface HyperparameterSpec {
+  key: RunKey;
+  type: 'int' | 'float' | 'bool' | 'string';
+  help: string;
+  min?: number;
+  /** Inclusive, unless maxExclusive. */
+  max?: number;
+  maxExclusive?: boolean;
+  choices?: readonly string[];
+  /**
+   * May differ when a run is resumed: it changes neither the model nor the steps already taken, only how long
+   * the run goes on and how often it is measured. Everything else would make the resumed run a different run.
+   */
+  resumable?: boolean;
+}
+
+/** Keyed by field, so that a field added to RunConfig without a range here is a compile error. */
+const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key'> } = {
+  model: { type: 'string', choices: ['bigram', 'gpt'], help: 'model family' },
+  style: { type: 'string', choices: ['nanogpt', 'lecture'], help: 'GPT form: nanoGPT (GELU, fused qkv, tied head) or the lecture\'s gpt.py' },
+  nLayer: { type: 'int', min: 1, max: 256, help: 'transformer blocks' },
+  nHead: { type: 'int', min: 1, max: 1024, help: 'attention heads per block' },
+  nEmbd: { type: 'int', min: 1, max: 65536, help: 'embedding width' },
+  dropout: { type: 'float', min: 0, max: 1, maxExclusive: true, help: 'dropout probability' },
+  bias: { type: 'bool', help: 'biases in Linear layers and LayerNorms' },
+  blockSize: { type: 'int', min: 1, max: 65536, help: 'context length T' },
+  batchSize: { type: 'int', min: 1, max: 65536, help: 'sequences per micro-batch B' },
+  maxIters: { type: 'int', min: 0, max: 1e9, help: 'optimizer steps', resumable: true },
+  evalInterval: { type: 'int', min: 1, max: 1e9, help: 'evaluate (and save) every this many steps', resumable: true },
+  evalIters: { type: 'int', min: 1, max: 1e6, help: 'batches per split in each evaluation', resumable: true },
+  learningRate: { type: 'float', min: 1e-12, max: 10, help: 'peak learning rate' },
+  decayLr: { type: 'bool', help: 'warm-up then cosine decay (else a constant rate)' },
+  minLr: { type: 'float', min: 0, max: 10, help: 'learning rate at the end of the decay' },
+  warmupIters: { type: 'int', min: 0, max: 1e9, help: 'linear warm-up steps' },
+  lrDecayIters: { type: 'int', min: 0, max: 1e9, help: 'step at which the decay reaches min-lr' },
+  weightDecay: { type: 'float', min: 0, max: 10, help: 'AdamW decoupled weight decay (2-D weights only)' },
+  beta1: { type: 'float', min: 0, max: 1, maxExclusive: true, help: 'AdamW beta1' },
+  beta2: { type: 'float', min: 0, max: 1, maxExclusive: true, help: 'AdamW beta2' },
+  gradClip: { type: 'float', min: 0, max: 1e6, help: 'clip the global gradient norm to this (0: off)' },
+  gradientAccumulationSteps: { type: 'int', min: 1, max: 1e6, help: 'micro-batches per optimizer step' },
+  seed: { type: 'int', min: 0, max: 4294967295, help: 'random seed (init, batches, dropout)' },
+};
+
+/** In the order --help lists them. */
+export const HYPERPARAMETERS: readonly HyperparameterSpec[] = (Object.keys(SPECS) as RunKey[]).map((key) => ({ key, ...SPECS[key] }));
+
+/** The GPT-only sizes, which a bigram run records as 0. */
+const GPT_ONLY = new Set<RunKey>(['nLayer', 'nHead', 'nEmbd']);
+
+/** Checks a stored run config field by field against the table; `label` names the file and section. */
+export function parseRunConfig(value: unknown, label: string): RunConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TsgptError(`${label}: expected a JSON object`);
+  const obj = value as Record<string, unknown>;
+  const bigram = obj.model === 'bigram';
+  const out: Record<string, unknown> = {};
+  for (const spec of HYPERPARAMETERS) {
+    const v = obj[spec.key];
+    const where = `${label}.${spec.key}`;
+    switch (spec.type) {
+      case 'bool':
+        if (typeof v !== 'boolean') throw new TsgptError(`${where} must be true or false, got ${describe(v)}`);
+        break;
+      case 'string':
+        if (typeof v !== 'string' || !spec.choices!.includes(v)) {
+          throw new TsgptError(`${where} must be one of ${spec.choices!.join(', ')}, got ${describe(v)}`);
+        }
+        break;
+      default: {
+        const min = bigram && GPT_ONLY.has(spec.key) ? 0 : spec.min!;
+        const ok = typeof v === 'number' && Number.isFinite(v) && (spec.type === 'float' || Number.isSafeInteger(v))
+          && v >= min && (spec.maxExclusive ? v < spec.max! : v <= spec.max!);
+        if (!ok) {
+          const kind = spec.type === 'int' ? 'an integer' : 'a number';
+          throw new TsgptError(`${where} must be ${kind} from ${min} to ${spec.max}${spec.maxExclusive ? ' (exclusive)' : ''}, got ${describe(v)}`);
+        }
+      }
+    }
+    out[spec.key] = v;
+  }
+  return out as unknown as RunConfig;
+}

@@ -1,0 +1,30 @@
+/**
+ * Small checks for JSON read from run folders, which may come from anyone: each failure is a TsgptError whose
+ * message names the file and field and quotes the bad value short and on one line.
+ */
+import { TsgptError } from '../errors.js';
+
+export function integer(v: unknown, label: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new TsgptError(`${label} must be an integer from ${min} to ${max}, got ${describe(v)}`);
+  }
+  return v;
+}
+
+export function asObject(v: unknown, label: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TsgptError(`${label}: expected a JSON object, got ${describe(v)}`);
+  return v as Record<string, unknown>;
+}
+
+/** A value from a hostile file, short and on one line, for a message. */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object' && v !== null) return 'an object';
+  const s = JSON.stringify(v) ?? String(v);
+  return oneLine(s.length > 40 ? s.slice(0, 40) + '…' : s);
+}
+
+export function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+}

@@ -1,0 +1,54 @@
+/** Running the real tsgpt command in a child process, synchronously or with a handle to signal or kill it. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment every test run gets: no corpus from the user's shell, and a cache no test may download into. */
+export function cliEnv(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, TSGPT_CACHE: join(dir, 'cache'), TSGPT_DATA: '', ...extra };
+}
+
+export function runCli(dir: string, args: readonly string[], extraEnv: Record<string, string> = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: cliEnv(dir, extraEnv), cwd: dir, timeout: 120_000 });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A running tsgpt: its stderr so far, a way to wait for a line on it, and its result once it exits. */
+export class CliProcess {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly done: Promise<CliResult>;
+  private waiters: { pattern: RegExp; resolve: () => void }[] = [];
+
+  constructor(dir: string, args: readonly string[], extraEnv: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { env: cliEnv(dir, extraEnv), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (s: string) => void (this.stdout += s));
+    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      this.stderr += s;
+      this.waiters = this.waiters.filter((w) => (w.pattern.test(this.stderr) ? (w.resolve(), false) : true));
+    });
+    this.done = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => {
+        for (const w of this.waiters) w.resolve();
+        this.waiters = [];
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+      });
+    });
+  }
+
+  /** Resolves once stderr matches `pattern` (or the process has ended, whichever is first). */
+  waitFor(pattern: RegExp): Promise<void> {
+    if (pattern.test(this.stderr) || this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ pattern, resolve }));
+  }
+}
