@@ -1,302 +1,253 @@
 /**
- * Causal attention, forward and backward, one (batch, head, query) row at a time. q, k, v, out are [B, T, C]
- * with head h in columns h*hs .. (h+1)*hs; att and keep are [B, nh, T, T]. The semantics are exactly those of
- * src/engine/kernels/attention.ts. Scores are computed four keys at a time (four f32x4 dot-product accumulators
- * reduced together); weighted sums of value rows keep up to eight f32x4 accumulators over the head dimension.
+ * Causal attention, forward and backward, with the semantics of src/engine/kernels/attention.ts: q, k, v,
+ * out are [B, T, C] with head h in columns h*hs .. (h+1)*hs; att and keep are [B, nh, T, T].
+ *
+ * Each (batch, head) is a handful of small matrix products, run on the matmul's packing and 4x8 micro-kernel
+ * (matmul.ts) with the causal structure exploited: query rows go four at a time, and a panel of rows only
+ * meets the keys its last row can see. Per four query rows, forward:
+ *   S = Q K^T (into att),  P = softmax(S * scale) row by row,  out = (P * keep) V
+ * and backward, with W = P * keep:
+ *   dW = dout V^T,  dS = P (dW keep - rowsum(P dW keep)) scale,  dq += dS K     (rows of queries)
+ *   dv += W^T dout,  dk += dS^T q                                               (rows of keys, afterwards)
+ * Every product sums its terms in order, one (possibly fused) multiply-add per term; terms past the
+ * diagonal are exact zeros. The caller provides scratch of attentionScratchBytes() bytes for the packed
+ * operands (and dS).
  */
-import { exp4, exp1, hmax, hsum, hsum4, madd } from './simd';
+import { microTile, packA, packB, TILE_BYTES } from './matmul';
+import { exp4, hmax, hsum } from './simd';
 
-/** Dot product of n floats. */
 // @ts-ignore: decorator
-@inline function dot(x: usize, y: usize, n: i32): f32 {
-  let acc = f32x4.splat(0);
-  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
-  let o: usize = 0;
-  for (; o < nv; o += 16) acc = madd(v128.load(x + o), v128.load(y + o), acc);
-  let s = hsum(acc);
-  for (; o < nb; o += 4) s += load<f32>(x + o) * load<f32>(y + o);
-  return s;
+@inline function pad8(n: i32): usize {
+  return <usize>((n + 7) & ~7);
 }
 
-/** row[s] = scale * (q . k_s) for s < n, key s at kp + s*stride. */
 // @ts-ignore: decorator
-@inline function scores(row: usize, qp: usize, kp: usize, stride: usize, n: i32, hs: i32, scale: f32): void {
-  const nv = (<usize>(hs & ~3)) << 2, nb = (<usize>hs) << 2;
+@inline function align64(p: usize): usize {
+  return (p + 63) & ~(<usize>63);
+}
+
+/**
+ * Scratch bytes for kind 0 (forward over T positions), 1 (backward over T positions) or 2 (cached forward
+ * with T = offset + Tq keys), head size hs.
+ */
+export function attentionScratchBytes(kind: i32, T: i32, hs: i32): usize {
+  const keysByDim = (<usize>hs * pad8(T)) << 2; // a [T, hs] operand packed as B(k = d, j = position)
+  const dimsByKeys = (<usize>T * pad8(hs)) << 2; // a [T, hs] operand packed as B(k = position, j = d)
+  const aPanel = ((<usize>4 * <usize>max(hs, T)) << 2) + 64 + <usize>TILE_BYTES; // and the edge tile
+  if (kind == 0) return keysByDim + dimsByKeys + aPanel + 3 * 64;
+  if (kind == 1) return keysByDim + 3 * dimsByKeys + aPanel + ((<usize>T * <usize>T) << 2) + 6 * 64;
+  return keysByDim + dimsByKeys + aPanel + ((<usize>4 * <usize>T) << 2) + 4 * 64;
+}
+
+/** row[0..n) = softmax(scale * row[0..n)), with scale * x rounded to float32 first as the reference does. */
+function softmaxScaledRow(row: usize, n: i32, scale: f32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
   const vscale = f32x4.splat(scale);
-  let s = 0;
-  for (; s + 4 <= n; s += 4) {
-    const k0 = kp + (<usize>s) * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
-    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-    let o: usize = 0;
-    for (; o < nv; o += 16) {
-      const x = v128.load(qp + o);
-      a0 = madd(x, v128.load(k0 + o), a0);
-      a1 = madd(x, v128.load(k1 + o), a1);
-      a2 = madd(x, v128.load(k2 + o), a2);
-      a3 = madd(x, v128.load(k3 + o), a3);
-    }
-    let r = hsum4(a0, a1, a2, a3);
-    if (o < nb) {
-      let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
-      for (; o < nb; o += 4) {
-        const x = load<f32>(qp + o);
-        t0 += x * load<f32>(k0 + o);
-        t1 += x * load<f32>(k1 + o);
-        t2 += x * load<f32>(k2 + o);
-        t3 += x * load<f32>(k3 + o);
-      }
-      r = f32x4.add(r, f32x4(t0, t1, t2, t3));
-    }
-    v128.store(row + ((<usize>s) << 2), f32x4.mul(r, vscale));
-  }
-  for (; s < n; s++) store<f32>(row + ((<usize>s) << 2), dot(qp, kp + (<usize>s) * stride, hs) * scale);
-}
-
-/** row[0..n) = softmax(row[0..n)). */
-// @ts-ignore: decorator
-@inline function softmaxRow(row: usize, n: i32): void {
-  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
   let vm = f32x4.splat(-Infinity);
   let o: usize = 0;
-  for (; o < nv; o += 16) vm = f32x4.pmax(vm, v128.load(row + o));
+  for (; o < nv; o += 16) vm = f32x4.pmax(vm, f32x4.mul(v128.load(row + o), vscale));
   let m = hmax(vm);
-  for (; o < nb; o += 4) m = max<f32>(m, load<f32>(row + o));
+  for (; o < nb; o += 4) m = max<f32>(m, load<f32>(row + o) * scale);
   const vmax = f32x4.splat(m);
-  let vs = f32x4.splat(0);
-  for (o = 0; o < nv; o += 16) {
-    const e = exp4(f32x4.sub(v128.load(row + o), vmax));
+  let s0 = f32x4.splat(0), s1 = s0;
+  // Two vectors per iteration: exp is a long dependency chain.
+  for (o = 0; o + 32 <= nv; o += 32) {
+    const e0 = exp4(f32x4.sub(f32x4.mul(v128.load(row + o), vscale), vmax));
+    const e1 = exp4(f32x4.sub(f32x4.mul(v128.load(row + o, 16), vscale), vmax));
+    v128.store(row + o, e0);
+    v128.store(row + o, e1, 16);
+    s0 = f32x4.add(s0, e0);
+    s1 = f32x4.add(s1, e1);
+  }
+  for (; o < nv; o += 16) {
+    const e = exp4(f32x4.sub(f32x4.mul(v128.load(row + o), vscale), vmax));
     v128.store(row + o, e);
-    vs = f32x4.add(vs, e);
+    s0 = f32x4.add(s0, e);
   }
-  let sum = hsum(vs);
-  for (; o < nb; o += 4) {
-    const e = exp1(load<f32>(row + o) - m);
-    store<f32>(row + o, e);
-    sum += e;
+  if (o < nb) {
+    // The last n % 4 values as one vector, -inf in the unused lanes (exp gives 0 there).
+    const tail = nb - o;
+    let t = f32x4.splat(-Infinity);
+    t = f32x4.replace_lane(t, 0, load<f32>(row + o) * scale);
+    if (tail > 4) t = f32x4.replace_lane(t, 1, load<f32>(row + o, 4) * scale);
+    if (tail > 8) t = f32x4.replace_lane(t, 2, load<f32>(row + o, 8) * scale);
+    const e = exp4(f32x4.sub(t, vmax));
+    store<f32>(row + o, f32x4.extract_lane(e, 0));
+    if (tail > 4) store<f32>(row + o, f32x4.extract_lane(e, 1), 4);
+    if (tail > 8) store<f32>(row + o, f32x4.extract_lane(e, 2), 8);
+    s1 = f32x4.add(s1, e);
   }
-  const inv: f32 = 1 / sum;
+  const inv: f32 = 1 / hsum(f32x4.add(s0, s1));
   const vinv = f32x4.splat(inv);
   for (o = 0; o < nv; o += 16) v128.store(row + o, f32x4.mul(v128.load(row + o), vinv));
   for (; o < nb; o += 4) store<f32>(row + o, load<f32>(row + o) * inv);
 }
 
 /**
- * dst[0..hs) = sum over s < n of w_s * v_s, with w_s = att[s] (* keep[s]) and value s at vp + s*stride.
- * The head dimension goes in blocks of 8, 4 and 1 vectors (accumulators in registers), then a scalar tail.
+ * One (batch, head): nq queries at positions p0 .. p0+nq-1 attend to keys/values 0 .. p0+nq-1. q, out, k, v
+ * point at (row 0, head h) with rows `stride` bytes apart. Scores of query i go to s + i*ldS, or, when
+ * `panelLocal`, to s + (i % 4)*ldS (four rows of scratch); rows are zero-filled up to rowLen (panelLocal: up
+ * to the panel's last key). `keep` (0 for none) has the layout of the score rows.
  */
-// @ts-ignore: decorator
-@inline function weightedSum(dst: usize, att: usize, keep: usize, hasKeep: bool, vp: usize, stride: usize, n: i32, hs: i32): void {
-  const nb = (<usize>hs) << 2;
-  let o: usize = 0;
-  for (; o + 128 <= nb; o += 128) {
-    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    let p = vp + o;
-    for (let s = 0; s < n; s++) {
-      const so = (<usize>s) << 2;
-      let w = v128.load32_splat(att + so);
-      if (hasKeep) w = f32x4.mul(w, v128.load32_splat(keep + so));
-      a0 = madd(w, v128.load(p), a0);
-      a1 = madd(w, v128.load(p, 16), a1);
-      a2 = madd(w, v128.load(p, 32), a2);
-      a3 = madd(w, v128.load(p, 48), a3);
-      a4 = madd(w, v128.load(p, 64), a4);
-      a5 = madd(w, v128.load(p, 80), a5);
-      a6 = madd(w, v128.load(p, 96), a6);
-      a7 = madd(w, v128.load(p, 112), a7);
-      p += stride;
+function headForward(
+  out: usize, q: usize, k: usize, v: usize, stride: usize, nq: i32, p0: i32, hs: i32, scale: f32,
+  s: usize, ldS: usize, panelLocal: bool, rowLen: i32, keep: usize, scratch: usize,
+): void {
+  const nk = p0 + nq;
+  const cs = <i32>(stride >> 2);
+  const pK = align64(scratch);
+  const pV = align64(pK + ((<usize>hs * pad8(nk)) << 2));
+  const pA = align64(pV + ((<usize>nk * pad8(hs)) << 2));
+  const tile = align64(pA + ((<usize>4 * <usize>max(hs, nk)) << 2));
+  packB(pK, k, 1, cs, 0, hs, 0, nk); // B(d, key) = k[key, d]
+  packB(pV, v, cs, 1, 0, nk, 0, hs); // B(key, d) = v[key, d]
+  const ldsFloats = <i32>(ldS >> 2);
+  for (let i0 = 0; i0 < nq; i0 += 4) {
+    const mr = min(4, nq - i0);
+    const ncols = p0 + i0 + mr; // keys the panel's last query sees
+    const sp = panelLocal ? s : s + <usize>i0 * ldS;
+    packA(pA, q, cs, 1, i0, mr, 0, hs, 0);
+    for (let j0 = 0; j0 < ncols; j0 += 8) {
+      microTile(hs, pA, pK + ((<usize>j0 * <usize>hs) << 2), sp + ((<usize>j0) << 2), ldS, mr, min(8, ncols - j0), false, tile);
     }
-    const d = dst + o;
-    v128.store(d, a0);
-    v128.store(d, a1, 16);
-    v128.store(d, a2, 32);
-    v128.store(d, a3, 48);
-    v128.store(d, a4, 64);
-    v128.store(d, a5, 80);
-    v128.store(d, a6, 96);
-    v128.store(d, a7, 112);
-  }
-  for (; o + 64 <= nb; o += 64) {
-    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-    let p = vp + o;
-    for (let s = 0; s < n; s++) {
-      const so = (<usize>s) << 2;
-      let w = v128.load32_splat(att + so);
-      if (hasKeep) w = f32x4.mul(w, v128.load32_splat(keep + so));
-      a0 = madd(w, v128.load(p), a0);
-      a1 = madd(w, v128.load(p, 16), a1);
-      a2 = madd(w, v128.load(p, 32), a2);
-      a3 = madd(w, v128.load(p, 48), a3);
-      p += stride;
+    const end = panelLocal ? ncols : rowLen;
+    for (let r = 0; r < mr; r++) {
+      const row = sp + <usize>r * ldS;
+      const n = p0 + i0 + r + 1;
+      softmaxScaledRow(row, n, scale);
+      if (n < end) memory.fill(row + ((<usize>n) << 2), 0, (<usize>(end - n)) << 2);
     }
-    const d = dst + o;
-    v128.store(d, a0);
-    v128.store(d, a1, 16);
-    v128.store(d, a2, 32);
-    v128.store(d, a3, 48);
-  }
-  for (; o + 16 <= nb; o += 16) {
-    let a0 = f32x4.splat(0);
-    let p = vp + o;
-    for (let s = 0; s < n; s++) {
-      const so = (<usize>s) << 2;
-      let w = v128.load32_splat(att + so);
-      if (hasKeep) w = f32x4.mul(w, v128.load32_splat(keep + so));
-      a0 = madd(w, v128.load(p), a0);
-      p += stride;
+    packA(pA, sp, ldsFloats, 1, 0, mr, 0, ncols, keep != 0 ? keep + <usize>i0 * ldS : 0);
+    const orow = out + <usize>i0 * stride;
+    for (let j0 = 0; j0 < hs; j0 += 8) {
+      microTile(ncols, pA, pV + ((<usize>j0 * <usize>nk) << 2), orow + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), false, tile);
     }
-    v128.store(dst + o, a0);
-  }
-  for (; o < nb; o += 4) {
-    let a: f32 = 0;
-    let p = vp + o;
-    for (let s = 0; s < n; s++) {
-      const so = (<usize>s) << 2;
-      let w = load<f32>(att + so);
-      if (hasKeep) w *= load<f32>(keep + so);
-      a += w * load<f32>(p);
-      p += stride;
-    }
-    store<f32>(dst + o, a);
   }
 }
 
 export function attentionForward(
   out: usize, att: usize, q: usize, k: usize, v: usize, keep: usize,
-  B: i32, T: i32, nh: i32, hs: i32, scale: f32,
+  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize,
 ): void {
   const stride = (<usize>(nh * hs)) << 2;
-  const rowBytes = (<usize>T) << 2;
+  const ldS = (<usize>T) << 2;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
       const base = (<usize>b * <usize>T) * stride + ((<usize>(h * hs)) << 2);
-      const attBase = (<usize>(b * nh + h) * <usize>T) * rowBytes;
-      for (let t = 0; t < T; t++) {
-        const qo = base + (<usize>t) * stride;
-        const row = att + attBase + (<usize>t) * rowBytes;
-        const n = t + 1;
-        scores(row, q + qo, k + base, stride, n, hs, scale);
-        softmaxRow(row, n);
-        if (n < T) memory.fill(row + ((<usize>n) << 2), 0, (<usize>(T - n)) << 2);
-        if (keep != 0) {
-          weightedSum(out + qo, row, keep + attBase + (<usize>t) * rowBytes, true, v + base, stride, n, hs);
-        } else {
-          weightedSum(out + qo, row, 0, false, v + base, stride, n, hs);
-        }
-      }
+      const attBase = (<usize>(b * nh + h) * <usize>T) * ldS;
+      headForward(
+        out + base, q + base, k + base, v + base, stride, T, 0, hs, scale,
+        att + attBase, ldS, false, T, keep != 0 ? keep + attBase : 0, scratch,
+      );
     }
   }
 }
 
 /**
- * Backward, accumulating into dq, dk, dv; `scratch` holds T floats (dP, then dscore, for one row).
+ * Attention of Tq new queries (positions offset .. offset + Tq - 1) over a key/value cache [B, Tmax, C], for
+ * sampling. Same arithmetic as attentionForward for those rows (the products only gain exact zero terms), so
+ * the cached path reproduces the uncached one bit for bit.
  */
+export function attentionCachedForward(
+  out: usize, q: usize, kCache: usize, vCache: usize,
+  B: i32, Tq: i32, Tmax: i32, offset: i32, nh: i32, hs: i32, scale: f32, scratch: usize,
+): void {
+  const stride = (<usize>(nh * hs)) << 2;
+  const nk = offset + Tq;
+  const ldS = (<usize>nk) << 2;
+  const rows = align64(scratch);
+  const rest = rows + ((<usize>4 * <usize>nk) << 2);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < nh; h++) {
+      const head = (<usize>(h * hs)) << 2;
+      const qo = (<usize>b * <usize>Tq) * stride + head;
+      const co = (<usize>b * <usize>Tmax) * stride + head;
+      headForward(out + qo, q + qo, kCache + co, vCache + co, stride, Tq, offset, hs, scale, rows, ldS, true, 0, 0, rest);
+    }
+  }
+}
+
+/** Backward, accumulating into dq, dk, dv (see the top of the file); scratch of attentionScratchBytes(1, T, hs). */
 export function attentionBackward(
   dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, att: usize, keep: usize,
   B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize,
 ): void {
   const stride = (<usize>(nh * hs)) << 2;
-  const rowBytes = (<usize>T) << 2;
-  const nv = (<usize>(hs & ~3)) << 2, nb = (<usize>hs) << 2;
+  const cs = nh * hs;
+  const ldG = (<usize>T) << 2;
+  const pVt = align64(scratch);
+  const pdO = align64(pVt + ((<usize>hs * pad8(T)) << 2));
+  const dimsByKeys = (<usize>T * pad8(hs)) << 2;
+  const pK = align64(pdO + dimsByKeys);
+  const pQ = align64(pK + dimsByKeys);
+  const G = align64(pQ + dimsByKeys);
+  const pA = align64(G + ((<usize>T * <usize>T) << 2));
+  const tile = align64(pA + ((<usize>4 * <usize>max(hs, T)) << 2));
+  const vscale = f32x4.splat(scale);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
       const base = (<usize>b * <usize>T) * stride + ((<usize>(h * hs)) << 2);
-      const attBase = (<usize>(b * nh + h) * <usize>T) * rowBytes;
-      for (let t = 0; t < T; t++) {
-        const qo = base + (<usize>t) * stride;
-        const row = att + attBase + (<usize>t) * rowBytes;
-        const krow = keep + attBase + (<usize>t) * rowBytes;
-        const dop = dout + qo;
-        const n = t + 1;
-        // dW[s] = dout_t . v_s and dv_s += W[s] dout_t in one pass over the head dimension.
-        let pdp: f32 = 0;
-        for (let s = 0; s < n; s++) {
-          const so = (<usize>s) << 2;
-          const p = load<f32>(row + so);
-          const m: f32 = keep != 0 ? load<f32>(krow + so) : 1;
-          const w = p * m;
-          const vw = f32x4.splat(w);
-          const vp = v + base + (<usize>s) * stride, dvp = dv + base + (<usize>s) * stride;
+      const attBase = (<usize>(b * nh + h) * <usize>T) * ldG;
+      const P = att + attBase, M = keep != 0 ? keep + attBase : 0;
+      packB(pVt, v + base, 1, cs, 0, hs, 0, T); // B(d, s) = v[s, d]
+      packB(pdO, dout + base, cs, 1, 0, T, 0, hs); // B(t, d) = dout[t, d]
+      packB(pK, k + base, cs, 1, 0, T, 0, hs); // B(s, d) = k[s, d]
+      packB(pQ, q + base, cs, 1, 0, T, 0, hs); // B(t, d) = q[t, d]
+      // Rows of queries: dW, then dS in place (G), then dq.
+      for (let i0 = 0; i0 < T; i0 += 4) {
+        const mr = min(4, T - i0);
+        const ncols = i0 + mr;
+        const gp = G + <usize>i0 * ldG;
+        packA(pA, dout + base, cs, 1, i0, mr, 0, hs, 0);
+        for (let j0 = 0; j0 < ncols; j0 += 8) {
+          microTile(hs, pA, pVt + ((<usize>j0 * <usize>hs) << 2), gp + ((<usize>j0) << 2), ldG, mr, min(8, ncols - j0), false, tile);
+        }
+        for (let r = 0; r < mr; r++) {
+          const t = i0 + r, n = t + 1;
+          const g = gp + <usize>r * ldG, p = P + <usize>t * ldG, m = M != 0 ? M + <usize>t * ldG : 0;
+          const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+          // dP = dW * keep (in place), and sum P dP
           let acc = f32x4.splat(0);
           let o: usize = 0;
           for (; o < nv; o += 16) {
-            const g = v128.load(dop + o);
-            acc = madd(g, v128.load(vp + o), acc);
-            v128.store(dvp + o, madd(vw, g, v128.load(dvp + o)));
+            let d = v128.load(g + o);
+            if (m != 0) d = f32x4.mul(d, v128.load(m + o));
+            v128.store(g + o, d);
+            acc = f32x4.add(acc, f32x4.mul(v128.load(p + o), d));
           }
-          let dw = hsum(acc);
+          let pdp = hsum(acc);
           for (; o < nb; o += 4) {
-            const g = load<f32>(dop + o);
-            dw += g * load<f32>(vp + o);
-            store<f32>(dvp + o, load<f32>(dvp + o) + w * g);
+            let d = load<f32>(g + o);
+            if (m != 0) d *= load<f32>(m + o);
+            store<f32>(g + o, d);
+            pdp += load<f32>(p + o) * d;
           }
-          const dp = dw * m;
-          store<f32>(scratch + so, dp);
-          pdp += p * dp;
+          // dS = P (dP - pdp) scale; zeros past the diagonal (later products read them)
+          const vpdp = f32x4.splat(pdp);
+          for (o = 0; o < nv; o += 16) {
+            v128.store(g + o, f32x4.mul(f32x4.mul(v128.load(p + o), f32x4.sub(v128.load(g + o), vpdp)), vscale));
+          }
+          for (; o < nb; o += 4) store<f32>(g + o, load<f32>(p + o) * (load<f32>(g + o) - pdp) * scale);
+          if (n < T) memory.fill(g + nb, 0, (<usize>(T - n)) << 2);
         }
-        // dscore[s] = P[s] (dP[s] - sum P dP) scale
-        {
-          const vpdp = f32x4.splat(pdp), vscale = f32x4.splat(scale);
-          const rv = (<usize>(n & ~3)) << 2, rb = (<usize>n) << 2;
-          let o: usize = 0;
-          for (; o < rv; o += 16) {
-            const ds = f32x4.mul(f32x4.mul(v128.load(row + o), f32x4.sub(v128.load(scratch + o), vpdp)), vscale);
-            v128.store(scratch + o, ds);
-          }
-          for (; o < rb; o += 4) {
-            store<f32>(scratch + o, load<f32>(row + o) * (load<f32>(scratch + o) - pdp) * scale);
-          }
+        packA(pA, gp, T, 1, 0, mr, 0, ncols, 0);
+        const dqr = dq + base + <usize>i0 * stride;
+        for (let j0 = 0; j0 < hs; j0 += 8) {
+          microTile(ncols, pA, pK + ((<usize>j0 * <usize>T) << 2), dqr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
         }
-        // dq_t += sum_s dscore[s] k_s;  dk_s += dscore[s] q_t. Blocks of 4 vectors keep q and the dq sums in registers.
-        const qp = q + qo, dqp = dq + qo;
-        let o: usize = 0;
-        for (; o + 64 <= nb; o += 64) {
-          const q0 = v128.load(qp + o), q1 = v128.load(qp + o, 16), q2 = v128.load(qp + o, 32), q3 = v128.load(qp + o, 48);
-          let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-          let kp = k + base + o, dkp = dk + base + o;
-          for (let s = 0; s < n; s++) {
-            const ds = v128.load32_splat(scratch + ((<usize>s) << 2));
-            a0 = madd(ds, v128.load(kp), a0);
-            a1 = madd(ds, v128.load(kp, 16), a1);
-            a2 = madd(ds, v128.load(kp, 32), a2);
-            a3 = madd(ds, v128.load(kp, 48), a3);
-            v128.store(dkp, madd(ds, q0, v128.load(dkp)));
-            v128.store(dkp, madd(ds, q1, v128.load(dkp, 16)), 16);
-            v128.store(dkp, madd(ds, q2, v128.load(dkp, 32)), 32);
-            v128.store(dkp, madd(ds, q3, v128.load(dkp, 48)), 48);
-            kp += stride;
-            dkp += stride;
-          }
-          const d = dqp + o;
-          v128.store(d, f32x4.add(v128.load(d), a0));
-          v128.store(d, f32x4.add(v128.load(d, 16), a1), 16);
-          v128.store(d, f32x4.add(v128.load(d, 32), a2), 32);
-          v128.store(d, f32x4.add(v128.load(d, 48), a3), 48);
+      }
+      // Rows of keys: dv += W^T dout and dk += dS^T q over the queries t >= s.
+      for (let s0 = 0; s0 < T; s0 += 4) {
+        const mr = min(4, T - s0), kc = T - s0;
+        const skip = (<usize>s0) << 5; // depth s0 into a packed panel
+        const dvr = dv + base + <usize>s0 * stride, dkr = dk + base + <usize>s0 * stride;
+        packA(pA, P, 1, T, s0, mr, s0, kc, M);
+        for (let j0 = 0; j0 < hs; j0 += 8) {
+          microTile(kc, pA, pdO + ((<usize>j0 * <usize>T) << 2) + skip, dvr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
         }
-        for (; o + 16 <= nb; o += 16) {
-          const q0 = v128.load(qp + o);
-          let a0 = f32x4.splat(0);
-          let kp = k + base + o, dkp = dk + base + o;
-          for (let s = 0; s < n; s++) {
-            const ds = v128.load32_splat(scratch + ((<usize>s) << 2));
-            a0 = madd(ds, v128.load(kp), a0);
-            v128.store(dkp, madd(ds, q0, v128.load(dkp)));
-            kp += stride;
-            dkp += stride;
-          }
-          v128.store(dqp + o, f32x4.add(v128.load(dqp + o), a0));
-        }
-        for (; o < nb; o += 4) {
-          const qd = load<f32>(qp + o);
-          let a: f32 = 0;
-          let kp = k + base + o, dkp = dk + base + o;
-          for (let s = 0; s < n; s++) {
-            const ds = load<f32>(scratch + ((<usize>s) << 2));
-            a += ds * load<f32>(kp);
-            store<f32>(dkp, load<f32>(dkp) + ds * qd);
-            kp += stride;
-            dkp += stride;
-          }
-          store<f32>(dqp + o, load<f32>(dqp + o) + a);
+        packA(pA, G, 1, T, s0, mr, s0, kc, 0);
+        for (let j0 = 0; j0 < hs; j0 += 8) {
+          microTile(kc, pA, pQ + ((<usize>j0 * <usize>T) << 2) + skip, dkr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
         }
       }
     }

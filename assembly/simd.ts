@@ -38,14 +38,19 @@ const EXP_HI: f32 = 88.37626; // largest x whose rounded exponent still fits: ex
 const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375; // ln 2 split in two (Cody-Waite): n * LN2_HI is exact for |n| < 2^9
 const LN2_LO: f32 = -2.12194440e-4;
+/** 1.5 * 2^23: adding it rounds a float of magnitude < 2^22 to an integer, which lands in the low mantissa bits. */
+const ROUNDER: f32 = 12582912.0;
 
 /**
  * exp of four floats: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by a degree-7 polynomial (Cephes expf
- * coefficients, about 1 ulp), times 2^n built in the exponent bits. NaN propagates, -inf gives 0.
+ * coefficients, about 1 ulp), times 2^n built in the exponent bits. n is rounded by adding 1.5 * 2^23 (its
+ * integer value is then the low bits of the sum: no conversion instructions). NaN propagates, -inf gives 0.
  */
-export function exp4(x: v128): v128 {
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
   const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(LOG2E)));
+  const t = madd(xc, f32x4.splat(LOG2E), f32x4.splat(ROUNDER));
+  const n = f32x4.sub(t, f32x4.splat(ROUNDER));
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -55,7 +60,9 @@ export function exp4(x: v128): v128 {
   p = madd(p, r, f32x4.splat(1.6666665459e-1));
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(madd(f32x4.mul(p, r), r, r), f32x4.splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // t's bits are those of ROUNDER plus n in the low mantissa bits: shifting left 23 moves n (two's complement,
+  // low 9 bits suffice for |n| <= 127) into the exponent field; adding 127 << 23 biases it.
+  const scale = i32x4.add(i32x4.shl(t, 23), i32x4.splat(127 << 23));
   const e = f32x4.mul(y, scale);
   return v128.bitselect(f32x4.splat(0), e, f32x4.lt(x, f32x4.splat(EXP_LO)));
 }

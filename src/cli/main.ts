@@ -4,6 +4,8 @@
  * line with exit code 1, a usage mistake with exit code 2. Anything else is a bug and keeps its stack trace.
  */
 import { readFileSync } from 'node:fs';
+import { setKernels } from '../engine/backend.js';
+import { createWasmKernelsSync } from '../engine/wasm/backend.js';
 import { TsgptError } from '../errors.js';
 import { attentionCommand } from './attention_command.js';
 import { benchCommand } from './bench_command.js';
@@ -12,6 +14,7 @@ import { plotCommand } from './plot_command.js';
 import { reportCommand } from './report_command.js';
 import { sampleCommand } from './sample_command.js';
 import { trainCommand } from './train_command.js';
+import { enableRelaxedSimd } from './wasm_flags.js';
 
 const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>; summary: string }> = {
   train: { run: trainCommand, summary: 'train a model (Tiny Shakespeare unless --data is given)' },
@@ -44,6 +47,18 @@ function version(): string {
   return pkg.version;
 }
 
+/**
+ * The kernels every command runs on: WebAssembly SIMD (relaxed SIMD where this Node allows it) unless
+ * TSGPT_KERNELS=reference asks for the plain TypeScript ones, which the tests compare everything against.
+ */
+function selectKernels(): void {
+  const choice = process.env['TSGPT_KERNELS'] || 'wasm';
+  if (choice === 'reference') return;
+  if (choice !== 'wasm') throw new TsgptError(`TSGPT_KERNELS must be "wasm" or "reference", got "${choice}"`);
+  enableRelaxedSimd();
+  setKernels(createWasmKernelsSync());
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -59,6 +74,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tsgpt: unknown command "${command}"; commands are ${Object.keys(COMMANDS).join(', ')} (see tsgpt --help)\n`);
     return 2;
   }
+  selectKernels();
   await entry.run(rest.map((a) => (a === '-h' ? '--help' : a)));
   return 0;
 }

@@ -13,9 +13,10 @@ export interface TapeNode {
   /** The tensors the op read; null stands for an absent optional input (a bias). */
   readonly inputs: readonly (Tensor | null)[];
   /**
-   * Reads output.grad and accumulates into the inputs' gradients (via gradIfNeeded). It must not allocate:
-   * allocating can grow the arena's memory, which detaches every typed-array view taken before it. So the
-   * gradient buffers of all inputs are made before it runs.
+   * Reads output.grad and accumulates into the inputs' gradients (via gradIfNeeded). Allocating can grow the
+   * arena's memory, which detaches every typed-array view taken before it, so the gradient buffers of all
+   * inputs are made before it runs, and it takes views afresh for each kernel call (a kernel may take
+   * scratch memory).
    */
   readonly backward: () => void;
 }

@@ -21,11 +21,11 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   if (bias !== null) k.biasForward(y.data, bias.data, M, N);
   if (needsGrad(x, weight, bias)) {
     record('linear', y, [x, weight, bias], () => {
-      const dy = y.grad!.data;
-      const dx = gradIfNeeded(x), dw = gradIfNeeded(weight), db = gradIfNeeded(bias);
-      if (dx !== null) k.matmulNN(dx, dy, weight.data, M, K, N, true);
-      if (dw !== null) k.matmulTN(dw, dy, x.data, N, K, M, true);
-      if (db !== null) k.biasBackward(db, dy, M, N);
+      // Views are taken afresh for each kernel call: a kernel may take scratch memory and so grow the arena,
+      // which detaches views made before the call.
+      if (x.requiresGrad) k.matmulNN(gradIfNeeded(x)!, y.grad!.data, weight.data, M, K, N, true);
+      if (weight.requiresGrad) k.matmulTN(gradIfNeeded(weight)!, y.grad!.data, x.data, N, K, M, true);
+      if (bias !== null && bias.requiresGrad) k.biasBackward(gradIfNeeded(bias)!, y.grad!.data, M, N);
     });
   }
   return y;
