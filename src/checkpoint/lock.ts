@@ -22,10 +22,7 @@ export function lockRunFolder(dir: string): RunLock {
       fd = openSync(path, 'wx');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new TsgptError(`cannot lock run folder ${dir}: ${describeFsError(err)}`);
-      const owner = readOwner(path);
-      if (owner !== null && owner !== process.pid && isAlive(owner)) {
-        throw new TsgptError(`another tsgpt (process ${owner}) is training in ${dir}; wait for it or stop it first`);
-      }
+      refuseIfTraining(dir);
       // Stale (or unreadable: a kill between creating and writing it): take it over and try again.
       try {
         unlinkSync(path);
@@ -53,6 +50,17 @@ export function lockRunFolder(dir: string): RunLock {
     };
   }
   throw new TsgptError(`cannot lock run folder ${dir}: another process keeps taking the lock`);
+}
+
+/**
+ * Refuses a folder that a live trainer holds, without taking the lock: for reading a run (to resume it) before
+ * locking it, since the trainer replaces its snapshots as it goes and a reader could catch one half-deleted.
+ */
+export function refuseIfTraining(dir: string): void {
+  const owner = readOwner(join(dir, LOCK_FILE));
+  if (owner !== null && owner !== process.pid && isAlive(owner)) {
+    throw new TsgptError(`another tsgpt (process ${owner}) is training in ${dir}; wait for it or stop it first`);
+  }
 }
 
 function readOwner(path: string): number | null {

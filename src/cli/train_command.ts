@@ -17,7 +17,7 @@ import { CharTokenizer } from '../tokenizers/char.js';
 import { isPresetName, modelConfigFor, PRESETS, type PresetName, type RunConfig } from '../train/config.js';
 import { NonFiniteError, Trainer } from '../train/trainer.js';
 import { HYPERPARAMETERS, type RunKey } from '../checkpoint/hyperparameters.js';
-import { lockRunFolder } from '../checkpoint/lock.js';
+import { lockRunFolder, refuseIfTraining } from '../checkpoint/lock.js';
 import { ARENA_BYTES, MAX_PARAMETERS, parameterUpperBound, TRAINING_ESTIMATE_SLACK, trainingBytesEstimate } from '../checkpoint/model_size.js';
 import { readResumable, restoreTrainer, type ResumableRun } from '../checkpoint/resume.js';
 import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../checkpoint/run_config.js';
@@ -151,6 +151,7 @@ async function planResume(flags: Map<string, FlagValue>, log: (line: string) => 
   for (const name of ['preset', 'out']) {
     if (flags.has(name)) throw new TsgptError(`--${name} cannot be used with --resume: the run continues in ${dir} with its own settings`);
   }
+  refuseIfTraining(dir);
   const resumable = readResumable(dir);
   const recorded = resumable.file.run;
   const config: RunConfig = { ...recorded };
@@ -202,8 +203,8 @@ function splitCorpus(plan: RunPlan): { train: Int32Array; val: Int32Array } {
 }
 
 /**
- * Refuses models that cannot fit the tensor arena, before allocating any of it (the `lecture` preset's
- * B=64, T=256 needs about 8 GB for one step: a smaller --batch-size fits).
+ * Refuses models that cannot fit the tensor arena, before allocating any of it (the lecture's batch of 64
+ * windows of 256 at once would need about 8 GB; its preset runs that batch as 2 micro-batches of 32).
  */
 function checkModelFits(model: ModelConfig, config: RunConfig): void {
   const params = parameterUpperBound(model);

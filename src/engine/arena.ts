@@ -24,6 +24,7 @@ export class Arena {
   private top = RESERVED_BYTES;
   private readonly freeBySize = new Map<number, number[]>();
   private bytesInUse = 0;
+  private readonly retired = new WeakSet<ArrayBuffer>();
 
   constructor(initialBytes = 1 << 24, maximumBytes = 4 * 1024 * 1024 * 1024 - PAGE) {
     this.memory = new WebAssembly.Memory({
@@ -44,6 +45,7 @@ export class Arena {
     if (needed > 0) {
       // Grow by at least half again, so a model that allocates tensor by tensor grows O(log n) times.
       const pages = Math.max(Math.ceil(needed / PAGE), Math.ceil(this.memory.buffer.byteLength / PAGE / 2));
+      const old = this.memory.buffer;
       try {
         this.memory.grow(pages);
       } catch {
@@ -51,9 +53,15 @@ export class Arena {
         this.bytesInUse -= size;
         throw new RangeError(`tensor arena out of memory: cannot grow to ${this.top + needed} bytes`);
       }
+      this.retired.add(old);
       this.generation++;
     }
     return offset;
+  }
+
+  /** Whether a buffer is one this arena's memory had before it grew: views over it are detached and empty. */
+  isRetired(buffer: ArrayBufferLike): boolean {
+    return this.retired.has(buffer as ArrayBuffer);
   }
 
   /** Returns a block taken by alloc(bytes) to the arena. */

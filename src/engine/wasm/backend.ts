@@ -118,9 +118,6 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** The buffer of `new Float32Array(0)`-style empty views, which are fine (nothing to read or write). */
-const EMPTY_BUFFER = new Float32Array(0).buffer;
-
 const ALIGN = 64;
 const roundUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
@@ -171,7 +168,7 @@ class Bridge {
       if (v === null) p[i] = 0;
       else if (v.buffer === this.buffer) p[i] = v.byteOffset;
       else if (v.buffer === (this.buffer = this.arena.memory.buffer)) p[i] = v.byteOffset; // grown behind our back
-      else if (v.buffer.byteLength === 0 && v.buffer !== EMPTY_BUFFER) {
+      else if (this.arena.isRetired(v.buffer)) {
         // Growing the memory detached this view: it reads as empty, and copying it would compute on garbage.
         throw new Error('a kernel was given a typed-array view detached by memory growth; take tensor.data after allocating');
       } else {
