@@ -28,3 +28,24 @@ export function describe(v: unknown): string {
 export function oneLine(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
 }
+
+/**
+ * Parses a tsgpt JSON file and checks its format tag and version: the part every reader shares. `what`
+ * names the kind of file for the error ("a tsgpt run config").
+ */
+export function parseVersionedJson(
+  text: string, label: string, format: string, version: number, what: string,
+): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new TsgptError(`${label}: not valid JSON (${oneLine((e as Error).message)})`);
+  }
+  const obj = asObject(json, label);
+  if (obj.format !== format) throw new TsgptError(`${label}: not ${what} (format is ${describe(obj.format)})`);
+  if (obj.version !== version) {
+    throw new TsgptError(`${label}: version ${describe(obj.version)} is not supported (this tsgpt reads ${version})`);
+  }
+  return obj;
+}

@@ -6,7 +6,7 @@
  * otherwise go on silently from weights nobody trained.
  */
 import { TsgptError } from '../errors.js';
-import { asObject, describe, integer, oneLine } from './json_fields.js';
+import { asObject, describe, integer, parseVersionedJson } from './json_fields.js';
 import type { RngState } from '../engine/random.js';
 import type { ResumeState, TrainerState } from '../train/trainer.js';
 
@@ -35,17 +35,7 @@ export function encodeResumeFile(state: ResumeState, files: Record<string, FileD
 
 /** Parses state.json, checking every field; `expectedFiles` are the names whose digests must be present. */
 export function parseResumeFile(text: string, label: string, expectedFiles: readonly string[]): ResumeFile {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new TsgptError(`${label}: not valid JSON (${oneLine((e as Error).message)})`);
-  }
-  const obj = asObject(json, label);
-  if (obj.format !== RESUME_FORMAT) throw new TsgptError(`${label}: not a tsgpt resume state (format is ${describe(obj.format)})`);
-  if (obj.version !== RESUME_FORMAT_VERSION) {
-    throw new TsgptError(`${label}: version ${describe(obj.version)} is not supported (this tsgpt reads ${RESUME_FORMAT_VERSION})`);
-  }
+  const obj = parseVersionedJson(text, label, RESUME_FORMAT, RESUME_FORMAT_VERSION, 'a tsgpt resume state');
   const s = asObject(obj.state, `${label}: state`);
   const base = parseTrainerState(s, `${label}: state`);
   const optimizerStep = integer(s.optimizerStep, `${label}: state.optimizerStep`, 0, MAX_STEP);

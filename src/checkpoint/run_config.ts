@@ -11,7 +11,7 @@ import { CharTokenizer } from '../tokenizers/char.js';
 import type { RunConfig } from '../train/config.js';
 import type { TrainerState } from '../train/trainer.js';
 import { HYPERPARAMETERS, parseRunConfig } from './hyperparameters.js';
-import { asObject, describe, integer, oneLine } from './json_fields.js';
+import { asObject, describe, integer, parseVersionedJson } from './json_fields.js';
 import { MAX_PARAMETERS, parameterLowerBound } from './model_size.js';
 import { parseTrainerState } from './resume_state.js';
 
@@ -49,17 +49,7 @@ export interface RunFile {
 const MAX_VOCAB = 0x110000;
 
 export function parseRunFile(text: string, label: string): { file: RunFile; tokenizer: CharTokenizer } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new TsgptError(`${label}: not valid JSON (${oneLine((e as Error).message)})`);
-  }
-  const obj = asObject(json, label);
-  if (obj.format !== RUN_FORMAT) throw new TsgptError(`${label}: not a tsgpt run config (format is ${describe(obj.format)})`);
-  if (obj.version !== RUN_FORMAT_VERSION) {
-    throw new TsgptError(`${label}: version ${describe(obj.version)} is not supported (this tsgpt reads ${RUN_FORMAT_VERSION})`);
-  }
+  const obj = parseVersionedJson(text, label, RUN_FORMAT, RUN_FORMAT_VERSION, 'a tsgpt run config');
   const config = parseModelConfig(asObject(obj.model, `${label}: model`), label);
   const tokenizer = CharTokenizer.fromJSON(obj.tokenizer, `${label}: tokenizer`);
   if (tokenizer.vocabSize !== config.vocabSize) {
