@@ -258,12 +258,25 @@ def estimate_loss(model, data, cfg, eval_iters):
     return out
 
 
-def run_stage(name, build, cfg, data, seed, max_iters, eval_iters, log):
+def make_optimizer(model, lr, decay):
+    # "all": the lecture's torch.optim.AdamW(model.parameters()), weight decay 0.01 on every parameter.
+    # "2d": tsgpt's (and nanoGPT's) groups, the same 0.01 on parameters of two or more dimensions only.
+    if decay == "all":
+        return torch.optim.AdamW(model.parameters(), lr=lr)
+    params = list(model.parameters())
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.01},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def run_stage(name, build, cfg, data, seed, max_iters, eval_iters, log, decay="all"):
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     model = build(data.vocab_size, cfg)
     n_params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"])
+    opt = make_optimizer(model, cfg["lr"], decay)
     eval_seconds = 0.0
     losses = None
     for it in range(max_iters):
@@ -310,6 +323,8 @@ def main(argv=None):
     ap.add_argument("--eval-iters", type=int, default=200,
                     help="batches per split in each evaluation (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--decay", choices=["all", "2d"], default="all",
+                    help="weight decay on every parameter (the lecture) or on 2-D ones only (tsgpt, nanoGPT)")
     ap.add_argument("--with-lecture", action="store_true",
                     help="also run the full lecture gpt.py model (hours on a CPU)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per stage")
@@ -342,7 +357,7 @@ def main(argv=None):
     t_all = time.perf_counter()
     for name, what, build, cfg in stages:
         iters = cfg["max_iters"] if args.max_iters is None else min(args.max_iters, cfg["max_iters"])
-        r = run_stage(name, build, cfg, data, args.seed, iters, args.eval_iters, log)
+        r = run_stage(name, build, cfg, data, args.seed, iters, args.eval_iters, log, args.decay)
         r["adds"] = what
         results.append(r)
         if args.json:

@@ -29,6 +29,11 @@ test('each ladder stage is the lecture model of its chapter, by its parameters',
   assert.ok(!residual.some((n) => n.includes('ln')));
   const norm = names('layer_norm');
   assert.ok(norm.includes('blocks.0.ln1.weight:32') && norm.includes('ln_f.weight:32'));
+  // The chapter's batch: 32 windows of 8 in one step, whatever the final preset does with its batch.
+  for (const stage of LADDER) {
+    assert.equal(stage.run.batchSize * stage.run.gradientAccumulationSteps, 32, stage.name);
+    assert.equal(stage.run.blockSize, 8, stage.name);
+  }
   // The lecture's parameter counts (its code prints all parameters, position embeddings included).
   const count = (stage: string) => createModel(LADDER.find((s) => s.name === stage)!.model(65), new Rng(1)).numParameters();
   assert.equal(count('layer_norm'), 42_369);

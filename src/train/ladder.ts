@@ -20,7 +20,7 @@ export interface LadderStage {
 /** The chapter's training settings (the lecture's v2.py at the top of the file). */
 const CHAPTER: RunConfig = {
   ...PRESETS.lecture,
-  nLayer: 1, nHead: 1, nEmbd: 32, dropout: 0, bias: true, blockSize: 8, batchSize: 32,
+  nLayer: 1, nHead: 1, nEmbd: 32, dropout: 0, bias: true, blockSize: 8, batchSize: 32, gradientAccumulationSteps: 1,
   maxIters: 5000, evalInterval: 500, evalIters: 200, learningRate: 1e-3, decayLr: false, minLr: 1e-3,
   warmupIters: 0, lrDecayIters: 5000, weightDecay: 0.01, beta2: 0.999, gradClip: 0,
 };
