@@ -41,3 +41,4 @@ export { LADDER, LECTURE_STAGE, type LadderStage } from './train/ladder.js';
 export { trainingStepFlops, forwardFlops } from './bench/flops.js';
 export { benchPreset, type BenchResult, type BenchOptions } from './bench/measure.js';
 export * as viz from './viz/index.js';
+export { createWasmKernels, createWasmKernelsSync, wasmSimdSupported, wasmVariant } from './engine/wasm/backend.js';
