@@ -80,6 +80,24 @@ export function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, accum
   v128.store(c3, c31, 16);
 }
 
+
+/**
+ * Reads 4 floats from each of 4 rows and stores them transposed: the 4 values of column c (one from each row)
+ * as 4 consecutive floats at dst + c * step. Both packers use it: A panels are 4 floats a k (step 16), B
+ * panels 8 (step 32, each half a call).
+ */
+// @ts-ignore: decorator
+@inline function storeTransposed4x4(r0: usize, r1: usize, r2: usize, r3: usize, dst: usize, step: usize): void {
+  const x0 = v128.load(r0), x1 = v128.load(r1), x2 = v128.load(r2), x3 = v128.load(r3);
+  const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + step, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * step, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * step, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+}
 /**
  * Packs rows [i0, i0+mc) x depth [k0, k0+kc) of A, where A(i, k) = a[i*ars + k*acs] (element strides), into
  * panels of 4 rows: panel p at dst + p*kc*16 bytes, A(i0 + 4p + r, k0 + k) at float (k*4 + r). Rows past mc
@@ -102,16 +120,7 @@ export function packA(dst: usize, a: usize, ars: i32, acs: i32, i0: i32, mc: i32
       let k = 0;
       for (; k + 4 <= kc; k += 4) {
         const o = <usize>k << 2;
-        const x0 = v128.load(r0 + o), x1 = v128.load(r1 + o), x2 = v128.load(r2 + o), x3 = v128.load(r3 + o);
-        const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-        const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-        const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-        const dk = d + (o << 2);
-        v128.store(dk, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-        v128.store(dk, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
-        v128.store(dk, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
-        v128.store(dk, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+        storeTransposed4x4(r0 + o, r1 + o, r2 + o, r3 + o, d + (o << 2), 16);
       }
       for (; k < kc; k++) {
         const o = <usize>k << 2;
@@ -236,16 +245,7 @@ export function packB(dst: usize, b: usize, brs: i32, bcs: i32, k0: i32, kc: i32
         let k = 0;
         for (; k + 4 <= kc; k += 4) {
           const o = <usize>k << 2;
-          const x0 = v128.load(r0 + o), x1 = v128.load(r1 + o), x2 = v128.load(r2 + o), x3 = v128.load(r3 + o);
-          const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-          const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-          const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-          const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-          const dk = dh + (o << 3);
-          v128.store(dk, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-          v128.store(dk, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
-          v128.store(dk, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
-          v128.store(dk, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+          storeTransposed4x4(r0 + o, r1 + o, r2 + o, r3 + o, dh + (o << 3), 32);
         }
         for (; k < kc; k++) {
           const o = <usize>k << 2;
