@@ -70,10 +70,6 @@ export function croppingNote(a: TextAttention): string | null {
 
 export async function attentionCommand(args: readonly string[]): Promise<void> {
   const flags = parseFlags(args, ATTENTION_FLAGS, 'attention');
-  if (flags.get('help')) {
-    process.stdout.write(ATTENTION_HELP + '\n');
-    return;
-  }
   const from = flags.get('from') as string | undefined;
   if (from === undefined) throw new TsgptError("tsgpt attention needs --from DIR, a run folder written by 'tsgpt train'");
   const text = flags.get('text') as string | undefined;

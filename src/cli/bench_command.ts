@@ -24,10 +24,6 @@ ${formatFlagHelp(BENCH_FLAGS)}`;
 
 export async function benchCommand(args: readonly string[]): Promise<void> {
   const flags = parseFlags(args, BENCH_FLAGS, 'bench');
-  if (flags.get('help')) {
-    process.stdout.write(BENCH_HELP + '\n');
-    return;
-  }
   const preset = (flags.get('preset') as string | undefined) ?? 'baby';
   if (!isPresetName(preset)) throw new TsgptError(`unknown preset "${preset}"`);
   const heavy = preset === 'lecture';

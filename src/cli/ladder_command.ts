@@ -44,10 +44,6 @@ export interface LadderRow {
 
 export async function ladderCommand(args: readonly string[]): Promise<void> {
   const flags = parseFlags(args, LADDER_FLAGS, 'ladder');
-  if (flags.get('help')) {
-    process.stdout.write(LADDER_HELP + '\n');
-    return;
-  }
   let stages: LadderStage[] = [...LADDER, ...(flags.get('with-lecture') ? [LECTURE_STAGE] : [])];
   const only = flags.get('stages') as string | undefined;
   if (only !== undefined) {

@@ -7,23 +7,24 @@ import { readFileSync } from 'node:fs';
 import { setKernels } from '../engine/backend.js';
 import { createWasmKernelsSync } from '../engine/wasm/backend.js';
 import { TsgptError } from '../errors.js';
-import { attentionCommand } from './attention_command.js';
-import { benchCommand } from './bench_command.js';
-import { ladderCommand } from './ladder_command.js';
-import { plotCommand } from './plot_command.js';
-import { reportCommand } from './report_command.js';
-import { sampleCommand } from './sample_command.js';
-import { trainCommand } from './train_command.js';
+import { ATTENTION_HELP, attentionCommand } from './attention_command.js';
+import { BENCH_HELP, benchCommand } from './bench_command.js';
+import { LADDER_HELP, ladderCommand } from './ladder_command.js';
+import { PLOT_HELP, plotCommand } from './plot_command.js';
+import { REPORT_HELP, reportCommand } from './report_command.js';
+import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
+import { TRAIN_HELP, trainCommand } from './train_command.js';
 import { enableRelaxedSimd } from './wasm_flags.js';
 
-const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>; summary: string }> = {
-  train: { run: trainCommand, summary: 'train a model (Tiny Shakespeare unless --data is given)' },
-  sample: { run: sampleCommand, summary: 'generate text from a trained run folder' },
-  plot: { run: plotCommand, summary: 'draw the loss curves of one or more run folders as an SVG' },
-  attention: { run: attentionCommand, summary: 'draw the attention maps of a GPT run over a text (SVG + HTML page)' },
-  report: { run: reportCommand, summary: 'write a self-contained HTML report of a run folder' },
-  ladder: { run: ladderCommand, summary: "train each stage of the lecture and compare their losses" },
-  bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine' },
+/** Every command: what runs it, its line in tsgpt --help, and its own --help text. */
+const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>; summary: string; help: string }> = {
+  train: { run: trainCommand, summary: 'train a model (Tiny Shakespeare unless --data is given)', help: TRAIN_HELP },
+  sample: { run: sampleCommand, summary: 'generate text from a trained run folder', help: SAMPLE_HELP },
+  plot: { run: plotCommand, summary: 'draw the loss curves of one or more run folders as an SVG', help: PLOT_HELP },
+  attention: { run: attentionCommand, summary: 'draw the attention maps of a GPT run over a text (SVG + HTML page)', help: ATTENTION_HELP },
+  report: { run: reportCommand, summary: 'write a self-contained HTML report of a run folder', help: REPORT_HELP },
+  ladder: { run: ladderCommand, summary: "train each stage of the lecture and compare their losses", help: LADDER_HELP },
+  bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine', help: BENCH_HELP },
 };
 
 const HELP = `tsgpt: a GPT built from scratch in TypeScript, trained and sampled on the CPU
@@ -74,8 +75,13 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tsgpt: unknown command "${command}"; commands are ${Object.keys(COMMANDS).join(', ')} (see tsgpt --help)\n`);
     return 2;
   }
+  // Every command's --help is answered here, before the kernels are compiled or any flag is checked.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(entry.help + '\n');
+    return 0;
+  }
   selectKernels();
-  await entry.run(rest.map((a) => (a === '-h' ? '--help' : a)));
+  await entry.run(rest);
   return 0;
 }
 

@@ -33,10 +33,6 @@ ${formatFlagHelp(PLOT_FLAGS)}`;
 export async function plotCommand(args: readonly string[]): Promise<void> {
   const { positionals, flagArgs } = splitPositionals(args, PLOT_FLAGS);
   const flags = parseFlags(flagArgs, PLOT_FLAGS, 'plot');
-  if (flags.get('help')) {
-    process.stdout.write(PLOT_HELP + '\n');
-    return;
-  }
   if (positionals.length === 0) throw new TsgptError("tsgpt plot needs at least one run folder, e.g. 'tsgpt plot runs/baby'");
   const names = runNames(positionals);
   const runs = positionals.map((dir, i) => ({ name: names[i]!, log: readLossLog(dir) }));

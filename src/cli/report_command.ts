@@ -44,10 +44,6 @@ ${formatFlagHelp(REPORT_FLAGS)}`;
 export async function reportCommand(args: readonly string[]): Promise<void> {
   const { positionals, flagArgs } = splitPositionals(args, REPORT_FLAGS);
   const flags = parseFlags(flagArgs, REPORT_FLAGS, 'report');
-  if (flags.get('help')) {
-    process.stdout.write(REPORT_HELP + '\n');
-    return;
-  }
   const fromFlag = flags.get('from') as string | undefined;
   if (positionals.length > 1 || (positionals.length === 1 && fromFlag !== undefined)) {
     throw new TsgptError('tsgpt report takes one run folder');

@@ -34,10 +34,6 @@ ${formatFlagHelp(SAMPLE_FLAGS)}`;
 
 export async function sampleCommand(args: readonly string[]): Promise<void> {
   const flags = parseFlags(args, SAMPLE_FLAGS, 'sample');
-  if (flags.get('help')) {
-    process.stdout.write(SAMPLE_HELP + '\n');
-    return;
-  }
   const from = flags.get('from') as string | undefined;
   if (from === undefined) throw new TsgptError("tsgpt sample needs --from DIR, a run folder written by 'tsgpt train'");
   if (flags.has('start') && flags.has('start-file')) throw new TsgptError('give --start or --start-file, not both');

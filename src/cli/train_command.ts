@@ -128,10 +128,6 @@ interface RunPlan {
 
 export async function trainCommand(args: readonly string[]): Promise<void> {
   const flags = parseFlags(args, TRAIN_FLAGS, 'train');
-  if (flags.get('help')) {
-    process.stdout.write(TRAIN_HELP + '\n');
-    return;
-  }
   const log = (line: string) => process.stderr.write(line + '\n');
   const plan = flags.has('resume') ? await planResume(flags, log) : await planNewRun(flags, log);
   await train(plan, log);
