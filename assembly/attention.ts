@@ -85,12 +85,13 @@ function softmaxScaledRow(row: usize, n: i32, scale: f32): void {
 
 /**
  * One (batch, head): nq queries at positions p0 .. p0+nq-1 attend to keys/values 0 .. p0+nq-1. q, out, k, v
- * point at (row 0, head h) with rows `stride` bytes apart. Scores of query i go to s + i*ldS, or, when
+ * point at (row 0, head h); rows of q, k, v are `stride` bytes apart, rows of out `outStride`.
+ * Scores of query i go to s + i*ldS, or, when
  * `panelLocal`, to s + (i % 4)*ldS (four rows of scratch); rows are zero-filled up to rowLen (panelLocal: up
  * to the panel's last key). `keep` (0 for none) has the layout of the score rows.
  */
 function headForward(
-  out: usize, q: usize, k: usize, v: usize, stride: usize, nq: i32, p0: i32, hs: i32, scale: f32,
+  out: usize, q: usize, k: usize, v: usize, stride: usize, outStride: usize, nq: i32, p0: i32, hs: i32, scale: f32,
   s: usize, ldS: usize, panelLocal: bool, rowLen: i32, keep: usize, scratch: usize,
 ): void {
   const nk = p0 + nq;
@@ -118,25 +119,27 @@ function headForward(
       if (n < end) memory.fill(row + ((<usize>n) << 2), 0, (<usize>(end - n)) << 2);
     }
     packA(pA, sp, ldsFloats, 1, 0, mr, 0, ncols, keep != 0 ? keep + <usize>i0 * ldS : 0);
-    const orow = out + <usize>i0 * stride;
+    const orow = out + <usize>i0 * outStride;
     for (let j0 = 0; j0 < hs; j0 += 8) {
-      microTile(ncols, pA, pV + ((<usize>j0 * <usize>nk) << 2), orow + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), false, tile);
+      microTile(ncols, pA, pV + ((<usize>j0 * <usize>nk) << 2), orow + ((<usize>j0) << 2), outStride, mr, min(8, hs - j0), false, tile);
     }
   }
 }
 
+/** Rows of q, k, v are `ld` floats apart (nh * hs, or 3 * nh * hs inside a fused projection's output). */
 export function attentionForward(
   out: usize, att: usize, q: usize, k: usize, v: usize, keep: usize,
-  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize,
+  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize, ld: i32,
 ): void {
-  const stride = (<usize>(nh * hs)) << 2;
+  const stride = (<usize>ld) << 2, outStride = (<usize>(nh * hs)) << 2;
   const ldS = (<usize>T) << 2;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
-      const base = (<usize>b * <usize>T) * stride + ((<usize>(h * hs)) << 2);
+      const head = (<usize>(h * hs)) << 2;
+      const base = (<usize>b * <usize>T) * stride + head, outBase = (<usize>b * <usize>T) * outStride + head;
       const attBase = (<usize>(b * nh + h) * <usize>T) * ldS;
       headForward(
-        out + base, q + base, k + base, v + base, stride, T, 0, hs, scale,
+        out + outBase, q + base, k + base, v + base, stride, outStride, T, 0, hs, scale,
         att + attBase, ldS, false, T, keep != 0 ? keep + attBase : 0, scratch,
       );
     }
@@ -162,18 +165,21 @@ export function attentionCachedForward(
       const head = (<usize>(h * hs)) << 2;
       const qo = (<usize>b * <usize>Tq) * stride + head;
       const co = (<usize>b * <usize>Tmax) * stride + head;
-      headForward(out + qo, q + qo, kCache + co, vCache + co, stride, Tq, offset, hs, scale, rows, ldS, true, 0, 0, rest);
+      headForward(out + qo, q + qo, kCache + co, vCache + co, stride, stride, Tq, offset, hs, scale, rows, ldS, true, 0, 0, rest);
     }
   }
 }
 
-/** Backward, accumulating into dq, dk, dv (see the top of the file); scratch of attentionScratchBytes(1, T, hs). */
+/**
+ * Backward, accumulating into dq, dk, dv (see the top of the file); scratch of attentionScratchBytes(1, T, hs).
+ * Rows of q, k, v, dq, dk, dv are `ld` floats apart, rows of dout nh * hs.
+ */
 export function attentionBackward(
   dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, att: usize, keep: usize,
-  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize,
+  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize, ld: i32,
 ): void {
-  const stride = (<usize>(nh * hs)) << 2;
-  const cs = nh * hs;
+  const stride = (<usize>ld) << 2;
+  const cs = ld, csOut = nh * hs;
   const ldG = (<usize>T) << 2;
   const pVt = align64(scratch);
   const pdO = align64(pVt + ((<usize>hs * pad8(T)) << 2));
@@ -186,11 +192,12 @@ export function attentionBackward(
   const vscale = f32x4.splat(scale);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
-      const base = (<usize>b * <usize>T) * stride + ((<usize>(h * hs)) << 2);
+      const head = (<usize>(h * hs)) << 2;
+      const base = (<usize>b * <usize>T) * stride + head, outBase = (<usize>(b * T * csOut) << 2) + head;
       const attBase = (<usize>(b * nh + h) * <usize>T) * ldG;
       const P = att + attBase, M = keep != 0 ? keep + attBase : 0;
       packB(pVt, v + base, 1, cs, 0, hs, 0, T); // B(d, s) = v[s, d]
-      packB(pdO, dout + base, cs, 1, 0, T, 0, hs); // B(t, d) = dout[t, d]
+      packB(pdO, dout + outBase, csOut, 1, 0, T, 0, hs); // B(t, d) = dout[t, d]
       packB(pK, k + base, cs, 1, 0, T, 0, hs); // B(s, d) = k[s, d]
       packB(pQ, q + base, cs, 1, 0, T, 0, hs); // B(t, d) = q[t, d]
       // Rows of queries: dW, then dS in place (G), then dq.
@@ -198,7 +205,7 @@ export function attentionBackward(
         const mr = min(4, T - i0);
         const ncols = i0 + mr;
         const gp = G + <usize>i0 * ldG;
-        packA(pA, dout + base, cs, 1, i0, mr, 0, hs, 0);
+        packA(pA, dout + outBase, csOut, 1, i0, mr, 0, hs, 0);
         for (let j0 = 0; j0 < ncols; j0 += 8) {
           microTile(hs, pA, pVt + ((<usize>j0 * <usize>hs) << 2), gp + ((<usize>j0) << 2), ldG, mr, min(8, ncols - j0), false, tile);
         }

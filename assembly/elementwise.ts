@@ -5,6 +5,11 @@
  */
 import { exp4 } from './simd';
 
+/** out[0..n) = 0. */
+export function fillZero(out: usize, n: i32): void {
+  memory.fill(out, 0, (<usize>n) << 2);
+}
+
 /** out = a + b over n floats. */
 // @ts-ignore: decorator
 @inline function addN(out: usize, a: usize, b: usize, n: i32): void {

@@ -4,10 +4,10 @@
  * src/engine/kernels/*.ts; src/engine/wasm/backend.ts wraps them into the Kernels interface.
  * Built by scripts/build-wasm.mjs (two variants: plain SIMD, and relaxed SIMD with fused multiply-add).
  */
-export { matmul, matmulPackABytes, matmulPackBBytes } from './matmul';
+export { matmul, matmulStrided, matmulPackABytes, matmulPackBBytes } from './matmul';
 export { attentionForward, attentionBackward, attentionCachedForward, attentionScratchBytes } from './attention';
 export {
-  addForward, addBackward, mulForward, mulBackward, biasForward, biasBackward, reluForward, reluBackward,
+  fillZero, addForward, addBackward, mulForward, mulBackward, biasForward, biasBackward, reluForward, reluBackward,
   geluForward, geluBackward, embeddingForward, embeddingBackward,
 } from './elementwise';
 export {

@@ -275,11 +275,6 @@ export function packB(dst: usize, b: usize, brs: i32, bcs: i32, k0: i32, kc: i32
 export function matmul(
   layout: i32, out: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumulate: i32, packedA: usize, packedB: usize,
 ): void {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    if (accumulate == 0) memory.fill(out, 0, (<usize>M * <usize>N) << 2);
-    return;
-  }
   let ars = K, acs = 1, brs = 1, bcs = K; // NT
   if (layout == 1) {
     brs = N;
@@ -290,7 +285,25 @@ export function matmul(
     brs = N;
     bcs = 1;
   }
-  const ldc = <usize>N << 2;
+  matmulStrided(out, N, a, ars, acs, b, brs, bcs, M, N, K, accumulate, packedA, packedB);
+}
+
+/**
+ * out(i, j) (+)= sum_k A(i, k) B(k, j) with A(i, k) = a[i*ars + k*acs], B(k, j) = b[k*brs + j*bcs] and
+ * out(i, j) = out[i*ldc + j] (strides in elements): any block of rows or columns of any layout. Threads split
+ * a product into such blocks. Every output element is summed in the same order (depth blocks of KC, then k in
+ * order) whatever block it is computed in, so a split changes no bit of the result.
+ */
+export function matmulStrided(
+  out: usize, ldcElems: i32, a: usize, ars: i32, acs: i32, b: usize, brs: i32, bcs: i32,
+  M: i32, N: i32, K: i32, accumulate: i32, packedA: usize, packedB: usize,
+): void {
+  if (M <= 0 || N <= 0) return;
+  const ldc = <usize>ldcElems << 2;
+  if (K <= 0) {
+    if (accumulate == 0) for (let i = 0; i < M; i++) memory.fill(out + <usize>i * ldc, 0, (<usize>N) << 2);
+    return;
+  }
   const tile = packedA + <usize>(MC * KC * 4);
   for (let jc = 0; jc < N; jc += NC) {
     const nc = min(NC, N - jc);

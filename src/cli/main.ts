@@ -15,6 +15,7 @@ import { REPORT_HELP, reportCommand } from './report_command.js';
 import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
 import { TRAIN_HELP, trainCommand } from './train_command.js';
 import { enableRelaxedSimd } from './wasm_flags.js';
+import { coreCount, spawnNodeKernelWorker } from '../threads/node_workers.js';
 
 /** Every command: what runs it, its line in tsgpt --help, and its own --help text. */
 const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>; summary: string; help: string }> = {
@@ -27,6 +28,10 @@ const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>
   bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine', help: BENCH_HELP },
 };
 
+/** Options every command takes; main() reads and removes them before the command sees its arguments. */
+const GLOBAL_OPTIONS = `  --threads N threads the kernels compute on (default: every core, here ${coreCount()}); results are
+              the same bit for bit whatever N`;
+
 const HELP = `tsgpt: a GPT built from scratch in TypeScript, trained and sampled on the CPU
 
 Usage: tsgpt <command> [options]
@@ -37,6 +42,7 @@ ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}
 Options:
   --help      show this help ('tsgpt <command> --help' for a command's options)
   --version   print the version
+${GLOBAL_OPTIONS}
 
 Examples:
   tsgpt train --preset bigram
@@ -52,12 +58,32 @@ function version(): string {
  * The kernels every command runs on: WebAssembly SIMD (relaxed SIMD where this Node allows it) unless
  * TSGPT_KERNELS=reference asks for the plain TypeScript ones, which the tests compare everything against.
  */
-function selectKernels(): void {
+function selectKernels(threads: number): void {
   const choice = process.env['TSGPT_KERNELS'] || 'wasm';
   if (choice === 'reference') return;
   if (choice !== 'wasm') throw new TsgptError(`TSGPT_KERNELS must be "wasm" or "reference", got "${choice}"`);
   enableRelaxedSimd();
-  setKernels(createWasmKernelsSync());
+  setKernels(createWasmKernelsSync(undefined, { threads, spawnWorker: spawnNodeKernelWorker }));
+}
+
+/** Takes `--threads N` (or `--threads=N`) out of a command's arguments; returns the count and the rest. */
+function takeThreads(args: readonly string[]): { threads: number; rest: string[] } {
+  const rest: string[] = [];
+  let text: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--threads') {
+      text = args[++i];
+      if (text === undefined) throw new TsgptError('--threads needs a value, a whole number of threads');
+    } else if (a.startsWith('--threads=')) text = a.slice('--threads='.length);
+    else rest.push(a);
+  }
+  if (text === undefined) return { threads: coreCount(), rest };
+  const threads = Number(text);
+  if (!/^\d+$/.test(text) || threads < 1 || threads > 256) {
+    throw new TsgptError(`--threads must be a whole number from 1 to 256, got "${text}"`);
+  }
+  return { threads, rest };
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -77,11 +103,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   // Every command's --help is answered here, before the kernels are compiled or any flag is checked.
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(entry.help + '\n');
+    process.stdout.write(`${entry.help}\n\nOptions of every command:\n${GLOBAL_OPTIONS}\n`);
     return 0;
   }
-  selectKernels();
-  await entry.run(rest);
+  const { threads, rest: commandArgs } = takeThreads(rest);
+  selectKernels(threads);
+  await entry.run(commandArgs);
   return 0;
 }
 

@@ -17,20 +17,46 @@ const PAGE = 65536;
  */
 export const RESERVED_BYTES = PAGE;
 
+export interface ArenaOptions {
+  initialBytes?: number;
+  maximumBytes?: number;
+  /**
+   * A shared memory (over a SharedArrayBuffer), which worker threads can compute in: the WebAssembly backend's
+   * threads need it. 'auto' (the default) takes one where this JavaScript engine allows it (Node; a browser
+   * page only when cross-origin isolated) and a plain one elsewhere.
+   */
+  shared?: boolean | 'auto';
+}
+
 export class Arena {
   readonly memory: WebAssembly.Memory;
-  /** Bumped whenever the memory grows: growing detaches every typed-array view made before it. */
+  /** Whether the memory is shared: then growing keeps old views valid (they just do not see the new pages). */
+  readonly shared: boolean;
+  /** Bumped whenever the memory grows: growing a plain memory detaches every typed-array view made before it. */
   generation = 0;
   private top = RESERVED_BYTES;
   private readonly freeBySize = new Map<number, number[]>();
   private bytesInUse = 0;
-  private readonly retired = new WeakSet<ArrayBuffer>();
+  /** The buffers the memory had before it grew. */
+  private readonly earlier = new WeakSet<ArrayBufferLike>();
 
-  constructor(initialBytes = 1 << 24, maximumBytes = 4 * 1024 * 1024 * 1024 - PAGE) {
-    this.memory = new WebAssembly.Memory({
-      initial: Math.ceil(initialBytes / PAGE),
-      maximum: Math.floor(maximumBytes / PAGE),
-    });
+  constructor(options: ArenaOptions = {}) {
+    const initial = Math.ceil((options.initialBytes ?? 1 << 24) / PAGE);
+    const maximum = Math.floor((options.maximumBytes ?? 4 * 1024 * 1024 * 1024 - PAGE) / PAGE);
+    const shared = options.shared ?? 'auto';
+    let memory: WebAssembly.Memory | null = null;
+    if (shared !== false) {
+      try {
+        memory = new WebAssembly.Memory({ initial, maximum, shared: true });
+        // Browsers that are not cross-origin isolated may make one but cannot share it: treat as unshared.
+        if (typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) memory = null;
+      } catch (e) {
+        if (shared === true) throw e;
+      }
+      if (memory === null && shared === true) throw new Error('this JavaScript engine cannot make a shared WebAssembly.Memory');
+    }
+    this.memory = memory ?? new WebAssembly.Memory({ initial, maximum });
+    this.shared = memory !== null;
   }
 
   /** Reserves `bytes` bytes (rounded up to the alignment) and returns the block's byte offset. Contents are not cleared. */
@@ -53,15 +79,23 @@ export class Arena {
         this.bytesInUse -= size;
         throw new RangeError(`tensor arena out of memory: cannot grow to ${this.top + needed} bytes`);
       }
-      this.retired.add(old);
+      this.earlier.add(old);
       this.generation++;
     }
     return offset;
   }
 
-  /** Whether a buffer is one this arena's memory had before it grew: views over it are detached and empty. */
+  /**
+   * Whether a buffer is one this arena's plain memory had before it grew: views over it are detached and empty.
+   * A shared memory's earlier buffers are never retired.
+   */
   isRetired(buffer: ArrayBufferLike): boolean {
-    return this.retired.has(buffer as ArrayBuffer);
+    return !this.shared && this.earlier.has(buffer);
+  }
+
+  /** Whether a view over `buffer` addresses this arena's memory (at its own byteOffset): current or earlier shared buffer. */
+  owns(buffer: ArrayBufferLike): boolean {
+    return buffer === this.memory.buffer || (this.shared && this.earlier.has(buffer));
   }
 
   /** Returns a block taken by alloc(bytes) to the arena. */

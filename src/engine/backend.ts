@@ -7,7 +7,7 @@
 import { adamwStep, sumOfSquares } from './kernels/adamw.js';
 import { attentionBackward, attentionCachedForward, attentionForward } from './kernels/attention.js';
 import { crossEntropyBackward, crossEntropyForward } from './kernels/cross_entropy.js';
-import { addBackward, addForward, biasBackward, biasForward, mulBackward, mulForward } from './kernels/elementwise.js';
+import { addBackward, addForward, biasBackward, biasForward, fillZero, mulBackward, mulForward } from './kernels/elementwise.js';
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
 import { geluBackward, geluForward, reluBackward, reluForward } from './kernels/activations.js';
 import { layernormBackward, layernormForward } from './kernels/layernorm.js';
@@ -16,9 +16,14 @@ import { softmaxBackward, softmaxForward } from './kernels/softmax.js';
 
 export interface Kernels {
   readonly name: string;
+  /** Threads the kernels compute on, the calling one included. */
+  readonly threads: number;
+  /** Stops any helper threads (a backend without them need not have this). */
+  dispose?(): void;
   matmulNT: typeof matmulNT;
   matmulNN: typeof matmulNN;
   matmulTN: typeof matmulTN;
+  fillZero: typeof fillZero;
   biasForward: typeof biasForward;
   biasBackward: typeof biasBackward;
   addForward: typeof addForward;
@@ -47,7 +52,8 @@ export interface Kernels {
 /** Plain TypeScript kernels: the reference every faster backend is tested against. */
 export const referenceKernels: Kernels = {
   name: 'reference',
-  matmulNT, matmulNN, matmulTN, biasForward, biasBackward, addForward, addBackward, mulForward, mulBackward,
+  threads: 1,
+  matmulNT, matmulNN, matmulTN, fillZero, biasForward, biasBackward, addForward, addBackward, mulForward, mulBackward,
   embeddingForward, embeddingBackward, layernormForward, layernormBackward, reluForward, reluBackward,
   geluForward, geluBackward, softmaxForward, softmaxBackward, attentionForward, attentionBackward, attentionCachedForward,
   crossEntropyForward, crossEntropyBackward, adamwStep, sumOfSquares,

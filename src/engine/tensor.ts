@@ -9,6 +9,7 @@
  */
 import { Arena, defaultArena } from './arena.js';
 import { runBackward, truncateTape, tapeLength, type TapeNode } from './autograd.js';
+import { kernels } from './backend.js';
 import type { Rng } from './random.js';
 
 export type DType = 'f32' | 'i32';
@@ -176,7 +177,8 @@ function collectTensors(value: unknown, into: Set<Tensor>): void {
 
 export function zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
   const t = new Tensor(shape, dtype);
-  (dtype === 'f32' ? t.data : t.ints).fill(0);
+  if (dtype === 'f32') kernels().fillZero(t.data, t.size);
+  else t.ints.fill(0);
   return t;
 }
 

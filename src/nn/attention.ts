@@ -5,7 +5,7 @@
  *  - nanoGPT's CausalSelfAttention: one fused projection c_attn makes q, k and v for all heads at once.
  * Both compute the same function; the fused form does it with one matmul instead of 3 * nHead.
  */
-import { attention } from '../engine/ops/attention.js';
+import { attention, attentionQKV } from '../engine/ops/attention.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { attentionCached, writeCacheRows } from '../engine/ops/kv_cache.js';
 import { concat, split } from '../engine/ops/split_concat.js';
@@ -114,8 +114,7 @@ export class CausalSelfAttention extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const [q, k, v] = split(this.c_attn.forward(x), [this.nEmbd, this.nEmbd, this.nEmbd]) as [Tensor, Tensor, Tensor];
-    const y = attention(q, k, v, this.nHead, {
+    const y = attentionQKV(this.c_attn.forward(x), this.nHead, {
       dropout: this.dropoutP, rng: this.rng, training: this.training, onWeights: this.observer ?? undefined,
     });
     return dropout(this.c_proj.forward(y), this.dropoutP, this.rng, this.training);

@@ -1,6 +1,8 @@
 /**
  * Causal scaled-dot-product attention. q, k, v and out are [B, T, C] with C = nh * hs: head h owns columns
  * h*hs .. (h+1)*hs of every row, which is nanoGPT's view(B, T, nh, hs).transpose(1, 2) without moving a byte.
+ * Rows of q, k and v (and of their gradients) are `ld` floats apart (C by default): 3C reads them straight out
+ * of a fused projection's output [B, T, 3C], as nanoGPT's split does, again without a copy.
  *   att[b,h,t,:] = softmax over s <= t of (q[b,t,h] . k[b,s,h]) * scale      (scale = 1/sqrt(hs))
  *   out[b,t,h]   = sum over s <= t of att[b,h,t,s] * keep[b,h,t,s] * v[b,s,h]
  * att [B, nh, T, T] is saved for the backward (zeros above the diagonal). `keep` is the attention dropout
@@ -8,17 +10,17 @@
  */
 export function attentionForward(
   out: Float32Array, att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
-  keep: Float32Array | null, B: number, T: number, nh: number, hs: number, scale: number,
+  keep: Float32Array | null, B: number, T: number, nh: number, hs: number, scale: number, ld: number = nh * hs,
 ): void {
   const C = nh * hs;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
       for (let t = 0; t < T; t++) {
-        const qo = (b * T + t) * C + h * hs;
+        const qo = (b * T + t) * ld + h * hs, oo = (b * T + t) * C + h * hs;
         const row = ((b * nh + h) * T + t) * T;
         let max = -Infinity;
         for (let s = 0; s <= t; s++) {
-          const ko = (b * T + s) * C + h * hs;
+          const ko = (b * T + s) * ld + h * hs;
           let dot = 0;
           for (let d = 0; d < hs; d++) dot += q[qo + d]! * k[ko + d]!;
           dot *= scale;
@@ -34,11 +36,11 @@ export function attentionForward(
         const inv = 1 / sum;
         for (let s = 0; s <= t; s++) att[row + s] *= inv;
         for (let s = t + 1; s < T; s++) att[row + s] = 0;
-        for (let d = 0; d < hs; d++) out[qo + d] = 0;
+        for (let d = 0; d < hs; d++) out[oo + d] = 0;
         for (let s = 0; s <= t; s++) {
           const w = keep === null ? att[row + s]! : att[row + s]! * keep[row + s]!;
-          const vo = (b * T + s) * C + h * hs;
-          for (let d = 0; d < hs; d++) out[qo + d] += w * v[vo + d]!;
+          const vo = (b * T + s) * ld + h * hs;
+          for (let d = 0; d < hs; d++) out[oo + d] += w * v[vo + d]!;
         }
       }
     }
@@ -56,7 +58,7 @@ let scratch: Float32Array = new Float32Array(0);
 export function attentionBackward(
   dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null, dout: Float32Array,
   q: Float32Array, k: Float32Array, v: Float32Array, att: Float32Array, keep: Float32Array | null,
-  B: number, T: number, nh: number, hs: number, scale: number,
+  B: number, T: number, nh: number, hs: number, scale: number, ld: number = nh * hs,
 ): void {
   const C = nh * hs;
   if (scratch.length < T) scratch = new Float32Array(T);
@@ -64,23 +66,23 @@ export function attentionBackward(
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
       for (let t = 0; t < T; t++) {
-        const qo = (b * T + t) * C + h * hs;
+        const qo = (b * T + t) * ld + h * hs, oo = (b * T + t) * C + h * hs;
         const row = ((b * nh + h) * T + t) * T;
         let pdp = 0;
         for (let s = 0; s <= t; s++) {
-          const vo = (b * T + s) * C + h * hs;
+          const vo = (b * T + s) * ld + h * hs;
           const m = keep === null ? 1 : keep[row + s]!;
           const w = att[row + s]! * m;
           let dw = 0;
-          for (let d = 0; d < hs; d++) dw += dout[qo + d]! * v[vo + d]!;
-          if (dv !== null) for (let d = 0; d < hs; d++) dv[vo + d] += w * dout[qo + d]!;
+          for (let d = 0; d < hs; d++) dw += dout[oo + d]! * v[vo + d]!;
+          if (dv !== null) for (let d = 0; d < hs; d++) dv[vo + d] += w * dout[oo + d]!;
           dP[s] = dw * m;
           pdp += att[row + s]! * dP[s]!;
         }
         if (dq === null && dk === null) continue;
         for (let s = 0; s <= t; s++) {
           const ds = att[row + s]! * (dP[s]! - pdp) * scale;
-          const ko = (b * T + s) * C + h * hs;
+          const ko = (b * T + s) * ld + h * hs;
           if (dq !== null) for (let d = 0; d < hs; d++) dq[qo + d] += ds * k[ko + d]!;
           if (dk !== null) for (let d = 0; d < hs; d++) dk[ko + d] += ds * q[qo + d]!;
         }

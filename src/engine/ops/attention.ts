@@ -27,6 +27,41 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, nHead: number, opts: 
     throw new RangeError(`attention: q [${q.shape}], k [${k.shape}], v [${v.shape}] must all be [B, T, C]`);
   }
   const [B, T, C] = q.shape as [number, number, number];
+  return causalAttention(
+    [q, k, v], B, T, C, C, nHead, opts,
+    () => [q.data, k.data, v.data],
+    () => [gradIfNeeded(q), gradIfNeeded(k), gradIfNeeded(v)],
+  );
+}
+
+/**
+ * The same attention reading q, k and v straight out of a fused projection's output qkv [B, T, 3C] (q, k, v
+ * side by side in each row, nanoGPT's c_attn), with no copy into separate tensors; the backward writes their
+ * gradients into qkv's gradient in place.
+ */
+export function attentionQKV(qkv: Tensor, nHead: number, opts: AttentionOptions = {}): Tensor {
+  if (qkv.shape.length !== 3 || qkv.shape[2]! % 3 !== 0) {
+    throw new RangeError(`attentionQKV: qkv [${qkv.shape}] must be [B, T, 3C]`);
+  }
+  const [B, T, C3] = qkv.shape as [number, number, number];
+  const C = C3 / 3;
+  const thirds = (d: Float32Array): [Float32Array, Float32Array, Float32Array] => [d, d.subarray(C), d.subarray(2 * C)];
+  return causalAttention(
+    [qkv], B, T, C, C3, nHead, opts,
+    () => thirds(qkv.data),
+    () => {
+      const g = gradIfNeeded(qkv);
+      return g === null ? [null, null, null] : thirds(g);
+    },
+  );
+}
+
+/** Both forms: `views()` gives q, k, v (rows ld floats apart), `grads()` their gradients, read when needed. */
+function causalAttention(
+  inputs: Tensor[], B: number, T: number, C: number, ld: number, nHead: number, opts: AttentionOptions,
+  views: () => [Float32Array, Float32Array, Float32Array],
+  grads: () => [Float32Array | null, Float32Array | null, Float32Array | null],
+): Tensor {
   if (C % nHead !== 0) throw new RangeError(`attention: width ${C} is not divisible by ${nHead} heads`);
   const hs = C / nHead, scale = 1 / Math.sqrt(hs);
   const p = opts.dropout ?? 0;
@@ -34,14 +69,14 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, nHead: number, opts: 
   const out = new Tensor([B, T, C]);
   const att = new Tensor([B, nHead, T, T]);
   const kern = kernels();
-  kern.attentionForward(out.data, att.data, q.data, k.data, v.data, keep?.data ?? null, B, T, nHead, hs, scale);
+  const [q, k, v] = views();
+  kern.attentionForward(out.data, att.data, q, k, v, keep?.data ?? null, B, T, nHead, hs, scale, ld);
   opts.onWeights?.(att);
-  if (needsGrad(q, k, v)) {
-    record('attention', out, [q, k, v], () => {
-      kern.attentionBackward(
-        gradIfNeeded(q), gradIfNeeded(k), gradIfNeeded(v), out.grad!.data,
-        q.data, k.data, v.data, att.data, keep?.data ?? null, B, T, nHead, hs, scale,
-      );
+  if (needsGrad(...inputs)) {
+    record('attention', out, inputs, () => {
+      const [dq, dk, dv] = grads();
+      const [q, k, v] = views();
+      kern.attentionBackward(dq, dk, dv, out.grad!.data, q, k, v, att.data, keep?.data ?? null, B, T, nHead, hs, scale, ld);
       // The weights and the mask are the largest things a forward keeps ([B, nh, T, T] each): free them now.
       att.dispose();
       keep?.dispose();

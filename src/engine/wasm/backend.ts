@@ -15,28 +15,36 @@
  */
 import { defaultArena, type Arena } from '../arena.js';
 import type { Kernels } from '../backend.js';
-import { KERNELS_WASM_RELAXED_SIMD, KERNELS_WASM_SIMD } from './generated/kernels_wasm.js';
+import {
+  KERNELS_WASM_RELAXED_SIMD, KERNELS_WASM_RELAXED_SIMD_SHARED, KERNELS_WASM_SIMD, KERNELS_WASM_SIMD_SHARED,
+} from './generated/kernels_wasm.js';
+import { CONTROL_BYTES, ThreadTeam, THREADED_KERNELS, type SpawnKernelWorker, type ThreadedKernel } from './threads.js';
 
 type View = Float32Array | Int32Array;
 
 /** The module's exports (assembly/index.ts); pointers are byte offsets into the arena, 0 for null. */
 interface WasmExports {
   matmul(layout: number, out: number, a: number, b: number, M: number, N: number, K: number, acc: number, packA: number, packB: number): void;
+  matmulStrided(
+    out: number, ldc: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number,
+    M: number, N: number, K: number, acc: number, packA: number, packB: number,
+  ): void;
   matmulPackABytes(): number;
   matmulPackBBytes(): number;
   attentionScratchBytes(kind: number, T: number, hs: number): number;
   attentionForward(
     out: number, att: number, q: number, k: number, v: number, keep: number,
-    B: number, T: number, nh: number, hs: number, scale: number, scratch: number,
+    B: number, T: number, nh: number, hs: number, scale: number, scratch: number, ld: number,
   ): void;
   attentionBackward(
     dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number, att: number, keep: number,
-    B: number, T: number, nh: number, hs: number, scale: number, scratch: number,
+    B: number, T: number, nh: number, hs: number, scale: number, scratch: number, ld: number,
   ): void;
   attentionCachedForward(
     out: number, q: number, kCache: number, vCache: number,
     B: number, Tq: number, Tmax: number, offset: number, nh: number, hs: number, scale: number, scratch: number,
   ): void;
+  fillZero(out: number, n: number): void;
   addForward(out: number, a: number, b: number, n: number, period: number): void;
   addBackward(da: number, db: number, dout: number, n: number, period: number): void;
   mulForward(out: number, x: number, mask: number, n: number): void;
@@ -72,6 +80,14 @@ export interface WasmKernelOptions {
    * Node 20 validates it only after enableRelaxedSimd() (src/cli/wasm_flags.ts) or --experimental-wasm-relaxed-simd.
    */
   relaxed?: boolean;
+  /**
+   * Threads to compute on, the calling one included (default 1). More than 1 needs a shared arena
+   * (Arena.shared) and `spawnWorker`, which starts a helper thread (src/threads/node_workers.ts for Node).
+   * Results are the same bit for bit whatever the count: threads split work only where each output value is
+   * computed whole by one thread.
+   */
+  threads?: number;
+  spawnWorker?: SpawnKernelWorker;
 }
 
 /** Whether this JavaScript engine can run the SIMD kernels at all. */
@@ -86,9 +102,9 @@ export function wasmVariant(options: WasmKernelOptions = {}): 'simd' | 'relaxed-
 
 /** The WebAssembly SIMD kernels over `arena`'s memory (compiled asynchronously: works on a browser's main thread). */
 export async function createWasmKernels(arena: Arena = defaultArena, options: WasmKernelOptions = {}): Promise<Kernels> {
-  const { bytes } = chooseBytes(options);
-  const { instance } = await WebAssembly.instantiate(bytes, { env: { memory: arena.memory } });
-  return wrap(instance.exports as unknown as WasmExports, arena);
+  const module = await WebAssembly.compile(chooseBytes(options, arena.shared).bytes);
+  const instance = await WebAssembly.instantiate(module, { env: { memory: arena.memory } });
+  return wrap(instance.exports as unknown as WasmExports, arena, makeTeam(module, arena, options));
 }
 
 /**
@@ -96,17 +112,27 @@ export async function createWasmKernels(arena: Arena = defaultArena, options: Wa
  * modules this size on the main thread.
  */
 export function createWasmKernelsSync(arena: Arena = defaultArena, options: WasmKernelOptions = {}): Kernels {
-  const { bytes } = chooseBytes(options);
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: arena.memory } });
-  return wrap(instance.exports as unknown as WasmExports, arena);
+  const module = new WebAssembly.Module(chooseBytes(options, arena.shared).bytes);
+  const instance = new WebAssembly.Instance(module, { env: { memory: arena.memory } });
+  return wrap(instance.exports as unknown as WasmExports, arena, makeTeam(module, arena, options));
 }
 
-function chooseBytes(options: WasmKernelOptions): { bytes: Uint8Array<ArrayBuffer>; variant: 'simd' | 'relaxed-simd' } {
+function makeTeam(module: WebAssembly.Module, arena: Arena, options: WasmKernelOptions): ThreadTeam | null {
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number of at least 1, got ${threads}`);
+  if (threads === 1) return null;
+  if (!arena.shared) throw new Error('more than one thread needs a shared memory, which this JavaScript engine does not give');
+  if (options.spawnWorker === undefined) throw new Error('more than one thread needs a spawnWorker function');
+  const controls = Array.from({ length: threads - 1 }, () => arena.alloc(CONTROL_BYTES));
+  return new ThreadTeam(module, arena.memory, controls, options.spawnWorker);
+}
+
+function chooseBytes(options: WasmKernelOptions, shared = false): { bytes: Uint8Array<ArrayBuffer>; variant: 'simd' | 'relaxed-simd' } {
   if (options.relaxed !== false) {
-    const relaxed = decode(KERNELS_WASM_RELAXED_SIMD);
+    const relaxed = decode(shared ? KERNELS_WASM_RELAXED_SIMD_SHARED : KERNELS_WASM_RELAXED_SIMD);
     if (WebAssembly.validate(relaxed)) return { bytes: relaxed, variant: 'relaxed-simd' };
   }
-  const bytes = decode(KERNELS_WASM_SIMD);
+  const bytes = decode(shared ? KERNELS_WASM_SIMD_SHARED : KERNELS_WASM_SIMD);
   if (!WebAssembly.validate(bytes)) throw new Error('this JavaScript engine does not support WebAssembly SIMD');
   return { bytes, variant: 'simd' };
 }
@@ -168,6 +194,7 @@ class Bridge {
       if (v === null) p[i] = 0;
       else if (v.buffer === this.buffer) p[i] = v.byteOffset;
       else if (v.buffer === (this.buffer = this.arena.memory.buffer)) p[i] = v.byteOffset; // grown behind our back
+      else if (this.arena.owns(v.buffer)) p[i] = v.byteOffset; // a shared memory's earlier buffer: still valid
       else if (this.arena.isRetired(v.buffer)) {
         // Growing the memory detached this view: it reads as empty, and copying it would compute on garbage.
         throw new Error('a kernel was given a typed-array view detached by memory growth; take tensor.data after allocating');
@@ -222,23 +249,113 @@ class Bridge {
 /** Bit masks of written arguments, by position. */
 const W0 = 1, W1 = 2, W2 = 4, W3 = 8;
 
-function wrap(ex: WasmExports, arena: Arena): Kernels {
+/** Products smaller than this many multiply-adds stay on one thread: handing work over costs a few microseconds. */
+const PARALLEL_MIN_MACS = 1 << 17;
+/** Elementwise calls shorter than this stay on one thread. */
+const PARALLEL_MIN_ELEMENTS = 1 << 14;
+
+const roundUpTo = (n: number, multiple: number) => Math.ceil(n / multiple) * multiple;
+
+function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const bridge = new Bridge(arena);
-  // The matmul packing buffers: fixed sizes (the kernels block by them), taken once.
-  const packA = arena.alloc(ex.matmulPackABytes());
-  const packB = arena.alloc(ex.matmulPackBBytes());
-  // The attention kernels' packed operands (and the backward's dS): sized per call, kept.
-  const attention = new Scratch(arena);
+  const threads = 1 + (team?.helpers ?? 0);
+  // Per thread: the matmul packing buffers (fixed sizes: the kernels block by them), taken once, and the
+  // attention kernels' packed operands (and the backward's dS), sized per call and kept.
+  const packA = Array.from({ length: threads }, () => arena.alloc(ex.matmulPackABytes()));
+  const packB = Array.from({ length: threads }, () => arena.alloc(ex.matmulPackBBytes()));
+  const attention = Array.from({ length: threads }, () => new Scratch(arena));
+  const local = THREADED_KERNELS.map((name) => ex[name] as (...a: number[]) => void);
+  const index = (name: ThreadedKernel) => THREADED_KERNELS.indexOf(name);
+  const MATMUL = index('matmulStrided'), ATTENTION_F = index('attentionForward'), ATTENTION_B = index('attentionBackward');
+  const GELU_F = index('geluForward'), GELU_B = index('geluBackward'), FILL_ZERO = index('fillZero');
+
+  /**
+   * Runs a call in `parts` parts: part t (arguments args(t)) on helper t - 1, part 0 on this thread, and
+   * returns when all are done. Scratch for every part must be taken before: taking it may grow the memory.
+   */
+  const split = (kernel: number, parts: number, args: (t: number) => number[]): void => {
+    for (let t = 1; t < parts; t++) team!.post(t - 1, kernel, args(t));
+    let failure: unknown = null;
+    try {
+      local[kernel]!(...args(0));
+    } catch (e) {
+      failure = e;
+    }
+    for (let t = 1; t < parts; t++) team!.wait(t - 1);
+    if (failure !== null) throw failure;
+  };
+
+  /** An elementwise kernel over n floats, split into aligned blocks when long enough. */
+  const elementwise = (kernel: number, pointers: number[], n: number): void => {
+    const parts = threads > 1 && n >= PARALLEL_MIN_ELEMENTS ? threads : 1;
+    const chunk = roundUpTo(Math.ceil(n / parts), 16);
+    split(kernel, parts, (t) => {
+      const s = Math.min(t * chunk, n), e = Math.min(s + chunk, n);
+      return [...pointers.map((q) => q + s * 4), e - s];
+    });
+  };
 
   const matmul = (layout: number) =>
     (out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void =>
-      bridge.run([out, a, b], W0, (p) => ex.matmul(layout, p[0]!, p[1]!, p[2]!, M, N, K, accumulate ? 1 : 0, packA, packB));
+      bridge.run([out, a, b], W0, (p) => {
+        let ars = K, acs = 1, brs = 1, bcs = K; // NT: a [M, K], b [N, K]
+        if (layout === 1) {
+          brs = N; // NN: b [K, N]
+          bcs = 1;
+        } else if (layout === 2) {
+          ars = 1; // TN: a [K, M], b [K, N]
+          acs = M;
+          brs = N;
+          bcs = 1;
+        }
+        const acc = accumulate ? 1 : 0;
+        const o = p[0]!, pa = p[1]!, pb = p[2]!;
+        if (threads === 1 || M * N * K < PARALLEL_MIN_MACS) {
+          ex.matmulStrided(o, N, pa, ars, acs, pb, brs, bcs, M, N, K, acc, packA[0]!, packB[0]!);
+          return;
+        }
+        // Blocks of whole micro-tiles (4 rows, 8 columns) along the longer side.
+        const byRows = M >= N;
+        const extent = byRows ? M : N;
+        const chunk = roundUpTo(Math.ceil(extent / threads), byRows ? 4 : 8);
+        split(MATMUL, threads, (t) => {
+          const s = Math.min(t * chunk, extent), n = Math.min(s + chunk, extent) - s;
+          return byRows
+            ? [o + s * N * 4, N, pa + s * ars * 4, ars, acs, pb, brs, bcs, n, N, K, acc, packA[t]!, packB[t]!]
+            : [o + s * 4, N, pa, ars, acs, pb + s * bcs * 4, brs, bcs, M, n, K, acc, packA[t]!, packB[t]!];
+        });
+      });
+
+  /**
+   * Attention split by batch rows: per row b, q, k, v (and their gradients) start at b * T * ld floats, out
+   * and dout at b * T * C, att and keep at b * nh * T * T. `layout` says which each pointer of p is: 'i'
+   * (q, k, v), 'o' (out) or 'a' (att).
+   */
+  const attentionSplit = (
+    kernel: number, kind: number, p: number[], layout: string,
+    B: number, T: number, nh: number, hs: number, scale: number, ld: number,
+  ): void => {
+    const parts = Math.min(threads, B);
+    const bytes = ex.attentionScratchBytes(kind, T, hs);
+    const scratch = Array.from({ length: parts }, (_, t) => attention[t]!.get(bytes));
+    const chunk = Math.ceil(B / parts);
+    const rowBytes = { i: T * ld * 4, o: T * nh * hs * 4, a: nh * T * T * 4 } as Record<string, number>;
+    split(kernel, parts, (t) => {
+      const b0 = Math.min(t * chunk, B), rows = Math.min(b0 + chunk, B) - b0;
+      const args = p.map((q, i) => (q === 0 ? 0 : q + b0 * rowBytes[layout[i]!]!));
+      args.push(rows, T, nh, hs, scale, scratch[t]!, ld);
+      return args;
+    });
+  };
 
   return {
     name: 'wasm-simd',
+    threads,
+    dispose: () => team?.dispose(),
     matmulNT: matmul(0),
     matmulNN: matmul(1),
     matmulTN: matmul(2),
+    fillZero: (out, n) => bridge.run([out], W0, (p) => elementwise(FILL_ZERO, p, n)),
     biasForward: (out, bias, M, N) => bridge.run([out, bias], W0, (p) => ex.biasForward(p[0]!, p[1]!, M, N)),
     biasBackward: (dbias, dout, M, N) => bridge.run([dbias, dout], W0, (p) => ex.biasBackward(p[0]!, p[1]!, M, N)),
     addForward: (out, a, b, n, period) =>
@@ -259,23 +376,20 @@ function wrap(ex: WasmExports, arena: Arena): Kernels {
         ex.layernormBackward(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, N, C)),
     reluForward: (out, x, n) => bridge.run([out, x], W0, (p) => ex.reluForward(p[0]!, p[1]!, n)),
     reluBackward: (dx, x, dout, n) => bridge.run([dx, x, dout], W0, (p) => ex.reluBackward(p[0]!, p[1]!, p[2]!, n)),
-    geluForward: (out, x, n) => bridge.run([out, x], W0, (p) => ex.geluForward(p[0]!, p[1]!, n)),
-    geluBackward: (dx, x, dout, n) => bridge.run([dx, x, dout], W0, (p) => ex.geluBackward(p[0]!, p[1]!, p[2]!, n)),
+    geluForward: (out, x, n) => bridge.run([out, x], W0, (p) => elementwise(GELU_F, p, n)),
+    geluBackward: (dx, x, dout, n) => bridge.run([dx, x, dout], W0, (p) => elementwise(GELU_B, p, n)),
     softmaxForward: (out, x, N, C) => bridge.run([out, x], W0, (p) => ex.softmaxForward(p[0]!, p[1]!, N, C)),
     softmaxBackward: (dx, y, dy, N, C) => bridge.run([dx, y, dy], W0, (p) => ex.softmaxBackward(p[0]!, p[1]!, p[2]!, N, C)),
-    attentionForward: (out, att, q, k, v, keep, B, T, nh, hs, scale) =>
-      bridge.run([out, att, q, k, v, keep], W0 | W1, (p) =>
-        ex.attentionForward(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, B, T, nh, hs, scale,
-          attention.get(ex.attentionScratchBytes(0, T, hs)))),
-    attentionBackward: (dq, dk, dv, dout, q, k, v, att, keep, B, T, nh, hs, scale) =>
+    attentionForward: (out, att, q, k, v, keep, B, T, nh, hs, scale, ld = nh * hs) =>
+      bridge.run([out, att, q, k, v, keep], W0 | W1, (p) => attentionSplit(ATTENTION_F, 0, p, 'oaiiia', B, T, nh, hs, scale, ld)),
+    attentionBackward: (dq, dk, dv, dout, q, k, v, att, keep, B, T, nh, hs, scale, ld = nh * hs) =>
       bridge.run([dq, dk, dv, dout, q, k, v, att, keep], W0 | W1 | W2, (p) =>
-        ex.attentionBackward(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, p[8]!, B, T, nh, hs, scale,
-          attention.get(ex.attentionScratchBytes(1, T, hs)))),
+        attentionSplit(ATTENTION_B, 1, p, 'iiioiiiaa', B, T, nh, hs, scale, ld)),
     // `row` is the caller's scratch (often a plain array, which would be copied in and out): ours serves instead.
     attentionCachedForward: (out, q, kCache, vCache, _row, B, Tq, Tmax, offset, nh, hs, scale) =>
       bridge.run([out, q, kCache, vCache], W0, (p) =>
         ex.attentionCachedForward(p[0]!, p[1]!, p[2]!, p[3]!, B, Tq, Tmax, offset, nh, hs, scale,
-          attention.get(ex.attentionScratchBytes(2, offset + Tq, hs)))),
+          attention[0]!.get(ex.attentionScratchBytes(2, offset + Tq, hs)))),
     crossEntropyForward: (lse, logits, targets, N, V) =>
       bridge.run([lse, logits, targets], W0, (p) => {
         const total = ex.crossEntropyForward(p[0]!, p[1]!, p[2]!, N, V);
