@@ -172,6 +172,7 @@ export function attentionCachedForward(
 
 /**
  * Backward, accumulating into dq, dk, dv (see the top of the file); scratch of attentionScratchBytes(1, T, hs).
+ * Any of dq, dk, dv may be 0 (null): that gradient is not needed, and nothing is written for it.
  * Rows of q, k, v, dq, dk, dv are `ld` floats apart, rows of dout nh * hs.
  */
 export function attentionBackward(
@@ -237,6 +238,7 @@ export function attentionBackward(
           for (; o < nb; o += 4) store<f32>(g + o, load<f32>(p + o) * (load<f32>(g + o) - pdp) * scale);
           if (n < T) memory.fill(g + nb, 0, (<usize>(T - n)) << 2);
         }
+        if (dq == 0) continue;
         packA(pA, gp, T, 1, 0, mr, 0, ncols, 0);
         const dqr = dq + base + <usize>i0 * stride;
         for (let j0 = 0; j0 < hs; j0 += 8) {
@@ -248,13 +250,17 @@ export function attentionBackward(
         const mr = min(4, T - s0), kc = T - s0;
         const skip = (<usize>s0) << 5; // depth s0 into a packed panel
         const dvr = dv + base + <usize>s0 * stride, dkr = dk + base + <usize>s0 * stride;
-        packA(pA, P, 1, T, s0, mr, s0, kc, M);
-        for (let j0 = 0; j0 < hs; j0 += 8) {
-          microTile(kc, pA, pdO + ((<usize>j0 * <usize>T) << 2) + skip, dvr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
+        if (dv != 0) {
+          packA(pA, P, 1, T, s0, mr, s0, kc, M);
+          for (let j0 = 0; j0 < hs; j0 += 8) {
+            microTile(kc, pA, pdO + ((<usize>j0 * <usize>T) << 2) + skip, dvr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
+          }
         }
-        packA(pA, G, 1, T, s0, mr, s0, kc, 0);
-        for (let j0 = 0; j0 < hs; j0 += 8) {
-          microTile(kc, pA, pQ + ((<usize>j0 * <usize>T) << 2) + skip, dkr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
+        if (dk != 0) {
+          packA(pA, G, 1, T, s0, mr, s0, kc, 0);
+          for (let j0 = 0; j0 < hs; j0 += 8) {
+            microTile(kc, pA, pQ + ((<usize>j0 * <usize>T) << 2) + skip, dkr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
+          }
         }
       }
     }

@@ -1,7 +1,7 @@
 /**
  * tsgpt against PyTorch on this machine, in one run: times `tsgpt bench --json` and bench/torch_step.py on
  * the same preset, one after the other (never at once: two timings on 2 cores measure nothing), and prints
- * both with their ratios. Run by hand: node dist/bench/compare.js [--preset baby] (needs /usr/bin/python3
+ * both with their ratios. Run by hand: node dist/bench/compare.js [--preset baby] [--threads N] (needs /usr/bin/python3
  * with Debian's python3-torch; install libopenblas0-pthread, or PyTorch runs on the reference BLAS).
  */
 import { spawnSync } from 'node:child_process';
@@ -17,9 +17,19 @@ function run(cmd: string, args: string[]): Record<string, number | string> {
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number | string>;
 }
 
-const ours = run(process.execPath, [cli, 'bench', '--preset', preset, '--json']);
-const torch = run('/usr/bin/python3', [torchScript, '--preset', preset, '--json']);
+// Both on the same threads: each one's default (all cores) unless --threads N is given.
+const threadArgs = process.argv.includes('--threads') ? ['--threads', process.argv[process.argv.indexOf('--threads') + 1]!] : [];
+const ours = run(process.execPath, [cli, 'bench', '--preset', preset, '--json', ...threadArgs]);
+const torch = run('/usr/bin/python3', [torchScript, '--preset', preset, '--json', ...threadArgs]);
 const n = (v: number | string | undefined) => Number(v);
 console.log(`preset ${preset}`);
-console.log(`training  tsgpt (${ours['kernels']}): ${n(ours['ms_per_step']).toFixed(1)} ms/step   ${torch['framework']} (${torch['threads']} threads): ${n(torch['ms_per_step']).toFixed(1)} ms/step   tsgpt/PyTorch time ${(n(ours['ms_per_step']) / n(torch['ms_per_step'])).toFixed(2)}x`);
-console.log(`sampling  tsgpt: ${n(ours['sample_tokens_per_s']).toFixed(0)} tok/s with the cache, ${n(ours['sample_tokens_per_s_uncached']).toFixed(0)} without   PyTorch: ${n(torch['sample_tokens_per_s_uncached']).toFixed(0)} tok/s   ratio ${(n(ours['sample_tokens_per_s']) / n(torch['sample_tokens_per_s_uncached'])).toFixed(2)}x`);
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+console.log(`training  tsgpt (${ours['kernels']}, ${ours['threads']} threads): ${n(ours['ms_per_step']).toFixed(1)} ms/step   ` +
+  `${torch['framework']} (${torch['threads']} threads): ${n(torch['ms_per_step']).toFixed(1)} ms/step   ` +
+  `tsgpt/PyTorch time ${ratio(n(ours['ms_per_step']), n(torch['ms_per_step']))}`);
+console.log(`sampling ${ours['sample_tokens']} tokens  tsgpt: ${n(ours['sample_tokens_per_s']).toFixed(0)} tok/s with the cache, ` +
+  `${n(ours['sample_tokens_per_s_uncached']).toFixed(0)} without   PyTorch: ${n(torch['sample_tokens_per_s_uncached']).toFixed(0)} tok/s   ` +
+  `tsgpt/PyTorch speed ${ratio(n(ours['sample_tokens_per_s']), n(torch['sample_tokens_per_s_uncached']))}`);
+console.log(`sampling within the context  tsgpt: ${n(ours['sample_block_tokens_per_s']).toFixed(0)} tok/s with the cache, ` +
+  `${n(ours['sample_block_tokens_per_s_uncached']).toFixed(0)} without   PyTorch: ${n(torch['sample_block_tokens_per_s_uncached']).toFixed(0)} tok/s   ` +
+  `tsgpt/PyTorch speed ${ratio(n(ours['sample_block_tokens_per_s']), n(torch['sample_block_tokens_per_s_uncached']))}`);

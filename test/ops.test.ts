@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { record, gradIfNeeded, tapeLength } from '../src/engine/autograd.js';
 import { defaultArena } from '../src/engine/arena.js';
 import {
-  add, attention, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear, noGrad, relu, softmax, split,
+  add, attention, attentionQKV, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear, noGrad, relu, softmax, split,
   Rng, Tensor, intTensor, parameter, randn, tensor, tidy,
 } from '../src/engine/index.js';
 import { relativeError } from './helpers/assert.js';
@@ -252,6 +252,41 @@ test('gradcheck: attention, 1 and 3 heads, and self-attention of one input', (t)
   const x = input('x', [1, 5, 9], rng);
   grad(t, 'attention(x, x, x) nHead 3', [x], ([a]) => attention(a!, a!, a!, 3));
   grad(t, 'attention T = 1', ['q', 'k', 'v'].map((n) => input(n, [3, 1, 3], rng)), ([q, k, v]) => attention(q!, k!, v!, 3));
+});
+
+test('attentionQKV: reading q, k, v in place from [B, T, 3C] equals attention on the split, bit for bit', () => {
+  const rng = new Rng(21);
+  const [B, T, C, nh] = [2, 7, 9, 3];
+  const parts = [0, 1, 2].map(() => normals(B * T * C, rng));
+  const [q, k, v] = parts.map((values) => parameter(() => tensor(values, [B, T, C]))) as [Tensor, Tensor, Tensor];
+  const rows = new Float32Array(B * T * 3 * C); // each row: q's, then k's, then v's
+  for (let r = 0; r < B * T; r++) for (let p = 0; p < 3; p++) rows.set(parts[p]!.subarray(r * C, (r + 1) * C), (3 * r + p) * C);
+  const qkv = parameter(() => tensor(rows, [B, T, 3 * C]));
+  const seed = tensor(normals(B * T * C, rng), [B, T, C]);
+  try {
+    // One at a time: a backward clears the whole tape.
+    const split = attention(q, k, v, nh);
+    split.backward(seed);
+    const fused = attentionQKV(qkv, nh);
+    assert.deepEqual(fused.toArray(), split.toArray());
+    fused.backward(seed);
+    const g = qkv.grad!.data;
+    const thirds = [0, 1, 2].map((third) => {
+      const out: number[] = [];
+      for (let r = 0; r < B * T; r++) for (let c = 0; c < C; c++) out.push(g[r * 3 * C + third * C + c]!);
+      return out;
+    });
+    assert.deepEqual(thirds, [q.grad!.toArray(), k.grad!.toArray(), v.grad!.toArray()]);
+    assert.ok(thirds[0]!.some((x) => x !== 0) && thirds[1]!.some((x) => x !== 0), 'gradients reach q and k');
+  } finally {
+    for (const x of [q, k, v, qkv, seed]) x.dispose();
+  }
+});
+
+test('gradcheck: attentionQKV, 1 and 3 heads', (t) => {
+  const rng = new Rng(22);
+  grad(t, 'attentionQKV nHead 1 [1,6,12]', [input('qkv', [1, 6, 12], rng)], ([x]) => attentionQKV(x!, 1));
+  grad(t, 'attentionQKV nHead 3 [2,5,18]', [input('qkv', [2, 5, 18], rng)], ([x]) => attentionQKV(x!, 3));
 });
 
 test('gradcheck: attention with dropout on the weights (same mask every forward)', (t) => {

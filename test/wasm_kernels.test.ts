@@ -176,9 +176,29 @@ test('attention forward and backward: T = 1, 7, 33, 70, odd head sizes, with and
             k.attentionBackward(f(x[0]), f(x[1]), f(x[2]), f(x[3]), f(x[4]), f(x[5]), f(x[6]), f(x[7]),
               x[8] as Float32Array | null, B, T, nh, hs, scale), 1);
         }
+        // Only some gradients wanted: the others are null and nothing may be written through them.
+        for (const wanted of ['q', 'k', 'v', 'qk', 'kv']) {
+          const g = (name: string) => (wanted.includes(name) ? randn(B * T * C) : null);
+          check(`attentionBackward ${tag} only d${wanted}`, 'attention', 1e-5, [g('q'), g('k'), g('v'), dout, q, kk, v, att, keep], (k, x) =>
+            k.attentionBackward(x[0] as Float32Array | null, x[1] as Float32Array | null, x[2] as Float32Array | null,
+              f(x[3]), f(x[4]), f(x[5]), f(x[6]), f(x[7]), x[8] as Float32Array | null, B, T, nh, hs, scale), 1);
+        }
       }
     }
   }
+});
+
+test('attention with q, k, v read in place from a fused [B, T, 3C] array (ld = 3C), forward and backward', () => {
+  const [B, T, nh, hs] = [3, 19, 2, 10];
+  const C = nh * hs, ld = 3 * C, scale = 1 / Math.sqrt(hs);
+  const qkv = randn(B * T * ld), dout = randn(B * T * C);
+  const thirds = (x: Float32Array) => [x, x.subarray(C), x.subarray(2 * C)] as const;
+  const att = new Float32Array(B * nh * T * T);
+  referenceKernels.attentionForward(new Float32Array(B * T * C), att, ...thirds(qkv), null, B, T, nh, hs, scale, ld);
+  check('attentionForward ld = 3C', 'attention', 1e-5, [randn(B * T * C), randn(B * nh * T * T), qkv], (k, x) =>
+    k.attentionForward(f(x[0]), f(x[1]), ...thirds(f(x[2])), null, B, T, nh, hs, scale, ld));
+  check('attentionBackward ld = 3C', 'attention', 1e-5, [randn(B * T * ld), dout, qkv, att], (k, x) =>
+    k.attentionBackward(...thirds(f(x[0])), f(x[1]), ...thirds(f(x[2])), f(x[3]), null, B, T, nh, hs, scale, ld), 1);
 });
 
 test('attention over a key/value cache: matches the reference, and the uncached wasm kernel bit for bit', () => {

@@ -3,7 +3,9 @@
  * without the key/value cache. Warm-up steps come first: the first steps fill the arena's free lists and let
  * the JIT compile the kernels.
  */
+import { kernels } from '../engine/backend.js';
 import { Rng } from '../engine/random.js';
+import { Tensor } from '../engine/tensor.js';
 import { createModel } from '../models/index.js';
 import { generate } from '../sample/generate.js';
 import { modelConfigFor, type RunConfig } from '../train/config.js';
@@ -13,13 +15,21 @@ import { trainingStepFlops } from './flops.js';
 export interface BenchResult {
   preset: string;
   kernels: string;
+  threads: number;
   steps: number;
   ms_per_step: number;
   tokens_per_s: number;
   gflops: number;
+  /** This machine's matmul ceiling on these kernels and threads: a hot, cache-resident 768x128 @ 128x384. */
+  ceiling_gflops: number;
+  /** gflops / ceiling_gflops. */
+  share_of_ceiling: number;
   sample_tokens: number;
   sample_tokens_per_s: number;
   sample_tokens_per_s_uncached: number;
+  /** Sampling blockSize - 1 tokens from one, so every step fits the context: where the cache matters most. */
+  sample_block_tokens_per_s: number;
+  sample_block_tokens_per_s_uncached: number;
 }
 
 export interface BenchOptions {
@@ -46,20 +56,50 @@ export function benchPreset(o: BenchOptions): BenchResult {
   const tokensPerStep = o.config.batchSize * o.config.blockSize * o.config.gradientAccumulationSteps;
   const flops = trainingStepFlops(modelConfig, o.config.batchSize, o.config.blockSize) * o.config.gradientAccumulationSteps;
 
-  const sampleRate = (useCache: boolean) => {
-    const options = { maxNewTokens: o.sampleTokens, temperature: 1, rng: new Rng(1), useCache };
-    for (const _ of generate(model, [0], { ...options, maxNewTokens: Math.min(20, o.sampleTokens) })) { /* warm-up */ }
+  const sampleRate = (useCache: boolean, tokens = o.sampleTokens) => {
+    const options = { maxNewTokens: tokens, temperature: 1, rng: new Rng(1), useCache };
+    for (const _ of generate(model, [0], { ...options, maxNewTokens: Math.min(20, tokens) })) { /* warm-up */ }
     const t0 = performance.now();
     let n = 0;
     for (const _ of generate(model, [0], options)) n++;
     return (n / (performance.now() - t0)) * 1000;
   };
+  const gflops = flops / msPerStep / 1e6;
+  const ceiling = matmulCeilingGflops();
+  const block = modelConfig.blockSize - 1;
   const result: BenchResult = {
-    preset: o.preset, kernels: o.kernels, steps: o.steps,
-    ms_per_step: msPerStep, tokens_per_s: (tokensPerStep / msPerStep) * 1000, gflops: flops / msPerStep / 1e6,
+    preset: o.preset, kernels: o.kernels, threads: kernels().threads, steps: o.steps,
+    ms_per_step: msPerStep, tokens_per_s: (tokensPerStep / msPerStep) * 1000, gflops,
+    ceiling_gflops: ceiling, share_of_ceiling: gflops / ceiling,
     sample_tokens: o.sampleTokens, sample_tokens_per_s: sampleRate(true), sample_tokens_per_s_uncached: sampleRate(false),
+    sample_block_tokens_per_s: sampleRate(true, block), sample_block_tokens_per_s_uncached: sampleRate(false, block),
   };
   trainer.optimizer.dispose();
   model.dispose();
   return result;
+}
+
+/**
+ * The best matmul rate of the active kernels here: the issue's reference product (768x128 @ 128x384) on
+ * operands that stay in cache, repeated, best of five rounds. Training's GFLOPS are read against it.
+ */
+export function matmulCeilingGflops(): number {
+  const [M, N, K] = [768, 384, 128];
+  const rng = new Rng(3);
+  const [out, a, b] = [M * N, M * K, N * K].map((n) => {
+    const t = new Tensor([n]);
+    t.data.forEach((_, i, d) => (d[i] = rng.normal()));
+    return t;
+  }) as [Tensor, Tensor, Tensor];
+  const k = kernels();
+  const reps = 20;
+  let best = Infinity;
+  for (let round = 0; round < 6; round++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) k.matmulNT(out.data, a.data, b.data, M, N, K, false);
+    const dt = (performance.now() - t0) / reps;
+    if (round > 0) best = Math.min(best, dt); // round 0 warms up
+  }
+  for (const t of [out, a, b]) t.dispose();
+  return (2 * M * N * K) / best / 1e6;
 }

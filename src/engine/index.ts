@@ -14,7 +14,7 @@ export {
 } from './tensor.js';
 export { add } from './ops/add.js';
 export { relu, gelu } from './ops/activations.js';
-export { attention, type AttentionOptions } from './ops/attention.js';
+export { attention, attentionQKV, type AttentionOptions } from './ops/attention.js';
 export { crossEntropy } from './ops/cross_entropy.js';
 export { dropout } from './ops/dropout.js';
 export { embedding } from './ops/embedding.js';

@@ -1,0 +1,140 @@
+/**
+ * The WebAssembly kernels on helper threads: every kernel that threads split gives the same bits on 2 and 3
+ * threads as on 1 (shapes large enough to be split, odd sizes so that the blocks are uneven), and a few
+ * training steps of a GPT end at the same loss and the same weights, bit for bit, whatever the thread count.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { Arena } from '../src/engine/arena.js';
+import { kernels, setKernels, type Kernels } from '../src/engine/backend.js';
+import { Rng } from '../src/engine/random.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { createWasmKernelsSync } from '../src/engine/wasm/backend.js';
+import { enableRelaxedSimd } from '../src/cli/wasm_flags.js';
+import { spawnNodeKernelWorker } from '../src/threads/node_workers.js';
+import { createModel } from '../src/models/index.js';
+import { Trainer } from '../src/train/trainer.js';
+import { PRESETS, type RunConfig } from '../src/train/config.js';
+
+enableRelaxedSimd();
+const byThreads = new Map<number, Kernels>(
+  [1, 2, 3].map((n) => [n, createWasmKernelsSync(undefined, { threads: n, spawnWorker: spawnNodeKernelWorker })]),
+);
+after(() => {
+  for (const k of byThreads.values()) k.dispose?.();
+});
+
+const rng = new Rng(20261127);
+
+function filled(n: number, std = 1): Tensor {
+  const t = new Tensor([n]);
+  const d = t.data;
+  for (let i = 0; i < n; i++) d[i] = rng.normal() * std;
+  return t;
+}
+
+/**
+ * Runs `call` on fresh copies of `inputs` with each thread count and checks that every output array is the
+ * same bit for bit. `outputs` are the indices of the arrays the kernel writes (they start with random values,
+ * so accumulating kernels are checked too).
+ */
+function sameOnEveryThreadCount(what: string, inputs: Tensor[], outputs: number[], call: (k: Kernels, a: Float32Array[]) => void): void {
+  let expected: number[][] | null = null;
+  for (const [threads, k] of byThreads) {
+    const copies = inputs.map((t) => {
+      const c = new Tensor(t.shape);
+      c.data.set(t.data);
+      return c;
+    });
+    call(k, copies.map((c) => c.data));
+    const got = outputs.map((i) => Array.from(copies[i]!.data));
+    for (const c of copies) c.dispose();
+    if (expected === null) expected = got;
+    else assert.deepEqual(got, expected, `${what}: ${threads} threads differ from 1`);
+  }
+}
+
+test('matmul in its three layouts: the same bits on 1, 2 and 3 threads, split by rows and by columns', () => {
+  // [M, N, K]: more rows than columns (split by rows), more columns (split by columns), depth past a block.
+  for (const [M, N, K] of [[201, 67, 29], [13, 301, 45], [37, 41, 300]] as const) {
+    for (const accumulate of [false, true]) {
+      for (const layout of ['matmulNT', 'matmulNN', 'matmulTN'] as const) {
+        const ins = [filled(M * N), filled(M * K), filled(N * K)];
+        sameOnEveryThreadCount(`${layout} ${M}x${N}x${K} accumulate ${accumulate}`, ins, [0], (k, [out, a, b]) =>
+          k[layout](out!, a!, b!, M, N, K, accumulate));
+        for (const t of ins) t.dispose();
+      }
+    }
+  }
+});
+
+test('attention forward and backward: the same bits on 1, 2 and 3 threads, with q, k, v apart and in place', () => {
+  const [B, T, nh, hs] = [5, 17, 2, 12];
+  const C = nh * hs, scale = 1 / Math.sqrt(hs);
+  for (const ld of [C, 3 * C]) {
+    for (const withKeep of [false, true]) {
+      const keep = filled(B * nh * T * T);
+      keep.data.forEach((x, i, d) => (d[i] = x > 0 ? 1.25 : 0));
+      // q, k, v (and dq, dk, dv) as column blocks of one [B, T, ld] array when ld = 3C.
+      const [out, att, qkv, dqkv, dout] = [filled(B * T * C), filled(B * nh * T * T), filled(B * T * ld), filled(B * T * ld), filled(B * T * C)];
+      const thirds = (x: Float32Array) => [x, x.subarray(ld === C ? 0 : C), x.subarray(ld === C ? 0 : 2 * C)] as const;
+      sameOnEveryThreadCount(`attention ld ${ld} keep ${withKeep}`, [out, att, qkv, dqkv, dout, keep], [0, 1, 3], (k, [o, a, x, dx, dy, m]) => {
+        const [q, kk, v] = thirds(x!);
+        k.attentionForward(o!, a!, q, kk, v, withKeep ? m! : null, B, T, nh, hs, scale, ld);
+        const [dq, dk, dv] = thirds(dx!);
+        // With ld = C the three are one array: only dq is passed, so nothing is accumulated twice.
+        k.attentionBackward(dq, ld === C ? null : dk, ld === C ? null : dv, dy!, q, kk, v, a!, withKeep ? m! : null, B, T, nh, hs, scale, ld);
+      });
+      for (const t of [keep, out, att, qkv, dqkv, dout]) t.dispose();
+    }
+  }
+});
+
+test('gelu and fillZero: the same bits on 1, 2 and 3 threads', () => {
+  const n = 40_003;
+  const ins = [filled(n), filled(n, 3), filled(n)];
+  sameOnEveryThreadCount('geluForward', ins, [0], (k, [out, x]) => k.geluForward(out!, x!, n));
+  sameOnEveryThreadCount('geluBackward', ins, [0], (k, [dx, x, dout]) => k.geluBackward(dx!, x!, dout!, n));
+  sameOnEveryThreadCount('fillZero', ins, [0], (k, [out]) => k.fillZero(out!, n - 5));
+  const z = ins[0]!;
+  byThreads.get(2)!.fillZero(z.data, n - 5);
+  assert.ok(z.data.subarray(0, n - 5).every((x) => x === 0) && z.data[n - 1] !== 0, 'fillZero clears n floats and no more');
+  for (const t of ins) t.dispose();
+});
+
+test('training a GPT: the same losses and weights, bit for bit, on 1 and 2 threads', () => {
+  const config: RunConfig = {
+    ...PRESETS.baby, nLayer: 2, nEmbd: 48, nHead: 3, blockSize: 24, batchSize: 6, maxIters: 4, evalIters: 2, dropout: 0.1,
+  };
+  const runs = [1, 2].map((threads) => {
+    const saved = kernels();
+    setKernels(byThreads.get(threads)!);
+    try {
+      const r = new Rng(5);
+      const tokens = Int32Array.from({ length: 5000 }, () => r.int(40));
+      const model = createModel({ kind: 'gpt', style: 'nanogpt', vocabSize: 40, blockSize: 24, nLayer: 2, nHead: 3, nEmbd: 48, dropout: 0.1, bias: true }, r);
+      const trainer = new Trainer(model, config, tokens.subarray(0, 4000), tokens.subarray(4000), r);
+      const losses = Array.from({ length: 4 }, () => trainer.trainStep().loss);
+      const weights = model.parameters().map((p) => Array.from(p.data));
+      trainer.optimizer.dispose();
+      model.dispose();
+      return { losses, weights };
+    } finally {
+      setKernels(saved);
+    }
+  });
+  assert.ok(runs[0]!.losses.every(Number.isFinite));
+  assert.deepEqual(runs[1]!.losses, runs[0]!.losses);
+  assert.deepEqual(runs[1]!.weights, runs[0]!.weights);
+});
+
+test('more than one thread needs a shared memory and a way to start workers: clear errors otherwise', () => {
+  const plain = new Arena({ shared: false, initialBytes: 1 << 20 });
+  assert.equal(plain.shared, false);
+  assert.throws(() => createWasmKernelsSync(plain, { threads: 2, spawnWorker: spawnNodeKernelWorker }), /shared memory/);
+  assert.throws(() => createWasmKernelsSync(undefined, { threads: 2 }), /spawnWorker/);
+  assert.throws(() => createWasmKernelsSync(undefined, { threads: 0 }), /at least 1/);
+  // One thread works on a plain memory (the module built for it).
+  const k = createWasmKernelsSync(plain, { threads: 1 });
+  assert.equal(k.threads, 1);
+});
