@@ -149,6 +149,27 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
         k.matmulTN(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate));
     }
   }
+  // One to three rows take their own path (no packing): each row must have the very bits it gets among
+  // many rows, or sampling with the cache would drift from the uncached path.
+  for (const [variant, k] of variants) {
+    for (const [N, K] of [[67, 300], [8, 5], [13, 129]] as const) {
+      for (const accumulate of [false, true]) {
+        const M = 7;
+        const a = new Tensor([M * K]), b = new Tensor([N * K]), whole = new Tensor([M * N]), rows = new Tensor([M * N]);
+        a.data.set(randn(M * K));
+        b.data.set(randn(N * K));
+        whole.data.set(randn(M * N));
+        rows.data.set(whole.data);
+        k.matmulNT(whole.data, a.data, b.data, M, N, K, accumulate);
+        for (let i = 0; i < M; i += 3) {
+          const m = Math.min(3, M - i);
+          k.matmulNT(rows.data.subarray(i * N), a.data.subarray(i * K), b.data, m, N, K, accumulate);
+        }
+        assert.deepEqual(Array.from(rows.data), Array.from(whole.data), `${variant} rows alone vs together, N ${N} K ${K}`);
+        for (const t of [a, b, whole, rows]) t.dispose();
+      }
+    }
+  }
   // K = 0: overwrite gives zeros, accumulate leaves out alone.
   for (const accumulate of [false, true]) {
     check(`matmulNT K=0${accumulate ? ' acc' : ''}`, 'matmul', 0, [randn(6), new Float32Array(0), new Float32Array(0)], (k, x) =>

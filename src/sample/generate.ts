@@ -5,8 +5,9 @@
  *
  * With a key/value cache (the default for models that have one) each new token costs one position's work:
  * the cache holds every earlier position's keys and values. Once the context outgrows the block size, the
- * crop shifts every token's position, so the cache is refilled from the cropped window at each step, which
- * is exactly what the uncached path computes. Either way the tokens are the same, at the same seed.
+ * crop shifts every token's position (the position embeddings move), so no key or value can be reused: from
+ * then on every step runs the whole cropped window, exactly as the uncached path does, and the cache is
+ * dropped. Either way the tokens are the same, at the same seed.
  */
 import { noGrad } from '../engine/autograd.js';
 import type { Rng } from '../engine/random.js';
@@ -53,14 +54,10 @@ export function* generateBatch(
           n = contextLength - start;
           logits = cached!.forwardCached(intTensor(contexts.flatMap((c) => c.slice(start)), [B, n]), cache);
         } else {
+          // Past the block size (or with no cache): the whole cropped window, as nanoGPT's generate.
           const windows = contexts.map((c) => c.slice(-blockSize));
           n = windows[0]!.length;
-          if (cache !== null) {
-            cache.length = 0; // positions have shifted: refill from the cropped window
-            logits = cached!.forwardCached(intTensor(windows.flat(), [B, n]), cache);
-          } else {
-            logits = model.forward(intTensor(windows.flat(), [B, n])).logits;
-          }
+          logits = model.forward(intTensor(windows.flat(), [B, n])).logits;
         }
         for (let b = 0; b < B; b++) lastRows.set(logits.data.subarray(((b + 1) * n - 1) * V, (b + 1) * n * V), b * V);
       }));
