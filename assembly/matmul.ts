@@ -98,6 +98,31 @@ export function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, accum
   v128.store(dst + 2 * step, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
   v128.store(dst + 3 * step, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
 }
+/** out[cols, rows] = x[rows, cols] transposed, in 4x4 blocks. */
+export function transpose(out: usize, x: usize, rows: i32, cols: i32): void {
+  const rs = <usize>cols << 2, os = <usize>rows << 2;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const r0 = x + <usize>r * rs, r1 = r0 + rs, r2 = r1 + rs, r3 = r2 + rs;
+    const dst = out + ((<usize>r) << 2);
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const o = <usize>c << 2;
+      storeTransposed4x4(r0 + o, r1 + o, r2 + o, r3 + o, dst + <usize>c * os, os);
+    }
+    for (; c < cols; c++) {
+      const o = <usize>c << 2, d = dst + <usize>c * os;
+      store<f32>(d, load<f32>(r0 + o));
+      store<f32>(d, load<f32>(r1 + o), 4);
+      store<f32>(d, load<f32>(r2 + o), 8);
+      store<f32>(d, load<f32>(r3 + o), 12);
+    }
+  }
+  for (; r < rows; r++) {
+    for (let c = 0; c < cols; c++) store<f32>(out + <usize>c * os + ((<usize>r) << 2), load<f32>(x + <usize>r * rs + ((<usize>c) << 2)));
+  }
+}
+
 /**
  * Packs rows [i0, i0+mc) x depth [k0, k0+kc) of A, where A(i, k) = a[i*ars + k*acs] (element strides), into
  * panels of 4 rows: panel p at dst + p*kc*16 bytes, A(i0 + 4p + r, k0 + k) at float (k*4 + r). Rows past mc
@@ -356,6 +381,81 @@ function rowTimesColumns(out: usize, x: usize, xs: i32, b: usize, bcs: i32, N: i
 }
 
 /**
+ * out[0, N) (+)= x B for one row x (x(k) = x[k*xs]) and B(k, j) = b[k*brs + j]: each row of B contiguous, so
+ * eight vectors of it meet one broadcast x(k) per step, in eight independent chains (the two FMA pipes'
+ * latency times their width). Summed exactly as the micro-kernel sums (see rowTimesColumns).
+ */
+function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32, K: i32, accumulate: bool): void {
+  const rs = <usize>brs << 2, xstep = <usize>xs << 2;
+  let j = 0;
+  for (; j + 32 <= N; j += 32) {
+    const col = b + ((<usize>j) << 2);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+      let p = col + <usize>pc * rs, xk = x + <usize>pc * xstep;
+      for (let k = 0; k < kc; k++) {
+        const v = v128.load32_splat(xk);
+        c0 = madd(v, v128.load(p), c0);
+        c1 = madd(v, v128.load(p, 16), c1);
+        c2 = madd(v, v128.load(p, 32), c2);
+        c3 = madd(v, v128.load(p, 48), c3);
+        c4 = madd(v, v128.load(p, 64), c4);
+        c5 = madd(v, v128.load(p, 80), c5);
+        c6 = madd(v, v128.load(p, 96), c6);
+        c7 = madd(v, v128.load(p, 112), c7);
+        p += rs;
+        xk += xstep;
+      }
+      const dst = out + ((<usize>j) << 2);
+      const add = accumulate || pc > 0;
+      v128.store(dst, add ? f32x4.add(c0, v128.load(dst)) : c0);
+      v128.store(dst, add ? f32x4.add(c1, v128.load(dst, 16)) : c1, 16);
+      v128.store(dst, add ? f32x4.add(c2, v128.load(dst, 32)) : c2, 32);
+      v128.store(dst, add ? f32x4.add(c3, v128.load(dst, 48)) : c3, 48);
+      v128.store(dst, add ? f32x4.add(c4, v128.load(dst, 64)) : c4, 64);
+      v128.store(dst, add ? f32x4.add(c5, v128.load(dst, 80)) : c5, 80);
+      v128.store(dst, add ? f32x4.add(c6, v128.load(dst, 96)) : c6, 96);
+      v128.store(dst, add ? f32x4.add(c7, v128.load(dst, 112)) : c7, 112);
+    }
+  }
+  // The last columns, four at a time, then the last one to three lane by lane.
+  for (; j < N; j += 4) {
+    const cols = min(4, N - j);
+    const col = b + ((<usize>j) << 2);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      let c0 = f32x4.splat(0);
+      let p = col + <usize>pc * rs, xk = x + <usize>pc * xstep;
+      for (let k = 0; k < kc; k++) {
+        let w: v128;
+        if (cols == 4) w = v128.load(p);
+        else {
+          w = f32x4.splat(0);
+          w = f32x4.replace_lane(w, 0, load<f32>(p));
+          if (cols > 1) w = f32x4.replace_lane(w, 1, load<f32>(p, 4));
+          if (cols > 2) w = f32x4.replace_lane(w, 2, load<f32>(p, 8));
+        }
+        c0 = madd(v128.load32_splat(xk), w, c0);
+        p += rs;
+        xk += xstep;
+      }
+      const dst = out + ((<usize>j) << 2);
+      const add = accumulate || pc > 0;
+      if (cols == 4) {
+        v128.store(dst, add ? f32x4.add(c0, v128.load(dst)) : c0);
+      } else {
+        for (let c = 0; c < cols; c++) {
+          const t = extractLane(c0, c);
+          const oc = dst + ((<usize>c) << 2);
+          store<f32>(oc, add ? load<f32>(oc) + t : t);
+        }
+      }
+    }
+  }
+}
+
+/**
  * acc after four multiply-adds, depths k..k+3 in order, for four columns whose values at those depths start
  * at p, p + cs, p + 2cs, p + 3cs (a 4x4 block transposed in registers); v0..v3 are x at those depths.
  */
@@ -423,10 +523,13 @@ export function matmulStrided(
     if (accumulate == 0) for (let i = 0; i < M; i++) memory.fill(out + <usize>i * ldc, 0, (<usize>N) << 2);
     return;
   }
-  if (M < MR && brs == 1) {
-    // A few rows against B's columns stored contiguously in k (a linear layer's weight, when sampling).
+  if (M < MR && (brs == 1 || bcs == 1)) {
+    // A few rows (sampling, one position at a time): against B's columns stored contiguously in k (a linear
+    // layer's weight) or its rows (the weight transposed, as sampling keeps it).
     for (let i = 0; i < M; i++) {
-      rowTimesColumns(out + <usize>i * ldc, a + ((<usize>i * <usize>ars) << 2), acs, b, bcs, N, K, accumulate != 0);
+      const o = out + <usize>i * ldc, x = a + ((<usize>i * <usize>ars) << 2);
+      if (bcs == 1) rowTimesRows(o, x, acs, b, brs, N, K, accumulate != 0);
+      else rowTimesColumns(o, x, acs, b, bcs, N, K, accumulate != 0);
     }
     return;
   }

@@ -149,24 +149,27 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
         k.matmulTN(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate));
     }
   }
-  // One to three rows take their own path (no packing): each row must have the very bits it gets among
-  // many rows, or sampling with the cache would drift from the uncached path.
+  // One to three rows take their own path (no packing), in the NT layout (a weight as stored) and the NN
+  // layout (a weight transposed, as sampling keeps it): each row must have the very bits it gets among many
+  // rows, or sampling with the cache would drift from the uncached path.
   for (const [variant, k] of variants) {
-    for (const [N, K] of [[67, 300], [8, 5], [13, 129]] as const) {
-      for (const accumulate of [false, true]) {
-        const M = 7;
-        const a = new Tensor([M * K]), b = new Tensor([N * K]), whole = new Tensor([M * N]), rows = new Tensor([M * N]);
-        a.data.set(randn(M * K));
-        b.data.set(randn(N * K));
-        whole.data.set(randn(M * N));
-        rows.data.set(whole.data);
-        k.matmulNT(whole.data, a.data, b.data, M, N, K, accumulate);
-        for (let i = 0; i < M; i += 3) {
-          const m = Math.min(3, M - i);
-          k.matmulNT(rows.data.subarray(i * N), a.data.subarray(i * K), b.data, m, N, K, accumulate);
+    for (const layout of ['matmulNT', 'matmulNN'] as const) {
+      for (const [N, K] of [[67, 300], [8, 5], [13, 129], [70, 33], [35, 260]] as const) {
+        for (const accumulate of [false, true]) {
+          const M = 7;
+          const a = new Tensor([M * K]), b = new Tensor([N * K]), whole = new Tensor([M * N]), rows = new Tensor([M * N]);
+          a.data.set(randn(M * K));
+          b.data.set(randn(N * K));
+          whole.data.set(randn(M * N));
+          rows.data.set(whole.data);
+          k[layout](whole.data, a.data, b.data, M, N, K, accumulate);
+          for (let i = 0; i < M; i += 3) {
+            const m = Math.min(3, M - i);
+            k[layout](rows.data.subarray(i * N), a.data.subarray(i * K), b.data, m, N, K, accumulate);
+          }
+          assert.deepEqual(Array.from(rows.data), Array.from(whole.data), `${variant} ${layout} rows alone vs together, N ${N} K ${K}`);
+          for (const t of [a, b, whole, rows]) t.dispose();
         }
-        assert.deepEqual(Array.from(rows.data), Array.from(whole.data), `${variant} rows alone vs together, N ${N} K ${K}`);
-        for (const t of [a, b, whole, rows]) t.dispose();
       }
     }
   }
@@ -310,6 +313,16 @@ test('cross-entropy forward and backward, ignored targets, no counted rows', () 
       check(`crossEntropyBackward ${tag}`, 'crossEntropy', 1e-5, [randn(N * V, 0.01), logits, lse, targets], (k, a) =>
         k.crossEntropyBackward(f(a[0]), f(a[1]), f(a[2]), i32(a[3]), N, V, count, 0.75));
     }
+  }
+});
+
+test('transpose and fillZero: exact, on odd shapes', () => {
+  for (const [rows, cols] of [[1, 1], [3, 5], [4, 4], [7, 9], [65, 128], [128, 65]] as const) {
+    check(`transpose ${rows}x${cols}`, 'transpose', 0, [randn(rows * cols), randn(rows * cols)], (k, a) =>
+      k.transpose(f(a[0]), f(a[1]), rows, cols));
+  }
+  for (const n of [0, 1, 5, 20001]) {
+    check(`fillZero n=${n}`, 'fillZero', 0, [randn(n + 3)], (k, a) => k.fillZero(f(a[0]), n));
   }
 });
 

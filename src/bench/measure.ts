@@ -56,12 +56,19 @@ export function benchPreset(o: BenchOptions): BenchResult {
   const tokensPerStep = o.config.batchSize * o.config.blockSize * o.config.gradientAccumulationSteps;
   const flops = trainingStepFlops(modelConfig, o.config.batchSize, o.config.blockSize) * o.config.gradientAccumulationSteps;
 
-  const sampleRate = (useCache: boolean, tokens = o.sampleTokens) => {
-    const options = { maxNewTokens: tokens, temperature: 1, rng: new Rng(1), useCache };
-    for (const _ of generate(model, [0], { ...options, maxNewTokens: Math.min(20, tokens) })) { /* warm-up */ }
+  // Tokens per second of generating `tokens` tokens from one, repeated until half a second has passed, after
+  // warm-up runs (the first generations also pay for the JIT compiling the sampling code).
+  const sampleRate = (useCache: boolean, tokens: number) => {
+    const run = () => {
+      let n = 0;
+      for (const _ of generate(model, [0], { maxNewTokens: tokens, temperature: 1, rng: new Rng(1), useCache })) n++;
+      return n;
+    };
+    for (let i = 0; i < 2; i++) run();
     const t0 = performance.now();
     let n = 0;
-    for (const _ of generate(model, [0], options)) n++;
+    do n += run();
+    while (performance.now() - t0 < 500);
     return (n / (performance.now() - t0)) * 1000;
   };
   const gflops = flops / msPerStep / 1e6;
@@ -71,7 +78,7 @@ export function benchPreset(o: BenchOptions): BenchResult {
     preset: o.preset, kernels: o.kernels, threads: kernels().threads, steps: o.steps,
     ms_per_step: msPerStep, tokens_per_s: (tokensPerStep / msPerStep) * 1000, gflops,
     ceiling_gflops: ceiling, share_of_ceiling: gflops / ceiling,
-    sample_tokens: o.sampleTokens, sample_tokens_per_s: sampleRate(true), sample_tokens_per_s_uncached: sampleRate(false),
+    sample_tokens: o.sampleTokens, sample_tokens_per_s: sampleRate(true, o.sampleTokens), sample_tokens_per_s_uncached: sampleRate(false, o.sampleTokens),
     sample_block_tokens_per_s: sampleRate(true, block), sample_block_tokens_per_s_uncached: sampleRate(false, block),
   };
   trainer.optimizer.dispose();

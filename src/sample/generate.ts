@@ -8,9 +8,14 @@
  * crop shifts every token's position (the position embeddings move), so no key or value can be reused: from
  * then on every step runs the whole cropped window, exactly as the uncached path does, and the cache is
  * dropped. Either way the tokens are the same, at the same seed.
+ *
+ * With the cache, the weights are also copied transposed at the start, for the one-position products (see
+ * withTransposedWeights): a generation reads the weights as they are when it starts, as its cached keys and
+ * values do. Changing the weights while one is under way is not seen by it.
  */
 import { noGrad } from '../engine/autograd.js';
 import type { Rng } from '../engine/random.js';
+import { transposeWeights, withTransposedWeights } from '../engine/ops/linear.js';
 import { intTensor, tidy } from '../engine/tensor.js';
 import { supportsKVCache, type CachedLanguageModel, type LanguageModel } from '../models/language_model.js';
 import type { KVCache } from '../nn/kv_cache.js';
@@ -41,12 +46,13 @@ export function* generateBatch(
   model.eval();
   const cached: CachedLanguageModel | null = opts.useCache !== false && supportsKVCache(model) ? model : null;
   const cache: KVCache | null = cached?.createKVCache(B) ?? null;
+  const transposed = cache !== null ? transposeWeights(model.parameters()) : new Map();
   const lastRows = new Float32Array(B * V);
   const probs = new Float64Array(V);
   try {
     for (let step = 0; step < opts.maxNewTokens; step++) {
       const contextLength = contexts[0]!.length;
-      tidy(() => noGrad(() => {
+      tidy(() => noGrad(() => withTransposedWeights(transposed, () => {
         let logits, n: number;
         if (cache !== null && contextLength <= blockSize) {
           // Feed what the cache has not seen: the whole prompt first, then one token a step.
@@ -60,7 +66,7 @@ export function* generateBatch(
           logits = model.forward(intTensor(windows.flat(), [B, n])).logits;
         }
         for (let b = 0; b < B; b++) lastRows.set(logits.data.subarray(((b + 1) * n - 1) * V, (b + 1) * n * V), b * V);
-      }));
+      })));
       const next = contexts.map((c, b) => {
         const token = sampleToken(lastRows.subarray(b * V, (b + 1) * V), opts, opts.rng, probs);
         c.push(token);
@@ -70,6 +76,7 @@ export function* generateBatch(
     }
   } finally {
     cache?.dispose();
+    for (const t of transposed.values()) t.dispose();
     model.train(wasTraining);
   }
 }

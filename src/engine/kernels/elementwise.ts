@@ -13,6 +13,11 @@ export function fillZero(out: Float32Array, n: number): void {
   out.fill(0, 0, n);
 }
 
+/** out[cols, rows] = x[rows, cols] transposed (a weight kept transposed for sampling). */
+export function transpose(out: Float32Array, x: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
+}
+
 /** out = a + b, where b repeats every `period` elements of a (period = a.length for the same shape). */
 export function addForward(out: Float32Array, a: Float32Array, b: Float32Array, n: number, period: number): void {
   if (period === n) {

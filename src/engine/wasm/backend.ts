@@ -45,6 +45,7 @@ interface WasmExports {
     B: number, Tq: number, Tmax: number, offset: number, nh: number, hs: number, scale: number, scratch: number,
   ): void;
   fillZero(out: number, n: number): void;
+  transpose(out: number, x: number, rows: number, cols: number): void;
   addForward(out: number, a: number, b: number, n: number, period: number): void;
   addBackward(da: number, db: number, dout: number, n: number, period: number): void;
   mulForward(out: number, x: number, mask: number, n: number): void;
@@ -250,7 +251,7 @@ class Bridge {
 const W0 = 1, W1 = 2, W2 = 4, W3 = 8;
 
 /** Products smaller than this many multiply-adds stay on one thread: handing work over costs a few microseconds. */
-const PARALLEL_MIN_MACS = 1 << 17;
+const PARALLEL_MIN_MACS = 1 << 15;
 /** Elementwise calls shorter than this stay on one thread. */
 const PARALLEL_MIN_ELEMENTS = 1 << 14;
 
@@ -356,6 +357,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     matmulNN: matmul(1),
     matmulTN: matmul(2),
     fillZero: (out, n) => bridge.run([out], W0, (p) => elementwise(FILL_ZERO, p, n)),
+    transpose: (out, x, rows, cols) => bridge.run([out, x], W0, (p) => ex.transpose(p[0]!, p[1]!, rows, cols)),
     biasForward: (out, bias, M, N) => bridge.run([out, bias], W0, (p) => ex.biasForward(p[0]!, p[1]!, M, N)),
     biasBackward: (dbias, dout, M, N) => bridge.run([dbias, dout], W0, (p) => ex.biasBackward(p[0]!, p[1]!, M, N)),
     addForward: (out, a, b, n, period) =>
