@@ -365,17 +365,7 @@ function rowTimesColumns(out: usize, x: usize, xs: i32, b: usize, bcs: i32, N: i
         if (cols > 3) w = f32x4.replace_lane(w, 3, load<f32>(col + 3 * cs + o));
         c0 = madd(v128.load32_splat(x + (<usize>(pc + k)) * xstep), w, c0);
       }
-      const dst = out + ((<usize>j) << 2);
-      const add = accumulate || pc > 0;
-      if (cols == 4) {
-        v128.store(dst, add ? f32x4.add(c0, v128.load(dst)) : c0);
-      } else {
-        for (let c = 0; c < cols; c++) {
-          const t = extractLane(c0, c);
-          const oc = dst + ((<usize>c) << 2);
-          store<f32>(oc, add ? load<f32>(oc) + t : t);
-        }
-      }
+      storeLanes(out + ((<usize>j) << 2), c0, cols, accumulate || pc > 0);
     }
   }
 }
@@ -440,17 +430,7 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
         p += rs;
         xk += xstep;
       }
-      const dst = out + ((<usize>j) << 2);
-      const add = accumulate || pc > 0;
-      if (cols == 4) {
-        v128.store(dst, add ? f32x4.add(c0, v128.load(dst)) : c0);
-      } else {
-        for (let c = 0; c < cols; c++) {
-          const t = extractLane(c0, c);
-          const oc = dst + ((<usize>c) << 2);
-          store<f32>(oc, add ? load<f32>(oc) + t : t);
-        }
-      }
+      storeLanes(out + ((<usize>j) << 2), c0, cols, accumulate || pc > 0);
     }
   }
 }
@@ -477,6 +457,20 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
   w = f32x4.replace_lane(w, 1, load<f32>(p + cs));
   w = f32x4.replace_lane(w, 2, load<f32>(p + 2 * cs));
   return f32x4.replace_lane(w, 3, load<f32>(p + 3 * cs));
+}
+
+/** Writes (or adds, when `add`) the first `cols` (1 to 4) lanes of v to dst: a row's last columns. */
+// @ts-ignore: decorator
+@inline function storeLanes(dst: usize, v: v128, cols: i32, add: bool): void {
+  if (cols == 4) {
+    v128.store(dst, add ? f32x4.add(v, v128.load(dst)) : v);
+    return;
+  }
+  for (let c = 0; c < cols; c++) {
+    const t = extractLane(v, c);
+    const o = dst + ((<usize>c) << 2);
+    store<f32>(o, add ? load<f32>(o) + t : t);
+  }
 }
 
 // @ts-ignore: decorator
