@@ -102,6 +102,20 @@ test('gelu and fillZero: the same bits on 1, 2 and 3 threads', () => {
   for (const t of ins) t.dispose();
 });
 
+test('layerNorm forward and AdamW: the same bits on 1, 2 and 3 threads', () => {
+  const [N, C] = [301, 67];
+  const ln = [filled(N * C), filled(N), filled(N), filled(N * C), filled(C), filled(C)];
+  sameOnEveryThreadCount('layernormForward', ln, [0, 1, 2], (k, [out, mean, rstd, x, w, b]) =>
+    k.layernormForward(out!, mean!, rstd!, x!, w!, b!, N, C, 1e-5));
+  for (const t of ln) t.dispose();
+  const n = 50_001;
+  const opt = [filled(n), filled(n), filled(n), filled(n)];
+  opt[3]!.data.forEach((x, i, d) => (d[i] = x * x)); // second moments are not negative
+  sameOnEveryThreadCount('adamwStep', opt, [0, 2, 3], (k, [p, g, m, v]) =>
+    k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 7, 0.5));
+  for (const t of opt) t.dispose();
+});
+
 test('training a GPT: the same losses and weights, bit for bit, on 1 and 2 threads', () => {
   const config: RunConfig = {
     ...PRESETS.baby, nLayer: 2, nEmbd: 48, nHead: 3, blockSize: 24, batchSize: 6, maxIters: 4, evalIters: 2, dropout: 0.1,

@@ -4,6 +4,7 @@
  * the order ops ran, which is already a topological order, so backward is one loop over it in reverse
  * (micrograd's backward, without the sort).
  */
+import { kernels } from './backend.js';
 import { Tensor, untracked, zeros } from './tensor.js';
 
 export interface TapeNode {
@@ -55,17 +56,42 @@ export function record(op: string, output: Tensor, inputs: readonly (Tensor | nu
 }
 
 /**
- * The gradient buffer of t, made zeroed on first use. A leaf's gradient (a parameter's) lives outside every
- * scope so it survives the step; an intermediate's is released with the step's tidy.
+ * Gradient buffers of intermediates that nothing has written yet. They are made without clearing: the first
+ * op to reach one either overwrites all of it (gradToWrite: a product writes instead of adding) or has it
+ * zeroed first (gradIfNeeded). Zeroing every activation's gradient cost about 5% of a training step.
+ */
+const unwritten = new WeakSet<Tensor>();
+
+/**
+ * The gradient buffer of t, made on first use. A leaf's gradient (a parameter's) is made zeroed and lives
+ * outside every scope so it survives the step; an intermediate's is released with the step's tidy, and
+ * starts unwritten (see above): read it through gradIfNeeded or gradToWrite.
  */
 export function gradOf(t: Tensor): Tensor {
-  if (t.grad === null) t.grad = t.node === null ? untracked(() => zeros(t.shape)) : zeros(t.shape);
+  if (t.grad === null) {
+    if (t.node === null) t.grad = untracked(() => zeros(t.shape));
+    else unwritten.add((t.grad = new Tensor(t.shape)));
+  }
   return t.grad;
 }
 
-/** The gradient of t if backward needs one, else null: lets an op skip work for inputs that need none. */
+/** The gradient of t, to accumulate into, if backward needs one, else null: lets an op skip inputs that need none. */
 export function gradIfNeeded(t: Tensor | null): Float32Array | null {
-  return t !== null && t.requiresGrad ? gradOf(t).data : null;
+  if (t === null || !t.requiresGrad) return null;
+  const g = gradOf(t);
+  if (unwritten.delete(g)) kernels().fillZero(g.data, g.size);
+  return g.data;
+}
+
+/**
+ * The gradient of t for an op that computes its whole contribution in one kernel call which can either
+ * write or add: `overwrite` is true when nothing is there yet (then every element must be written).
+ * Null when backward needs no gradient for t.
+ */
+export function gradToWrite(t: Tensor | null): { data: Float32Array; overwrite: boolean } | null {
+  if (t === null || !t.requiresGrad) return null;
+  const g = gradOf(t);
+  return { data: g.data, overwrite: unwritten.delete(g) };
 }
 
 export function tapeLength(): number {
@@ -92,12 +118,15 @@ export function runBackward(root: Tensor, seed: number | Tensor): void {
     if (seed.size !== root.size) throw new RangeError(`backward(): gradient [${seed.shape}] does not match [${root.shape}]`);
     gradOf(root).data.set(seed.data);
   }
+  unwritten.delete(root.grad!); // the seed filled it
   const nodes = tape;
   tape = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
     if (node.output.grad !== null && !node.output.disposed) {
       for (const t of node.inputs) if (t !== null && t.requiresGrad) gradOf(t);
+      // A gradient no consumer wrote (made, then not reached) reads as zeros.
+      if (unwritten.delete(node.output.grad)) kernels().fillZero(node.output.grad.data, node.output.grad.size);
       node.backward();
       // Every consumer of this output ran before it (the tape is in topological order), so its gradient is
       // complete and now spent: release it, as PyTorch does not retain non-leaf gradients. This keeps the

@@ -3,6 +3,7 @@
  * state-dict keys ("transformer.h.0.attn.c_attn.weight", "blocks.0.sa.heads.0.key.weight") and loading the
  * other side's weights is a mapping of names.
  */
+import { kernels } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
 
 export abstract class Module {
@@ -62,7 +63,8 @@ export abstract class Module {
 
   /** Zeroes every parameter's gradient in place (keeps the buffers: the step allocates nothing for them). */
   zeroGrad(): void {
-    for (const t of this.parameters()) t.grad?.data.fill(0);
+    const k = kernels();
+    for (const t of this.parameters()) if (t.grad !== null) k.fillZero(t.grad.data, t.size);
   }
 
   /** Releases every parameter (and gradient) back to the arena. */

@@ -1,4 +1,4 @@
-import { gradIfNeeded, isGradEnabled, needsGrad, record } from '../autograd.js';
+import { gradIfNeeded, gradToWrite, isGradEnabled, needsGrad, record } from '../autograd.js';
 import { kernels } from '../backend.js';
 import { Tensor, untracked } from '../tensor.js';
 import { leadingSize, sameShape } from './shapes.js';
@@ -25,7 +25,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     record('linear', y, [x, weight, bias], () => {
       // Views are taken afresh for each kernel call: a kernel may take scratch memory and so grow the arena,
       // which detaches views made before the call.
-      if (x.requiresGrad) k.matmulNN(gradIfNeeded(x)!, y.grad!.data, weight.data, M, K, N, true);
+      const dx = gradToWrite(x);
+      if (dx !== null) k.matmulNN(dx.data, y.grad!.data, weight.data, M, K, N, !dx.overwrite);
       if (weight.requiresGrad) k.matmulTN(gradIfNeeded(weight)!, y.grad!.data, x.data, N, K, M, true);
       if (bias !== null && bias.requiresGrad) k.biasBackward(gradIfNeeded(bias)!, y.grad!.data, M, N);
     });

@@ -269,6 +269,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const index = (name: ThreadedKernel) => THREADED_KERNELS.indexOf(name);
   const MATMUL = index('matmulStrided'), ATTENTION_F = index('attentionForward'), ATTENTION_B = index('attentionBackward');
   const GELU_F = index('geluForward'), GELU_B = index('geluBackward'), FILL_ZERO = index('fillZero');
+  const LAYERNORM_F = index('layernormForward'), ADAMW = index('adamwStep');
 
   /**
    * Runs a call in `parts` parts: part t (arguments args(t)) on helper t - 1, part 0 on this thread, and
@@ -286,15 +287,28 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     if (failure !== null) throw failure;
   };
 
-  /** An elementwise kernel over n floats, split into aligned blocks when long enough. */
-  const elementwise = (kernel: number, pointers: number[], n: number): void => {
-    const parts = threads > 1 && n >= PARALLEL_MIN_ELEMENTS ? threads : 1;
-    const chunk = roundUpTo(Math.ceil(n / parts), 16);
+  /**
+   * A kernel over `total` independent units (rows, elements), split into one contiguous block per thread when
+   * `parallel`: argument sizeIndex is the unit count, and argument i moves by deltas[i] bytes per unit. Blocks
+   * start on multiples of `align` units, so an elementwise kernel's vector loop covers the same elements as
+   * in one call.
+   */
+  const blocks = (
+    kernel: number, args: number[], sizeIndex: number, total: number, deltas: number[], align: number, parallel: boolean,
+  ): void => {
+    const parts = threads > 1 && parallel ? threads : 1;
+    const chunk = roundUpTo(Math.ceil(total / parts), align);
     split(kernel, parts, (t) => {
-      const s = Math.min(t * chunk, n), e = Math.min(s + chunk, n);
-      return [...pointers.map((q) => q + s * 4), e - s];
+      const s = Math.min(t * chunk, total), e = Math.min(s + chunk, total);
+      const a = args.map((v, i) => v + s * deltas[i]!);
+      a[sizeIndex] = e - s;
+      return a;
     });
   };
+
+  /** An elementwise kernel (pointers..., n) over n floats. */
+  const elementwise = (kernel: number, pointers: number[], n: number): void =>
+    blocks(kernel, [...pointers, n], pointers.length, n, [...pointers.map(() => 4), 0], 16, n >= PARALLEL_MIN_ELEMENTS);
 
   const matmul = (layout: number) =>
     (out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void =>
@@ -370,9 +384,10 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
       bridge.run([out, weight, idx], W0, (p) => ex.embeddingForward(p[0]!, p[1]!, p[2]!, N, C)),
     embeddingBackward: (dweight, dout, idx, N, C) =>
       bridge.run([dweight, dout, idx], W0, (p) => ex.embeddingBackward(p[0]!, p[1]!, p[2]!, N, C)),
+    // By rows: out and x move C floats a row, mean and rstd one; weight and bias stay.
     layernormForward: (out, mean, rstd, x, weight, bias, N, C, eps) =>
       bridge.run([out, mean, rstd, x, weight, bias], W0 | W1 | W2, (p) =>
-        ex.layernormForward(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, N, C, eps)),
+        blocks(LAYERNORM_F, [...p, N, C, eps], 6, N, [C * 4, 4, 4, C * 4, 0, 0, 0, 0, 0], 1, N * C >= PARALLEL_MIN_ELEMENTS)),
     layernormBackward: (dx, dweight, dbias, dout, x, mean, rstd, weight, N, C) =>
       bridge.run([dx, dweight, dbias, dout, x, mean, rstd, weight], W0 | W1 | W2, (p) =>
         ex.layernormBackward(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, N, C)),
@@ -406,7 +421,8 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
       const invBc2 = 1 / Math.sqrt(1 - Math.pow(beta2, step));
       const decay = 1 - lr * weightDecay;
       bridge.run([p_, g, m, v], W0 | W2 | W3, (p) =>
-        ex.adamwStep(p[0]!, p[1]!, p[2]!, p[3]!, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale));
+        blocks(ADAMW, [...p, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale], 4, n,
+          [4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0], 16, n >= PARALLEL_MIN_ELEMENTS));
     },
     sumOfSquares: (x, n) => bridge.run([x], 0, (p) => ex.sumOfSquares(p[0]!, n)),
   };
