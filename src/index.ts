@@ -41,4 +41,5 @@ export { LADDER, LECTURE_STAGE, type LadderStage } from './train/ladder.js';
 export { trainingStepFlops, forwardFlops } from './bench/flops.js';
 export { benchPreset, type BenchResult, type BenchOptions } from './bench/measure.js';
 export * as viz from './viz/index.js';
-export { createWasmKernels, createWasmKernelsSync, wasmSimdSupported, wasmVariant } from './engine/wasm/backend.js';
+export { createWasmKernels, createWasmKernelsSync, wasmSimdSupported, wasmVariant, type WasmKernelOptions } from './engine/wasm/backend.js';
+export { serveKernels, type KernelWorker, type KernelWorkerInit, type SpawnKernelWorker } from './engine/wasm/threads.js';

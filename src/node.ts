@@ -1,8 +1,10 @@
 /**
  * The Node-only edges of tsgpt, kept apart from the engine so the engine runs in a browser: loading a corpus
- * (with the Tiny Shakespeare download and cache), run folders on disk, atomic file writes.
+ * (with the Tiny Shakespeare download and cache), run folders on disk, atomic file writes, helper threads for
+ * the WebAssembly kernels.
  */
 export { loadCorpus, TINY_SHAKESPEARE, type Corpus, type LoadCorpusOptions } from './data/corpus.js';
 export { saveRun, loadRun, WEIGHTS_FILE, CONFIG_FILE, LOG_FILE, type LoadedRun } from './checkpoint/run_folder.js';
 export { parseRunFile, type RunFile } from './checkpoint/run_config.js';
 export { writeFileAtomicSync } from './io/atomic.js';
+export { spawnNodeKernelWorker, coreCount } from './threads/node_workers.js';

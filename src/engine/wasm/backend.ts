@@ -255,7 +255,50 @@ const PARALLEL_MIN_MACS = 1 << 15;
 /** Elementwise calls shorter than this stay on one thread. */
 const PARALLEL_MIN_ELEMENTS = 1 << 14;
 
-const roundUpTo = (n: number, multiple: number) => Math.ceil(n / multiple) * multiple;
+
+/**
+ * How a split call's work is shared between the threads: in proportion to each one's speed, measured on the
+ * calls before (a thread may also be running the garbage collector or the compiler, or share its core). Where
+ * the cuts fall changes no bit of any result, only who computes what.
+ */
+class Shares {
+  private readonly share: number[];
+  constructor(private readonly threads: number) {
+    this.share = new Array<number>(threads).fill(1 / threads);
+  }
+
+  /** Where the parts start, and the end: multiples of align (but the end), in order. */
+  cuts(total: number, align: number, parts: number): number[] {
+    const cuts = [0];
+    let sum = 0;
+    for (let t = 0; t < parts - 1; t++) {
+      sum += parts === this.threads ? this.share[t]! : 1 / parts;
+      cuts.push(Math.min(total, Math.max(cuts[t]!, Math.round((total * sum) / align) * align)));
+    }
+    cuts.push(total);
+    return cuts;
+  }
+
+  /** Moves the shares a little toward the speeds just seen (units per millisecond of each part). */
+  learn(cuts: readonly number[], elapsed: (t: number) => number): void {
+    const parts = cuts.length - 1;
+    if (parts !== this.threads) return;
+    const speeds: number[] = [];
+    let sum = 0;
+    for (let t = 0; t < parts; t++) {
+      const units = cuts[t + 1]! - cuts[t]!, ms = elapsed(t);
+      if (units === 0 || !(ms > 0.1)) return; // too short to time reliably
+      speeds.push(units / ms);
+      sum += units / ms;
+    }
+    // Slowly, and never far from an even split: single calls are noisy.
+    const even = 1 / parts;
+    for (let t = 0; t < parts; t++) {
+      const next = 0.95 * this.share[t]! + 0.05 * (speeds[t]! / sum);
+      this.share[t] = Math.min(1.5 * even, Math.max(0.5 * even, next));
+    }
+  }
+}
 
 function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const bridge = new Bridge(arena);
@@ -271,35 +314,43 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const GELU_F = index('geluForward'), GELU_B = index('geluBackward'), FILL_ZERO = index('fillZero');
   const LAYERNORM_F = index('layernormForward'), ADAMW = index('adamwStep');
 
+  const shares = new Shares(threads);
+
   /**
-   * Runs a call in `parts` parts: part t (arguments args(t)) on helper t - 1, part 0 on this thread, and
-   * returns when all are done. Scratch for every part must be taken before: taking it may grow the memory.
+   * Runs a call over `total` units (rows, columns, elements) in `parts` contiguous parts, cut at multiples of
+   * `align` in proportion to the threads' measured speeds: part t (arguments args(t, start, end)) on helper
+   * t - 1, part 0 here; returns when all are done. Scratch for every part must be taken before: taking it may
+   * grow the memory.
    */
-  const split = (kernel: number, parts: number, args: (t: number) => number[]): void => {
-    for (let t = 1; t < parts; t++) team!.post(t - 1, kernel, args(t));
+  const split = (kernel: number, total: number, align: number, parts: number, args: (t: number, s: number, e: number) => number[]): void => {
+    const cuts = shares.cuts(total, align, parts);
+    for (let t = 1; t < parts; t++) team!.post(t - 1, kernel, args(t, cuts[t]!, cuts[t + 1]!));
     let failure: unknown = null;
+    const started = performance.now();
     try {
-      local[kernel]!(...args(0));
+      local[kernel]!(...args(0, cuts[0]!, cuts[1]!));
     } catch (e) {
       failure = e;
     }
+    const mine = performance.now() - started;
     for (let t = 1; t < parts; t++) team!.wait(t - 1);
     if (failure !== null) throw failure;
+    shares.learn(cuts, (t) => (t === 0 ? mine : team!.elapsed(t - 1)));
   };
 
   /**
-   * A kernel over `total` independent units (rows, elements), split into one contiguous block per thread when
-   * `parallel`: argument sizeIndex is the unit count, and argument i moves by deltas[i] bytes per unit. Blocks
-   * start on multiples of `align` units, so an elementwise kernel's vector loop covers the same elements as
-   * in one call.
+   * A kernel over `total` independent units (rows, elements), split across the threads when `parallel`:
+   * argument sizeIndex is the unit count, and argument i moves by deltas[i] bytes per unit. Parts start on
+   * multiples of `align` units, so an elementwise kernel's vector loop covers the same elements as in one call.
    */
   const blocks = (
     kernel: number, args: number[], sizeIndex: number, total: number, deltas: number[], align: number, parallel: boolean,
   ): void => {
-    const parts = threads > 1 && parallel ? threads : 1;
-    const chunk = roundUpTo(Math.ceil(total / parts), align);
-    split(kernel, parts, (t) => {
-      const s = Math.min(t * chunk, total), e = Math.min(s + chunk, total);
+    if (threads === 1 || !parallel) {
+      local[kernel]!(...args);
+      return;
+    }
+    split(kernel, total, align, threads, (_, s, e) => {
       const a = args.map((v, i) => v + s * deltas[i]!);
       a[sizeIndex] = e - s;
       return a;
@@ -331,10 +382,8 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
         }
         // Blocks of whole micro-tiles (4 rows, 8 columns) along the longer side.
         const byRows = M >= N;
-        const extent = byRows ? M : N;
-        const chunk = roundUpTo(Math.ceil(extent / threads), byRows ? 4 : 8);
-        split(MATMUL, threads, (t) => {
-          const s = Math.min(t * chunk, extent), n = Math.min(s + chunk, extent) - s;
+        split(MATMUL, byRows ? M : N, byRows ? 4 : 8, threads, (t, s, e) => {
+          const n = e - s;
           return byRows
             ? [o + s * N * 4, N, pa + s * ars * 4, ars, acs, pb, brs, bcs, n, N, K, acc, packA[t]!, packB[t]!]
             : [o + s * 4, N, pa, ars, acs, pb + s * bcs * 4, brs, bcs, M, n, K, acc, packA[t]!, packB[t]!];
@@ -353,10 +402,13 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     const parts = Math.min(threads, B);
     const bytes = ex.attentionScratchBytes(kind, T, hs);
     const scratch = Array.from({ length: parts }, (_, t) => attention[t]!.get(bytes));
-    const chunk = Math.ceil(B / parts);
     const rowBytes = { i: T * ld * 4, o: T * nh * hs * 4, a: nh * T * T * 4 } as Record<string, number>;
-    split(kernel, parts, (t) => {
-      const b0 = Math.min(t * chunk, B), rows = Math.min(b0 + chunk, B) - b0;
+    if (parts === 1) {
+      local[kernel]!(...p, B, T, nh, hs, scale, scratch[0]!, ld);
+      return;
+    }
+    split(kernel, B, 1, parts, (t, b0, b1) => {
+      const rows = b1 - b0;
       const args = p.map((q, i) => (q === 0 ? 0 : q + b0 * rowBytes[layout[i]!]!));
       args.push(rows, T, nh, hs, scale, scratch[t]!, ld);
       return args;

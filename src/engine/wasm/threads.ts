@@ -42,6 +42,7 @@ const KERNEL = 1; // index into THREADED_KERNELS
 const ARG_COUNT = 2;
 const DONE = 16; // set by the helper to the sequence number it finished, or FAILED
 const READY = 17; // set to 1 by the helper once its module instance is up
+const ELAPSED_F64 = 14; // the helper's time for the call, in milliseconds (float64 words 14 and 15 are free)
 const ARGS_F64 = 16; // arguments as float64 from byte 128 (every pointer and shape is exact in a float64)
 const MAX_ARGS = 16;
 /** Bytes of one helper's control block. */
@@ -60,6 +61,7 @@ const START_TIMEOUT_MS = 60_000;
 export function serveKernels(init: KernelWorkerInit): void {
   const words = new Int32Array(init.memory.buffer, init.control, CONTROL_BYTES / 4);
   const args = new Float64Array(init.memory.buffer, init.control + ARGS_F64 * 8, MAX_ARGS);
+  const f64 = new Float64Array(init.memory.buffer, init.control, CONTROL_BYTES / 8);
   let seen = 0;
   try {
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
@@ -84,7 +86,9 @@ export function serveKernels(init: KernelWorkerInit): void {
       const n = words[ARG_COUNT]!;
       call.length = n;
       for (let i = 0; i < n; i++) call[i] = args[i]!;
+      const started = performance.now();
       fns[words[KERNEL]!]!(...call);
+      f64[ELAPSED_F64] = performance.now() - started;
       Atomics.store(words, DONE, seen);
       Atomics.notify(words, DONE);
     }
@@ -100,6 +104,7 @@ export class ThreadTeam {
   private readonly workers: KernelWorker[] = [];
   private readonly words: Int32Array[] = [];
   private readonly args: Float64Array[] = [];
+  private readonly f64: Float64Array[] = [];
   private readonly seq: number[] = [];
   /** Whether this thread may block in Atomics.wait (not on a browser page's main thread). */
   private canWait = true;
@@ -114,6 +119,7 @@ export class ThreadTeam {
       words.fill(0);
       this.words.push(words);
       this.args.push(new Float64Array(memory.buffer, control + ARGS_F64 * 8, MAX_ARGS));
+      this.f64.push(new Float64Array(memory.buffer, control, CONTROL_BYTES / 8));
       this.seq.push(0);
       this.workers.push(spawn({ module, memory, control }));
     }
@@ -159,6 +165,11 @@ export class ThreadTeam {
         }
       }
     }
+  }
+
+  /** How long helper h took over its last call, in milliseconds (read after wait(h)). */
+  elapsed(h: number): number {
+    return this.f64[h]![ELAPSED_F64]!;
   }
 
   /** Stops every helper. */
