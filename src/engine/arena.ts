@@ -3,11 +3,12 @@
  * and write tensors in place, with no copies (llm.c keeps parameters and activations in one allocation each for
  * the same reason: every byte the model uses is visible and accounted for).
  *
- * Allocation is by exact size: a freed block goes on the free list for its size and the next request of that
- * size takes it back. A training step asks for the same sizes in the same order every step, so after the first
- * step it is served entirely from the free lists and the memory stops growing.
+ * A freed block is first kept for its exact size: a training step asks for the same sizes in the same order
+ * every step, so after the first step it is served from these lists and the memory stops growing. Freed
+ * blocks also merge with free neighbours (and a free block at the top gives its bytes back to the untouched
+ * tail), and a request no list fits exactly takes the smallest free block big enough, splitting it: so shapes
+ * that change every call (sampling, whose context grows a token at a time) reuse memory instead of growing it.
  */
-
 /** Blocks start on 64-byte boundaries: a cache line, and a multiple of any SIMD width we will use. */
 const ALIGN = 64;
 const PAGE = 65536;
@@ -35,7 +36,10 @@ export class Arena {
   /** Bumped whenever the memory grows: growing a plain memory detaches every typed-array view made before it. */
   generation = 0;
   private top = RESERVED_BYTES;
-  private readonly freeBySize = new Map<number, number[]>();
+  /** Free blocks by size, and by where they start and end (for merging neighbours). */
+  private readonly freeBySize = new Map<number, Set<number>>();
+  private readonly freeAt = new Map<number, number>(); // start -> size
+  private readonly freeEnding = new Map<number, number>(); // end -> start
   private bytesInUse = 0;
   /** The buffers the memory had before it grew. */
   private readonly earlier = new WeakSet<ArrayBufferLike>();
@@ -62,9 +66,73 @@ export class Arena {
   /** Reserves `bytes` bytes (rounded up to the alignment) and returns the block's byte offset. Contents are not cleared. */
   alloc(bytes: number): number {
     const size = roundUp(Math.max(bytes, 1), ALIGN);
+    const exact = this.freeBySize.get(size);
+    let offset = -1;
+    if (exact !== undefined && exact.size > 0) offset = this.takeFree(exact.values().next().value!, size);
+    else {
+      const fit = this.smallestFreeAtLeast(size);
+      if (fit !== -1) {
+        const blockSize = this.freeAt.get(fit)!;
+        offset = this.takeFree(fit, blockSize);
+        if (blockSize > size) this.addFree(fit + size, blockSize - size);
+      }
+    }
+    if (offset === -1) offset = this.fromTop(size);
     this.bytesInUse += size;
-    const reusable = this.freeBySize.get(size);
-    if (reusable !== undefined && reusable.length > 0) return reusable.pop()!;
+    return offset;
+  }
+
+  /** Returns a block taken by alloc(bytes) to the arena. */
+  release(offset: number, bytes: number): void {
+    const size = roundUp(Math.max(bytes, 1), ALIGN);
+    this.bytesInUse -= size;
+    let start = offset, end = offset + size;
+    const before = this.freeEnding.get(start);
+    if (before !== undefined) {
+      this.takeFree(before, start - before);
+      start = before;
+    }
+    const afterSize = this.freeAt.get(end);
+    if (afterSize !== undefined) {
+      this.takeFree(end, afterSize);
+      end += afterSize;
+    }
+    if (end === this.top) this.top = start; // back to the untouched tail
+    else this.addFree(start, end - start);
+  }
+
+  /** Bytes in live blocks, and bytes the memory spans (live plus free blocks plus the untouched tail). */
+  stats(): { inUse: number; reserved: number; capacity: number } {
+    return { inUse: this.bytesInUse, reserved: this.top, capacity: this.memory.buffer.byteLength };
+  }
+
+  private addFree(start: number, size: number): void {
+    let set = this.freeBySize.get(size);
+    if (set === undefined) this.freeBySize.set(size, (set = new Set()));
+    set.add(start);
+    this.freeAt.set(start, size);
+    this.freeEnding.set(start + size, start);
+  }
+
+  /** Removes a free block from the lists and returns its start. */
+  private takeFree(start: number, size: number): number {
+    const set = this.freeBySize.get(size)!;
+    set.delete(start);
+    if (set.size === 0) this.freeBySize.delete(size);
+    this.freeAt.delete(start);
+    this.freeEnding.delete(start + size);
+    return start;
+  }
+
+  /** Start of a free block of the smallest size of at least `size` bytes, or -1. */
+  private smallestFreeAtLeast(size: number): number {
+    let bestSize = Infinity;
+    for (const s of this.freeBySize.keys()) if (s >= size && s < bestSize) bestSize = s;
+    return bestSize === Infinity ? -1 : this.freeBySize.get(bestSize)!.values().next().value!;
+  }
+
+  /** A new block from the untouched tail, growing the memory if needed. */
+  private fromTop(size: number): number {
     const offset = this.top;
     this.top += size;
     const needed = this.top - this.memory.buffer.byteLength;
@@ -76,8 +144,7 @@ export class Arena {
         this.memory.grow(pages);
       } catch {
         this.top -= size;
-        this.bytesInUse -= size;
-        throw new RangeError(`tensor arena out of memory: cannot grow to ${this.top + needed} bytes`);
+        throw new RangeError(`tensor arena out of memory: cannot grow to ${this.top + size} bytes`);
       }
       this.earlier.add(old);
       this.generation++;
@@ -96,20 +163,6 @@ export class Arena {
   /** Whether a view over `buffer` addresses this arena's memory (at its own byteOffset): current or earlier shared buffer. */
   owns(buffer: ArrayBufferLike): boolean {
     return buffer === this.memory.buffer || (this.shared && this.earlier.has(buffer));
-  }
-
-  /** Returns a block taken by alloc(bytes) to the arena. */
-  release(offset: number, bytes: number): void {
-    const size = roundUp(Math.max(bytes, 1), ALIGN);
-    this.bytesInUse -= size;
-    let list = this.freeBySize.get(size);
-    if (list === undefined) this.freeBySize.set(size, (list = []));
-    list.push(offset);
-  }
-
-  /** Bytes in live blocks, and bytes the memory spans (live plus free lists plus the untouched tail). */
-  stats(): { inUse: number; reserved: number; capacity: number } {
-    return { inUse: this.bytesInUse, reserved: this.top, capacity: this.memory.buffer.byteLength };
   }
 }
 
