@@ -5,6 +5,29 @@
  */
 import { exp4 } from './simd';
 
+/**
+ * A dropout multiplier from xoshiro128** (src/engine/random.ts): the four state words at `state` are
+ * advanced in place; out[i] = 0 where the i-th output, as a float64, is below threshold (p * 2^32), else keep.
+ */
+export function dropoutMask(out: usize, n: i32, threshold: f64, keep: f32, state: usize): void {
+  let s0 = load<u32>(state), s1 = load<u32>(state, 4), s2 = load<u32>(state, 8), s3 = load<u32>(state, 12);
+  for (let i = 0; i < n; i++) {
+    const result = rotl<u32>(s1 * 5, 7) * 9;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl<u32>(s3, 11);
+    store<f32>(out + ((<usize>i) << 2), <f64>result < threshold ? 0 : keep);
+  }
+  store<u32>(state, s0);
+  store<u32>(state, s1, 4);
+  store<u32>(state, s2, 8);
+  store<u32>(state, s3, 12);
+}
+
 /** out[0..n) = 0. */
 export function fillZero(out: usize, n: i32): void {
   memory.fill(out, 0, (<usize>n) << 2);

@@ -7,7 +7,7 @@
 export { matmul, matmulStrided, matmulPackABytes, matmulPackBBytes, transpose } from './matmul';
 export { attentionForward, attentionBackward, attentionCachedForward, attentionScratchBytes } from './attention';
 export {
-  fillZero, addForward, addBackward, mulForward, mulBackward, biasForward, biasBackward, reluForward, reluBackward,
+  fillZero, dropoutMask, addForward, addBackward, mulForward, mulBackward, biasForward, biasBackward, reluForward, reluBackward,
   geluForward, geluBackward, embeddingForward, embeddingBackward,
 } from './elementwise';
 export {

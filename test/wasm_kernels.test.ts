@@ -316,6 +316,25 @@ test('cross-entropy forward and backward, ignored targets, no counted rows', () 
   }
 });
 
+test('dropoutMask: the same mask and the same generator state as Rng.uniform() drawn one by one', () => {
+  for (const [n, p] of [[0, 0.5], [1, 0.2], [1001, 0.2], [65_537, 0.9], [300, 1e-9]] as const) {
+    const viaUniform = new Rng(99 + n), viaRef = new Rng(99 + n);
+    const expected = Float32Array.from({ length: n }, () => (viaUniform.uniform() < p ? 0 : 1 / (1 - p)));
+    const ref = new Float32Array(n);
+    referenceKernels.dropoutMask(ref, n, p, viaRef.stateWords());
+    assert.deepEqual(ref, expected, `reference n ${n} p ${p}`);
+    for (const [variant, k] of variants) {
+      const t = new Tensor([Math.max(n, 1)]);
+      const rng = new Rng(99 + n);
+      k.dropoutMask(t.data, n, p, rng.stateWords());
+      assert.deepEqual(t.data.subarray(0, n), expected, `${variant} n ${n} p ${p}`);
+      assert.deepEqual(rng.getState(), viaUniform.getState(), `${variant}: the generator moved on as far`);
+      t.dispose();
+    }
+    assert.deepEqual(viaRef.getState(), viaUniform.getState());
+  }
+});
+
 test('transpose and fillZero: exact, on odd shapes', () => {
   for (const [rows, cols] of [[1, 1], [3, 5], [4, 4], [7, 9], [65, 128], [128, 65]] as const) {
     check(`transpose ${rows}x${cols}`, 'transpose', 0, [randn(rows * cols), randn(rows * cols)], (k, a) =>

@@ -7,7 +7,9 @@
 import { adamwStep, sumOfSquares } from './kernels/adamw.js';
 import { attentionBackward, attentionCachedForward, attentionForward } from './kernels/attention.js';
 import { crossEntropyBackward, crossEntropyForward } from './kernels/cross_entropy.js';
-import { addBackward, addForward, biasBackward, biasForward, fillZero, mulBackward, mulForward, transpose } from './kernels/elementwise.js';
+import {
+  addBackward, addForward, biasBackward, biasForward, dropoutMask, fillZero, mulBackward, mulForward, transpose,
+} from './kernels/elementwise.js';
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
 import { geluBackward, geluForward, reluBackward, reluForward } from './kernels/activations.js';
 import { layernormBackward, layernormForward } from './kernels/layernorm.js';
@@ -24,6 +26,7 @@ export interface Kernels {
   matmulNN: typeof matmulNN;
   matmulTN: typeof matmulTN;
   fillZero: typeof fillZero;
+  dropoutMask: typeof dropoutMask;
   transpose: typeof transpose;
   biasForward: typeof biasForward;
   biasBackward: typeof biasBackward;
@@ -54,7 +57,7 @@ export interface Kernels {
 export const referenceKernels: Kernels = {
   name: 'reference',
   threads: 1,
-  matmulNT, matmulNN, matmulTN, fillZero, transpose, biasForward, biasBackward, addForward, addBackward, mulForward, mulBackward,
+  matmulNT, matmulNN, matmulTN, fillZero, dropoutMask, transpose, biasForward, biasBackward, addForward, addBackward, mulForward, mulBackward,
   embeddingForward, embeddingBackward, layernormForward, layernormBackward, reluForward, reluBackward,
   geluForward, geluBackward, softmaxForward, softmaxBackward, attentionForward, attentionBackward, attentionCachedForward,
   crossEntropyForward, crossEntropyBackward, adamwStep, sumOfSquares,

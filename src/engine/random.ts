@@ -26,16 +26,15 @@ export class Rng {
 
   /** A uniform 32-bit unsigned integer. */
   nextU32(): number {
-    const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1]!, 5), 7), 9) >>> 0;
-    const t = s[1]! << 9;
-    s[2]! ^= s[0]!;
-    s[3]! ^= s[1]!;
-    s[1]! ^= s[2]!;
-    s[0]! ^= s[3]!;
-    s[2]! ^= t;
-    s[3] = rotl(s[3]!, 11);
-    return result;
+    return xoshiroNext(this.s);
+  }
+
+  /**
+   * The live state words, for a kernel that draws many numbers in a row (a dropout mask) and leaves the
+   * state where nextU32 would have left it.
+   */
+  stateWords(): Uint32Array {
+    return this.s;
   }
 
   /** Uniform in [0, 1) with 32 random bits. */
@@ -84,6 +83,19 @@ export class Rng {
 export interface RngState {
   s: number[];
   spareNormal: number | null;
+}
+
+/** One step of xoshiro128** on the state s (4 words): returns the next 32-bit output. */
+export function xoshiroNext(s: Uint32Array): number {
+  const result = Math.imul(rotl(Math.imul(s[1]!, 5), 7), 9) >>> 0;
+  const t = s[1]! << 9;
+  s[2]! ^= s[0]!;
+  s[3]! ^= s[1]!;
+  s[1]! ^= s[2]!;
+  s[0]! ^= s[3]!;
+  s[2]! ^= t;
+  s[3] = rotl(s[3]!, 11);
+  return result;
 }
 
 function rotl(x: number, k: number): number {

@@ -3,6 +3,7 @@
  * every `period` elements: a bias over rows, position embeddings over the batch), and products with a mask.
  * Backward kernels accumulate into their gradient buffers.
  */
+import { xoshiroNext } from '../random.js';
 
 /**
  * out[0..n) = 0: fresh gradient buffers, which backward kernels accumulate into. A kernel rather than
@@ -16,6 +17,15 @@ export function fillZero(out: Float32Array, n: number): void {
 /** out[cols, rows] = x[rows, cols] transposed (a weight kept transposed for sampling). */
 export function transpose(out: Float32Array, x: Float32Array, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
+}
+
+/**
+ * A dropout multiplier of n floats drawn from xoshiro128** state words (advanced in place): 0 where the next
+ * uniform u32 / 2^32 is below p, else 1/(1-p). The numbers Rng.uniform() would give, one per element.
+ */
+export function dropoutMask(out: Float32Array, n: number, p: number, state: Uint32Array): void {
+  const keep = 1 / (1 - p), threshold = p * 4294967296;
+  for (let i = 0; i < n; i++) out[i] = xoshiroNext(state) < threshold ? 0 : keep;
 }
 
 /** out = a + b, where b repeats every `period` elements of a (period = a.length for the same shape). */

@@ -9,8 +9,7 @@ import { Tensor } from '../tensor.js';
  */
 export function dropoutMask(shape: readonly number[], p: number, rng: Rng): Tensor {
   const mask = new Tensor(shape);
-  const m = mask.data, keepScale = 1 / (1 - p);
-  for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : keepScale;
+  kernels().dropoutMask(mask.data, mask.size, p, rng.stateWords());
   return mask;
 }
 

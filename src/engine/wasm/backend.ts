@@ -45,6 +45,7 @@ interface WasmExports {
     B: number, Tq: number, Tmax: number, offset: number, nh: number, hs: number, scale: number, scratch: number,
   ): void;
   fillZero(out: number, n: number): void;
+  dropoutMask(out: number, n: number, threshold: number, keep: number, state: number): void;
   transpose(out: number, x: number, rows: number, cols: number): void;
   addForward(out: number, a: number, b: number, n: number, period: number): void;
   addBackward(da: number, db: number, dout: number, n: number, period: number): void;
@@ -308,6 +309,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const packA = Array.from({ length: threads }, () => arena.alloc(ex.matmulPackABytes()));
   const packB = Array.from({ length: threads }, () => arena.alloc(ex.matmulPackBBytes()));
   const attention = Array.from({ length: threads }, () => new Scratch(arena));
+  const rngState = new Scratch(arena);
   const local = THREADED_KERNELS.map((name) => ex[name] as (...a: number[]) => void);
   const index = (name: ThreadedKernel) => THREADED_KERNELS.indexOf(name);
   const MATMUL = index('matmulStrided'), ATTENTION_F = index('attentionForward'), ATTENTION_B = index('attentionBackward');
@@ -423,6 +425,14 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     matmulNN: matmul(1),
     matmulTN: matmul(2),
     fillZero: (out, n) => bridge.run([out], W0, (p) => elementwise(FILL_ZERO, p, n)),
+    dropoutMask: (out, n, p, state) => {
+      // The state words go through a small block of the arena and back (the Rng keeps its own array).
+      const words = rngState.get(16);
+      const view = new Uint32Array(arena.memory.buffer, words, 4);
+      view.set(state);
+      bridge.run([out], W0, (q) => ex.dropoutMask(q[0]!, n, p * 4294967296, 1 / (1 - p), words));
+      state.set(new Uint32Array(arena.memory.buffer, words, 4));
+    },
     transpose: (out, x, rows, cols) => bridge.run([out, x], W0, (p) => ex.transpose(p[0]!, p[1]!, rows, cols)),
     biasForward: (out, bias, M, N) => bridge.run([out, bias], W0, (p) => ex.biasForward(p[0]!, p[1]!, M, N)),
     biasBackward: (dbias, dout, M, N) => bridge.run([dbias, dout], W0, (p) => ex.biasBackward(p[0]!, p[1]!, M, N)),
