@@ -6,9 +6,9 @@
  *
  *   node dist/bench/matmul.js [--seconds 0.4] [--cpu]
  *
- * GFLOPS count 2*M*N*K flops per product. Each figure is the best of three timed runs after a warm-up, one
- * thread, timed by the wall clock, or with --cpu by this process's CPU time (steadier when other processes
- * share the cores; the load average is printed).
+ * GFLOPS count 2*M*N*K flops per product. Each figure is the best of three timed runs after a warm-up, timed by
+ * the wall clock, or with --cpu by this process's CPU time (steadier when other processes share the cores;
+ * the load average is printed). The WebAssembly kernels run on one thread, then on every core ("x2" on two).
  */
 import { loadavg } from 'node:os';
 import { referenceKernels, type Kernels } from '../src/engine/backend.js';
@@ -16,6 +16,7 @@ import { Rng } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { createWasmKernels, wasmVariant } from '../src/engine/wasm/backend.js';
 import { enableRelaxedSimd } from '../src/cli/wasm_flags.js';
+import { coreCount, spawnNodeKernelWorker } from '../src/threads/node_workers.js';
 
 const args = process.argv.slice(2);
 const secondsArg = args.indexOf('--seconds');
@@ -35,6 +36,12 @@ const backends: [string, Kernels][] = [
   ['wasm simd', await createWasmKernels(undefined, { relaxed: false })],
 ];
 if (relaxedAvailable) backends.push(['wasm relaxed', await createWasmKernels(undefined, { relaxed: true })]);
+const cores = coreCount();
+if (cores > 1 && !CPU) {
+  const threaded = { threads: cores, spawnWorker: spawnNodeKernelWorker };
+  backends.push([`wasm simd x${cores}`, await createWasmKernels(undefined, { relaxed: false, ...threaded })]);
+  if (relaxedAvailable) backends.push([`wasm relax x${cores}`, await createWasmKernels(undefined, { relaxed: true, ...threaded })]);
+}
 
 type Layout = 'NT' | 'NN' | 'TN';
 const rng = new Rng(1);
@@ -79,14 +86,14 @@ const names = backends.map(([n]) => n);
 const wasmNames = names.slice(1);
 
 console.log(
-  `tsgpt kernels, one thread, ${CPU ? 'CPU' : 'wall-clock'} time; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  `tsgpt kernels, ${CPU ? 'one thread, CPU' : 'wall-clock'} time; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
 );
 console.log(`wasm builds: simd${relaxedAvailable ? ', relaxed-simd (default: ' + wasmVariant() + ')' : ' (no relaxed SIMD here)'}`);
 console.log('');
 console.log('matmul GFLOPS');
 console.log(
   `${'shape (M x K @ K x N)'.padEnd(22)}${'layout'.padEnd(7)}${names.map((n) => pad(n, 14)).join('')}` +
-    wasmNames.map((n) => pad(`x ${n.slice(5)}`, 10)).join(''),
+    wasmNames.map((n) => pad(`x ${n.slice(5)}`, 12)).join(''),
 );
 const shapes: [number, number, number][] = [[768, 128, 384], [768, 128, 512], [768, 512, 128], [768, 128, 65]];
 for (const [M, K, N] of shapes) {
@@ -94,7 +101,7 @@ for (const [M, K, N] of shapes) {
     const g = backends.map(([, k]) => (2 * M * N * K) / timeMatmul(k, layout, M, N, K) / 1e9);
     console.log(
       `${`${M}x${K} @ ${K}x${N}`.padEnd(22)}${layout.padEnd(7)}${g.map((x) => pad(x.toFixed(1), 14)).join('')}` +
-        g.slice(1).map((x) => pad(`${(x / g[0]!).toFixed(1)}x`, 10)).join(''),
+        g.slice(1).map((x) => pad(`${(x / g[0]!).toFixed(1)}x`, 12)).join(''),
     );
   }
 }
