@@ -7,8 +7,8 @@ import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
 
 export const BENCH_FLAGS: FlagSpec[] = [
   { name: 'preset', type: 'string', choices: Object.keys(PRESETS), help: 'model and batch to time', defaultText: 'baby' },
-  { name: 'steps', type: 'int', min: 1, max: 1e6, help: 'timed training steps', defaultText: '20 (lecture: 2)' },
-  { name: 'warmup', type: 'int', min: 0, max: 1e6, help: 'untimed steps first', defaultText: '3 (lecture: 1)' },
+  { name: 'steps', type: 'int', min: 1, max: 1e6, help: 'timed training steps', defaultText: '50 (lecture: 2)' },
+  { name: 'warmup', type: 'int', min: 0, max: 1e6, help: 'untimed steps first', defaultText: '20 (lecture: 1)' },
   { name: 'sample-tokens', type: 'int', min: 1, max: 1e6, help: 'tokens to sample, with and without the KV cache', defaultText: '300' },
   { name: 'json', type: 'bool', help: 'print one JSON object', defaultText: 'false' },
   { name: 'help', type: 'bool', help: 'show this help' },
@@ -29,8 +29,8 @@ export async function benchCommand(args: readonly string[]): Promise<void> {
   const heavy = preset === 'lecture';
   const r = benchPreset({
     preset, config: PRESETS[preset], kernels: kernels().name,
-    steps: (flags.get('steps') as number | undefined) ?? (heavy ? 2 : 20),
-    warmupSteps: (flags.get('warmup') as number | undefined) ?? (heavy ? 1 : 3),
+    steps: (flags.get('steps') as number | undefined) ?? (heavy ? 2 : 50),
+    warmupSteps: (flags.get('warmup') as number | undefined) ?? (heavy ? 1 : 20),
     sampleTokens: (flags.get('sample-tokens') as number | undefined) ?? 300,
   });
   if (flags.get('json')) {
