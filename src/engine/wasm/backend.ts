@@ -316,7 +316,8 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const GELU_F = index('geluForward'), GELU_B = index('geluBackward'), FILL_ZERO = index('fillZero');
   const LAYERNORM_F = index('layernormForward'), ADAMW = index('adamwStep');
 
-  const shares = new Shares(threads);
+  // One record per kernel: each divides its work differently (rows, columns, batch rows, elements).
+  const shares = THREADED_KERNELS.map(() => new Shares(threads));
 
   /**
    * Runs a call over `total` units (rows, columns, elements) in `parts` contiguous parts, cut at multiples of
@@ -325,7 +326,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
    * grow the memory.
    */
   const split = (kernel: number, total: number, align: number, parts: number, args: (t: number, s: number, e: number) => number[]): void => {
-    const cuts = shares.cuts(total, align, parts);
+    const cuts = shares[kernel]!.cuts(total, align, parts);
     for (let t = 1; t < parts; t++) team!.post(t - 1, kernel, args(t, cuts[t]!, cuts[t + 1]!));
     let failure: unknown = null;
     const started = performance.now();
@@ -337,7 +338,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     const mine = performance.now() - started;
     for (let t = 1; t < parts; t++) team!.wait(t - 1);
     if (failure !== null) throw failure;
-    shares.learn(cuts, (t) => (t === 0 ? mine : team!.elapsed(t - 1)));
+    shares[kernel]!.learn(cuts, (t) => (t === 0 ? mine : team!.elapsed(t - 1)));
   };
 
   /**
