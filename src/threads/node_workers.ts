@@ -10,6 +10,9 @@ import type { SpawnKernelWorker } from '../engine/wasm/threads.js';
 export const spawnNodeKernelWorker: SpawnKernelWorker = (init) => {
   const worker = new Worker(new URL('./kernel_worker.js', import.meta.url), { workerData: init });
   worker.unref();
+  // The calling thread learns of a failure through the shared control block (and throws); this says why,
+  // once it is back in its event loop.
+  worker.on('error', (e) => process.stderr.write(`tsgpt: a kernel worker thread failed: ${e.message}\n`));
   return { terminate: () => void worker.terminate() };
 };
 

@@ -150,7 +150,7 @@ export class ThreadTeam {
     for (;;) {
       const done = Atomics.load(words, DONE);
       if (done === seq) return;
-      if (done === FAILED) throw new Error('a kernel worker thread failed (see its error above)');
+      if (done === FAILED) throw new Error('a kernel worker thread failed');
       if (++spins < SPIN) continue;
       spins = 0;
       if (Atomics.load(words, READY) === 0) {
