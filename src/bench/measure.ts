@@ -56,20 +56,25 @@ export function benchPreset(o: BenchOptions): BenchResult {
   const tokensPerStep = o.config.batchSize * o.config.blockSize * o.config.gradientAccumulationSteps;
   const flops = trainingStepFlops(modelConfig, o.config.batchSize, o.config.blockSize) * o.config.gradientAccumulationSteps;
 
-  // Tokens per second of generating `tokens` tokens from one, repeated until half a second has passed, after
-  // warm-up runs (the first generations also pay for the JIT compiling the sampling code).
+  // Tokens per second of generating `tokens` tokens from one, repeated for a second, after a second of the
+  // same (at least two runs each): the steady rate, once the JIT has compiled the sampling code.
   const sampleRate = (useCache: boolean, tokens: number) => {
     const run = () => {
       let n = 0;
       for (const _ of generate(model, [0], { maxNewTokens: tokens, temperature: 1, rng: new Rng(1), useCache })) n++;
       return n;
     };
-    for (let i = 0; i < 2; i++) run();
-    const t0 = performance.now();
-    let n = 0;
-    do n += run();
-    while (performance.now() - t0 < 500);
-    return (n / (performance.now() - t0)) * 1000;
+    const timed = () => {
+      const t0 = performance.now();
+      let n = 0, runs = 0;
+      do {
+        n += run();
+        runs++;
+      } while (runs < 2 || performance.now() - t0 < 1000);
+      return (n / (performance.now() - t0)) * 1000;
+    };
+    timed();
+    return timed();
   };
   const gflops = flops / msPerStep / 1e6;
   const ceiling = matmulCeilingGflops();

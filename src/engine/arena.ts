@@ -40,6 +40,8 @@ export class Arena {
   private readonly freeBySize = new Map<number, Set<number>>();
   private readonly freeAt = new Map<number, number>(); // start -> size
   private readonly freeEnding = new Map<number, number>(); // end -> start
+  /** At least the size of the largest free block: requests above it skip the search. */
+  private largestFree = 0;
   private bytesInUse = 0;
   /** The buffers the memory had before it grew. */
   private readonly earlier = new WeakSet<ArrayBufferLike>();
@@ -110,6 +112,7 @@ export class Arena {
     let set = this.freeBySize.get(size);
     if (set === undefined) this.freeBySize.set(size, (set = new Set()));
     set.add(start);
+    if (size > this.largestFree) this.largestFree = size;
     this.freeAt.set(start, size);
     this.freeEnding.set(start + size, start);
   }
@@ -126,8 +129,13 @@ export class Arena {
 
   /** Start of a free block of the smallest size of at least `size` bytes, or -1. */
   private smallestFreeAtLeast(size: number): number {
-    let bestSize = Infinity;
-    for (const s of this.freeBySize.keys()) if (s >= size && s < bestSize) bestSize = s;
+    if (size > this.largestFree) return -1;
+    let bestSize = Infinity, largest = 0;
+    for (const s of this.freeBySize.keys()) {
+      if (s >= size && s < bestSize) bestSize = s;
+      if (s > largest) largest = s;
+    }
+    this.largestFree = largest;
     return bestSize === Infinity ? -1 : this.freeBySize.get(bestSize)!.values().next().value!;
   }
 

@@ -139,11 +139,15 @@ export function tidy<T>(fn: () => T): T {
   collectTensors(result, survivors);
   if (survivors.size > 0) truncateTape(scope.tapeStart, survivors);
   else truncateTape(scope.tapeStart);
-  for (const t of scope.tensors) {
-    if (survivors.has(t)) track(t);
-    else if (!kept.has(t)) t.dispose();
+  // Newest first: each block then ends where the arena's untouched tail begins, so releasing it just moves
+  // the top down (no free-list bookkeeping), and the next step allocates from the same top again.
+  for (let i = scope.tensors.length - 1; i >= 0; i--) {
+    const t = scope.tensors[i]!;
+    if (survivors.has(t)) continue;
+    if (!kept.has(t)) t.dispose();
     else kept.delete(t);
   }
+  for (const t of scope.tensors) if (survivors.has(t)) track(t);
   return result;
 }
 

@@ -252,7 +252,7 @@ class Bridge {
 const W0 = 1, W1 = 2, W2 = 4, W3 = 8;
 
 /** Products smaller than this many multiply-adds stay on one thread: handing work over costs a few microseconds. */
-const PARALLEL_MIN_MACS = 1 << 15;
+const PARALLEL_MIN_MACS = 1 << 17;
 /** Elementwise calls shorter than this stay on one thread. */
 const PARALLEL_MIN_ELEMENTS = 1 << 14;
 
