@@ -7,6 +7,10 @@
  * Views not over the arena's current buffer (a plain Float32Array, say) are copied into a scratch block of the
  * arena, the kernel runs there, and the arrays it writes are copied back: correct, slower, rare.
  *
+ * With `threads` above 1 (a shared arena, and a way to start workers: see threads.ts), the big kernels (the
+ * products, attention, GELU, LayerNorm's forward, AdamW, zeroing) are cut into one contiguous part per thread,
+ * where every output value is computed whole by one thread, so the results do not depend on the thread count.
+ *
  * Scratch blocks (the matmul packing buffers, the attention kernels' packed operands, the copies above) come
  * from the arena and are kept. Taking one can grow the memory, which detaches every typed-array view made before it:
  * the engine re-reads `tensor.data` for every kernel call, and the wrappers here read every view's byteOffset
@@ -255,7 +259,6 @@ const W0 = 1, W1 = 2, W2 = 4, W3 = 8;
 const PARALLEL_MIN_MACS = 1 << 17;
 /** Elementwise calls shorter than this stay on one thread. */
 const PARALLEL_MIN_ELEMENTS = 1 << 14;
-
 
 /**
  * How a split call's work is shared between the threads: in proportion to each one's speed, measured on the
