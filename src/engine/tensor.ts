@@ -33,11 +33,14 @@ export class Tensor {
   private viewGeneration = -1;
 
   constructor(shape: Shape, dtype: DType = 'f32', arena: Arena = defaultArena) {
-    for (const d of shape) {
+    let size = 1;
+    for (let i = 0; i < shape.length; i++) {
+      const d = shape[i]!;
       if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`bad tensor shape [${shape.join(', ')}]`);
+      size *= d;
     }
-    this.shape = Object.freeze([...shape]);
-    this.size = shape.reduce((a, b) => a * b, 1);
+    this.shape = Object.freeze(shape.slice());
+    this.size = size;
     this.dtype = dtype;
     this.arena = arena;
     this.block = arena.alloc(this.size * 4);

@@ -140,6 +140,9 @@ export class GPT extends Module implements LanguageModel {
 
   /** An empty key/value cache for `batch` sequences of up to blockSize positions. */
   createKVCache(batch: number): KVCache {
+    // The one-position ids of every offset, made now rather than one by one in the middle of sampling steps,
+    // where each would pin a small block above the step's tensors and fragment the arena.
+    for (let offset = 0; offset < this.config.blockSize; offset++) this.positionIds(1, offset);
     const slots = this.blocks.items.map((b) => b.attn.cacheWidths().map((w) => new KVSlot(batch, this.config.blockSize, w)));
     return new KVCache(batch, this.config.blockSize, slots);
   }
