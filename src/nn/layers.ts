@@ -63,7 +63,7 @@ export class LayerNorm extends Module {
     this.bias = opts.bias ?? true ? this.registerParameter('bias', parameter(() => zeros([dim]))) : null;
   }
 
-  private readonly eps: number;
+  readonly eps: number;
 
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.weight, this.bias, this.eps);

@@ -19,6 +19,8 @@ import { transposeWeights, withTransposedWeights } from '../engine/ops/linear.js
 import { intTensor, tidy } from '../engine/tensor.js';
 import { supportsKVCache, type CachedLanguageModel, type LanguageModel } from '../models/language_model.js';
 import type { KVCache } from '../nn/kv_cache.js';
+import { GPT } from '../models/gpt.js';
+import { GPTDecoder } from '../models/gpt_decoder.js';
 import { sampleToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -47,6 +49,8 @@ export function* generateBatch(
   const cached: CachedLanguageModel | null = opts.useCache !== false && supportsKVCache(model) ? model : null;
   const cache: KVCache | null = cached?.createKVCache(B) ?? null;
   const transposed = cache !== null ? transposeWeights(model.parameters()) : new Map();
+  // One token a step after the prompt: the decoder runs it on buffers it keeps (same kernels, same bits).
+  const decoder = cache !== null && model instanceof GPT && GPTDecoder.supports(model) ? new GPTDecoder(model, cache) : null;
   const lastRows = new Float32Array(B * V);
   const probs = new Float64Array(V);
   try {
@@ -58,6 +62,10 @@ export function* generateBatch(
           // Feed what the cache has not seen: the whole prompt first, then one token a step.
           const start = cache.length;
           n = contextLength - start;
+          if (n === 1 && decoder !== null) {
+            lastRows.set(decoder.step(contexts.map((c) => c[start]!)));
+            return;
+          }
           logits = cached!.forwardCached(intTensor(contexts.flatMap((c) => c.slice(start)), [B, n]), cache);
         } else {
           // Past the block size (or with no cache): the whole cropped window, as nanoGPT's generate.
@@ -75,6 +83,7 @@ export function* generateBatch(
       yield next;
     }
   } finally {
+    decoder?.dispose();
     cache?.dispose();
     for (const t of transposed.values()) t.dispose();
     model.train(wasTraining);

@@ -17,10 +17,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const M = leadingSize(x.shape);
   const y = new Tensor([...x.shape.slice(0, -1), N]);
   const k = kernels();
-  const wt = M < SMALL_M && transposes !== null && !isGradEnabled() ? transposes.get(weight) : undefined;
-  if (wt !== undefined) k.matmulNN(y.data, x.data, wt.data, M, N, K, false);
-  else k.matmulNT(y.data, x.data, weight.data, M, N, K, false);
-  if (bias !== null) k.biasForward(y.data, bias.data, M, N);
+  linearInto(y.data, x.data, weight, bias, M);
   if (needsGrad(x, weight, bias)) {
     record('linear', y, [x, weight, bias], () => {
       // Views are taken afresh for each kernel call: a kernel may take scratch memory and so grow the arena,
@@ -32,6 +29,19 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     });
   }
   return y;
+}
+
+/**
+ * y[M, N] = x[M, K] W^T + b into existing arrays, no gradient: linear()'s forward, which sampling's decoder
+ * also runs on buffers it keeps (src/models/gpt_decoder.ts), so both compute the same bits.
+ */
+export function linearInto(y: Float32Array, x: Float32Array, weight: Tensor, bias: Tensor | null, M: number): void {
+  const [N, K] = weight.shape as [number, number];
+  const k = kernels();
+  const wt = M < SMALL_M && transposes !== null && !isGradEnabled() ? transposes.get(weight) : undefined;
+  if (wt !== undefined) k.matmulNN(y, x, wt.data, M, N, K, false);
+  else k.matmulNT(y, x, weight.data, M, N, K, false);
+  if (bias !== null) k.biasForward(y, bias.data, M, N);
 }
 
 /** Below this many rows a product reads a transposed weight faster (rows contiguous) when one is registered. */
