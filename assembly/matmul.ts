@@ -334,10 +334,10 @@ function rowTimesColumns(out: usize, x: usize, xs: i32, b: usize, bcs: i32, N: i
       }
       const dst = out + ((<usize>j) << 2);
       const add = accumulate || pc > 0;
-      v128.store(dst, add ? f32x4.add(c0, v128.load(dst)) : c0);
-      v128.store(dst, add ? f32x4.add(c1, v128.load(dst, 16)) : c1, 16);
-      v128.store(dst, add ? f32x4.add(c2, v128.load(dst, 32)) : c2, 32);
-      v128.store(dst, add ? f32x4.add(c3, v128.load(dst, 48)) : c3, 48);
+      storeOrAdd(dst, c0, add);
+      storeOrAdd(dst + 16, c1, add);
+      storeOrAdd(dst + 32, c2, add);
+      storeOrAdd(dst + 48, c3, add);
     }
   }
   // The last columns, four at a time and then one lane at a time.
@@ -399,14 +399,14 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
       }
       const dst = out + ((<usize>j) << 2);
       const add = accumulate || pc > 0;
-      v128.store(dst, add ? f32x4.add(c0, v128.load(dst)) : c0);
-      v128.store(dst, add ? f32x4.add(c1, v128.load(dst, 16)) : c1, 16);
-      v128.store(dst, add ? f32x4.add(c2, v128.load(dst, 32)) : c2, 32);
-      v128.store(dst, add ? f32x4.add(c3, v128.load(dst, 48)) : c3, 48);
-      v128.store(dst, add ? f32x4.add(c4, v128.load(dst, 64)) : c4, 64);
-      v128.store(dst, add ? f32x4.add(c5, v128.load(dst, 80)) : c5, 80);
-      v128.store(dst, add ? f32x4.add(c6, v128.load(dst, 96)) : c6, 96);
-      v128.store(dst, add ? f32x4.add(c7, v128.load(dst, 112)) : c7, 112);
+      storeOrAdd(dst, c0, add);
+      storeOrAdd(dst + 16, c1, add);
+      storeOrAdd(dst + 32, c2, add);
+      storeOrAdd(dst + 48, c3, add);
+      storeOrAdd(dst + 64, c4, add);
+      storeOrAdd(dst + 80, c5, add);
+      storeOrAdd(dst + 96, c6, add);
+      storeOrAdd(dst + 112, c7, add);
     }
   }
   // The last columns, four at a time, then the last one to three lane by lane.
@@ -459,11 +459,17 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
   return f32x4.replace_lane(w, 3, load<f32>(p + 3 * cs));
 }
 
+/** Writes v to dst, or adds it to what is there when `add`. */
+// @ts-ignore: decorator
+@inline function storeOrAdd(dst: usize, v: v128, add: bool): void {
+  v128.store(dst, add ? f32x4.add(v, v128.load(dst)) : v);
+}
+
 /** Writes (or adds, when `add`) the first `cols` (1 to 4) lanes of v to dst: a row's last columns. */
 // @ts-ignore: decorator
 @inline function storeLanes(dst: usize, v: v128, cols: i32, add: bool): void {
   if (cols == 4) {
-    v128.store(dst, add ? f32x4.add(v, v128.load(dst)) : v);
+    storeOrAdd(dst, v, add);
     return;
   }
   for (let c = 0; c < cols; c++) {
@@ -479,26 +485,6 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
   if (lane == 1) return f32x4.extract_lane(v, 1);
   if (lane == 2) return f32x4.extract_lane(v, 2);
   return f32x4.extract_lane(v, 3);
-}
-
-/**
- * out[M,N] (+)= A @ B for layout 0 (NT), 1 (NN) or 2 (TN); packA and packB are scratch blocks of
- * matmulPackABytes() and matmulPackBBytes() bytes.
- */
-export function matmul(
-  layout: i32, out: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumulate: i32, packedA: usize, packedB: usize,
-): void {
-  let ars = K, acs = 1, brs = 1, bcs = K; // NT
-  if (layout == 1) {
-    brs = N;
-    bcs = 1;
-  } else if (layout == 2) {
-    ars = 1;
-    acs = M;
-    brs = N;
-    bcs = 1;
-  }
-  matmulStrided(out, N, a, ars, acs, b, brs, bcs, M, N, K, accumulate, packedA, packedB);
 }
 
 /**

@@ -28,7 +28,6 @@ type View = Float32Array | Int32Array;
 
 /** The module's exports (assembly/index.ts); pointers are byte offsets into the arena, 0 for null. */
 interface WasmExports {
-  matmul(layout: number, out: number, a: number, b: number, M: number, N: number, K: number, acc: number, packA: number, packB: number): void;
   matmulStrided(
     out: number, ldc: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number,
     M: number, N: number, K: number, acc: number, packA: number, packB: number,
