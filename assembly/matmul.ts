@@ -1,11 +1,13 @@
 /**
  * Matrix products, row-major float32, in the three layouts the engine needs:
  *   NT  out[M,N] (+)= a[M,K] @ b[N,K]^T      NN  out (+)= a[M,K] @ b[K,N]      TN  out (+)= a[K,M]^T @ b[K,N]
- * One driver serves all three (GotoBLAS order): a block of B (KC x NC) is packed into panels of NR = 8
+ * One driver, matmulStrided, serves all three (and any block of rows or columns of them: the backend's threads
+ * split products that way), in GotoBLAS order: a block of B (KC x NC) is packed into panels of NR = 8
  * columns, laid out k-major, a block of A (MC x KC) into panels of MR = 4 rows, and a 4x8 micro-kernel
  * (eight f32x4 accumulators: more spill registers in V8) runs over every pair of panels. Packing is where the
  * layouts differ; it costs O(MK + KN) against the product's O(MNK). Edge tiles (M % 4, N % 8) are computed
  * whole into a small tile in the caller's scratch (panels are zero-padded) and only their valid part is written.
+ * One to three rows (sampling) skip the packing: rowTimesColumns and rowTimesRows, summing in the same order.
  */
 import { madd } from './simd';
 
