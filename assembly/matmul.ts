@@ -126,6 +126,28 @@ export function transpose(out: usize, x: usize, rows: i32, cols: i32): void {
 }
 
 /**
+ * Four rows (r0, r0 + rs, ...) contiguous in k, depths 0..kc-1, stored transposed: the 4 values of depth k at
+ * dst + k * step. An A panel is 4 floats a depth (step 16); a B panel 8, so each half of it is one call (step 32).
+ */
+// @ts-ignore: decorator
+@inline function packFourRows(r0: usize, rs: usize, kc: i32, dst: usize, step: usize): void {
+  const r1 = r0 + rs, r2 = r1 + rs, r3 = r2 + rs;
+  let k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    const o = <usize>k << 2;
+    storeTransposed4x4(r0 + o, r1 + o, r2 + o, r3 + o, dst + <usize>k * step, step);
+  }
+  for (; k < kc; k++) {
+    const o = <usize>k << 2;
+    const dk = dst + <usize>k * step;
+    store<f32>(dk, load<f32>(r0 + o));
+    store<f32>(dk, load<f32>(r1 + o), 4);
+    store<f32>(dk, load<f32>(r2 + o), 8);
+    store<f32>(dk, load<f32>(r3 + o), 12);
+  }
+}
+
+/**
  * Packs rows [i0, i0+mc) x depth [k0, k0+kc) of A, where A(i, k) = a[i*ars + k*acs] (element strides), into
  * panels of 4 rows: panel p at dst + p*kc*16 bytes, A(i0 + 4p + r, k0 + k) at float (k*4 + r). Rows past mc
  * are zeros. If `mul` is not 0, each element is multiplied by the element of `mul` at the same strides (the
@@ -143,20 +165,7 @@ export function packA(dst: usize, a: usize, ars: i32, acs: i32, i0: i32, mc: i32
     const src = a + (<usize>(i0 + p)) * rs + (<usize>k0) * cs;
     if (rows == MR && acs == 1) {
       // Rows contiguous in k: transpose 4x4 blocks.
-      const r0 = src, r1 = r0 + rs, r2 = r1 + rs, r3 = r2 + rs;
-      let k = 0;
-      for (; k + 4 <= kc; k += 4) {
-        const o = <usize>k << 2;
-        storeTransposed4x4(r0 + o, r1 + o, r2 + o, r3 + o, d + (o << 2), 16);
-      }
-      for (; k < kc; k++) {
-        const o = <usize>k << 2;
-        const dk = d + (o << 2);
-        store<f32>(dk, load<f32>(r0 + o));
-        store<f32>(dk, load<f32>(r1 + o), 4);
-        store<f32>(dk, load<f32>(r2 + o), 8);
-        store<f32>(dk, load<f32>(r3 + o), 12);
-      }
+      packFourRows(src, rs, kc, d, 16);
     } else if (rows == MR && ars == 1) {
       // Rows adjacent (A stored transposed): four consecutive floats per k.
       for (let k = 0; k < kc; k++) v128.store(d + ((<usize>k) << 4), v128.load(src + (<usize>k) * cs));
@@ -266,23 +275,8 @@ export function packB(dst: usize, b: usize, brs: i32, bcs: i32, k0: i32, kc: i32
       }
     } else if (cols == NR && brs == 1) {
       // B given as [N, K] (the NT layout): 8 rows contiguous in k, transposed in 4x4 blocks.
-      for (let half = 0; half < 2; half++) {
-        const r0 = src + (<usize>(half * 4)) * cs, r1 = r0 + cs, r2 = r1 + cs, r3 = r2 + cs;
-        const dh = d + ((<usize>half) << 4);
-        let k = 0;
-        for (; k + 4 <= kc; k += 4) {
-          const o = <usize>k << 2;
-          storeTransposed4x4(r0 + o, r1 + o, r2 + o, r3 + o, dh + (o << 3), 32);
-        }
-        for (; k < kc; k++) {
-          const o = <usize>k << 2;
-          const dk = dh + (o << 3);
-          store<f32>(dk, load<f32>(r0 + o));
-          store<f32>(dk, load<f32>(r1 + o), 4);
-          store<f32>(dk, load<f32>(r2 + o), 8);
-          store<f32>(dk, load<f32>(r3 + o), 12);
-        }
-      }
+      packFourRows(src, cs, kc, d, 32);
+      packFourRows(src + 4 * cs, cs, kc, d + 16, 32);
     } else {
       for (let k = 0; k < kc; k++) {
         const dk = d + ((<usize>k) << 5);
