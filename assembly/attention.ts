@@ -39,33 +39,37 @@ export function attentionScratchBytes(kind: i32, T: i32, hs: i32): usize {
   return keysByDim + dimsByKeys + aPanel + ((<usize>4 * <usize>T) << 2) + 4 * 64;
 }
 
-/** row[0..n) = softmax(scale * row[0..n)), with scale * x rounded to float32 first as the reference does. */
-function softmaxScaledRow(row: usize, n: i32, scale: f32): void {
+/** The largest of scale * row[0..n) (each product rounded to float32, as the reference does), n >= 1. */
+// @ts-ignore: decorator
+@inline function scaledMax(row: usize, n: i32, vscale: v128, scale: f32): v128 {
   const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
-  const vscale = f32x4.splat(scale);
   let vm = f32x4.splat(-Infinity);
   let o: usize = 0;
   for (; o < nv; o += 16) vm = f32x4.pmax(vm, f32x4.mul(v128.load(row + o), vscale));
   let m = hmax(vm);
   for (; o < nb; o += 4) m = max<f32>(m, load<f32>(row + o) * scale);
-  const vmax = f32x4.splat(m);
-  let s0 = f32x4.splat(0), s1 = s0;
-  // Two vectors per iteration: exp is a long dependency chain.
-  for (o = 0; o + 32 <= nv; o += 32) {
-    const e0 = exp4(f32x4.sub(f32x4.mul(v128.load(row + o), vscale), vmax));
-    const e1 = exp4(f32x4.sub(f32x4.mul(v128.load(row + o, 16), vscale), vmax));
-    v128.store(row + o, e0);
-    v128.store(row + o, e1, 16);
-    s0 = f32x4.add(s0, e0);
-    s1 = f32x4.add(s1, e1);
-  }
+  return f32x4.splat(m);
+}
+
+/** exp(scale * x - max) of the four floats at row + o. */
+// @ts-ignore: decorator
+@inline function expScaled(row: usize, o: usize, vscale: v128, vmax: v128): v128 {
+  return exp4(f32x4.sub(f32x4.mul(v128.load(row + o), vscale), vmax));
+}
+
+/**
+ * Replaces row[o/4 .. n) by exp(scale * x - max), whole vectors first, then the last n % 4 floats as one
+ * vector (-inf in the unused lanes, which exp turns to 0); returns acc plus every vector, added in order.
+ */
+// @ts-ignore: decorator
+@inline function expRest(row: usize, n: i32, o: usize, acc: v128, vscale: v128, vmax: v128, scale: f32): v128 {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
   for (; o < nv; o += 16) {
-    const e = exp4(f32x4.sub(f32x4.mul(v128.load(row + o), vscale), vmax));
+    const e = expScaled(row, o, vscale, vmax);
     v128.store(row + o, e);
-    s0 = f32x4.add(s0, e);
+    acc = f32x4.add(acc, e);
   }
   if (o < nb) {
-    // The last n % 4 values as one vector, -inf in the unused lanes (exp gives 0 there).
     const tail = nb - o;
     let t = f32x4.splat(-Infinity);
     t = f32x4.replace_lane(t, 0, load<f32>(row + o) * scale);
@@ -75,12 +79,62 @@ function softmaxScaledRow(row: usize, n: i32, scale: f32): void {
     store<f32>(row + o, f32x4.extract_lane(e, 0));
     if (tail > 4) store<f32>(row + o, f32x4.extract_lane(e, 1), 4);
     if (tail > 8) store<f32>(row + o, f32x4.extract_lane(e, 2), 8);
-    s1 = f32x4.add(s1, e);
+    acc = f32x4.add(acc, e);
   }
-  const inv: f32 = 1 / hsum(f32x4.add(s0, s1));
+  return acc;
+}
+
+/** row[0..n) *= 1 / (the sum of acc's lanes). */
+// @ts-ignore: decorator
+@inline function divideBySum(row: usize, n: i32, acc: v128): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const inv: f32 = 1 / hsum(acc);
   const vinv = f32x4.splat(inv);
-  for (o = 0; o < nv; o += 16) v128.store(row + o, f32x4.mul(v128.load(row + o), vinv));
+  let o: usize = 0;
+  for (; o < nv; o += 16) v128.store(row + o, f32x4.mul(v128.load(row + o), vinv));
   for (; o < nb; o += 4) store<f32>(row + o, load<f32>(row + o) * inv);
+}
+
+/**
+ * Softmax of scale * x over each of mr rows (ldS bytes apart) of lengths n0, n0 + 1, ...: a panel of queries.
+ * exp is a long chain of dependent operations, so four rows go together, one vector of each per step: four
+ * chains in flight. Every row takes the same operations in the same order whether it comes alone or in a panel
+ * (one accumulator, vectors added in order), so a query's weights do not depend on its neighbours: the cached
+ * path, one query at a time, gets the bits of the uncached one.
+ */
+function softmaxScaledRows(s: usize, ldS: usize, mr: i32, n0: i32, scale: f32): void {
+  const vscale = f32x4.splat(scale);
+  const zero = f32x4.splat(0);
+  if (mr == 4) {
+    const r0 = s, r1 = r0 + ldS, r2 = r1 + ldS, r3 = r2 + ldS;
+    const m0 = scaledMax(r0, n0, vscale, scale), m1 = scaledMax(r1, n0 + 1, vscale, scale);
+    const m2 = scaledMax(r2, n0 + 2, vscale, scale), m3 = scaledMax(r3, n0 + 3, vscale, scale);
+    let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+    const shared = (<usize>(n0 & ~3)) << 2; // whole vectors of the shortest row, so of all four
+    let o: usize = 0;
+    for (; o < shared; o += 16) {
+      const e0 = expScaled(r0, o, vscale, m0), e1 = expScaled(r1, o, vscale, m1);
+      const e2 = expScaled(r2, o, vscale, m2), e3 = expScaled(r3, o, vscale, m3);
+      v128.store(r0 + o, e0);
+      v128.store(r1 + o, e1);
+      v128.store(r2 + o, e2);
+      v128.store(r3 + o, e3);
+      a0 = f32x4.add(a0, e0);
+      a1 = f32x4.add(a1, e1);
+      a2 = f32x4.add(a2, e2);
+      a3 = f32x4.add(a3, e3);
+    }
+    divideBySum(r0, n0, expRest(r0, n0, o, a0, vscale, m0, scale));
+    divideBySum(r1, n0 + 1, expRest(r1, n0 + 1, o, a1, vscale, m1, scale));
+    divideBySum(r2, n0 + 2, expRest(r2, n0 + 2, o, a2, vscale, m2, scale));
+    divideBySum(r3, n0 + 3, expRest(r3, n0 + 3, o, a3, vscale, m3, scale));
+    return;
+  }
+  for (let r = 0; r < mr; r++) {
+    const row = s + <usize>r * ldS, n = n0 + r;
+    const m = scaledMax(row, n, vscale, scale);
+    divideBySum(row, n, expRest(row, n, 0, zero, vscale, m, scale));
+  }
 }
 
 /**
@@ -111,12 +165,11 @@ function headForward(
     for (let j0 = 0; j0 < ncols; j0 += 8) {
       microTile(hs, pA, pK + ((<usize>j0 * <usize>hs) << 2), sp + ((<usize>j0) << 2), ldS, mr, min(8, ncols - j0), false, tile);
     }
+    softmaxScaledRows(sp, ldS, mr, p0 + i0 + 1, scale);
     const end = panelLocal ? ncols : rowLen;
     for (let r = 0; r < mr; r++) {
-      const row = sp + <usize>r * ldS;
       const n = p0 + i0 + r + 1;
-      softmaxScaledRow(row, n, scale);
-      if (n < end) memory.fill(row + ((<usize>n) << 2), 0, (<usize>(end - n)) << 2);
+      if (n < end) memory.fill(sp + <usize>r * ldS + ((<usize>n) << 2), 0, (<usize>(end - n)) << 2);
     }
     packA(pA, sp, ldsFloats, 1, 0, mr, 0, ncols, keep != 0 ? keep + <usize>i0 * ldS : 0);
     const orow = out + <usize>i0 * outStride;
@@ -171,13 +224,15 @@ export function attentionCachedForward(
 }
 
 /**
- * Backward, accumulating into dq, dk, dv (see the top of the file); scratch of attentionScratchBytes(1, T, hs).
- * Any of dq, dk, dv may be 0 (null): that gradient is not needed, and nothing is written for it.
+ * Backward into dq, dk, dv (see the top of the file); scratch of attentionScratchBytes(1, T, hs). Each of
+ * their rows is one product's output, so `accumulate` false overwrites them (nothing there yet: no zeroing
+ * pass) where true adds. Any of dq, dk, dv may be 0 (null): that gradient is not needed, and nothing is
+ * written for it.
  * Rows of q, k, v, dq, dk, dv are `ld` floats apart, rows of dout nh * hs.
  */
 export function attentionBackward(
   dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, att: usize, keep: usize,
-  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize, ld: i32,
+  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize, ld: i32, accumulate: bool,
 ): void {
   const stride = (<usize>ld) << 2;
   const cs = ld, csOut = nh * hs;
@@ -242,7 +297,7 @@ export function attentionBackward(
         packA(pA, gp, T, 1, 0, mr, 0, ncols, 0);
         const dqr = dq + base + <usize>i0 * stride;
         for (let j0 = 0; j0 < hs; j0 += 8) {
-          microTile(ncols, pA, pK + ((<usize>j0 * <usize>T) << 2), dqr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
+          microTile(ncols, pA, pK + ((<usize>j0 * <usize>T) << 2), dqr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), accumulate, tile);
         }
       }
       // Rows of keys: dv += W^T dout and dk += dS^T q over the queries t >= s.
@@ -253,13 +308,13 @@ export function attentionBackward(
         if (dv != 0) {
           packA(pA, P, 1, T, s0, mr, s0, kc, M);
           for (let j0 = 0; j0 < hs; j0 += 8) {
-            microTile(kc, pA, pdO + ((<usize>j0 * <usize>T) << 2) + skip, dvr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
+            microTile(kc, pA, pdO + ((<usize>j0 * <usize>T) << 2) + skip, dvr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), accumulate, tile);
           }
         }
         if (dk != 0) {
           packA(pA, G, 1, T, s0, mr, s0, kc, 0);
           for (let j0 = 0; j0 < hs; j0 += 8) {
-            microTile(kc, pA, pQ + ((<usize>j0 * <usize>T) << 2) + skip, dkr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), true, tile);
+            microTile(kc, pA, pQ + ((<usize>j0 * <usize>T) << 2) + skip, dkr + ((<usize>j0) << 2), stride, mr, min(8, hs - j0), accumulate, tile);
           }
         }
       }

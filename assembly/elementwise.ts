@@ -33,6 +33,16 @@ export function fillZero(out: usize, n: i32): void {
   memory.fill(out, 0, (<usize>n) << 2);
 }
 
+/** out[0..n) = x[0..n). */
+export function copy(out: usize, x: usize, n: i32): void {
+  memory.copy(out, x, (<usize>n) << 2);
+}
+
+/** out = a + b over n floats (out may be a: y += x). */
+export function addSame(out: usize, a: usize, b: usize, n: i32): void {
+  addN(out, a, b, n);
+}
+
 /** out = a + b over n floats. */
 // @ts-ignore: decorator
 @inline function addN(out: usize, a: usize, b: usize, n: i32): void {
@@ -209,24 +219,34 @@ export function geluForward(out: usize, x: usize, n: i32): void {
   return f32x4.add(s, t);
 }
 
-export function geluBackward(dx: usize, x: usize, dout: usize, n: i32): void {
+/** dx (+)= dout * gelu'(x): adds when `accumulate`, else overwrites (dx holds nothing yet: no zeroing pass). */
+export function geluBackward(dx: usize, x: usize, dout: usize, n: i32, accumulate: bool): void {
+  if (accumulate) geluBackwardLoop(dx, x, dout, n, true);
+  else geluBackwardLoop(dx, x, dout, n, false);
+}
+
+/** Stores g into dx at byte offset o, or adds it to what is there. */
+// @ts-ignore: decorator
+@inline function storeOrAdd4(dx: usize, o: usize, g: v128, accumulate: bool): void {
+  v128.store(dx + o, accumulate ? f32x4.add(v128.load(dx + o), g) : g);
+}
+
+// @ts-ignore: decorator
+@inline function geluBackwardLoop(dx: usize, x: usize, dout: usize, n: i32, accumulate: bool): void {
   const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
   let o: usize = 0;
   for (; o + 64 <= nv; o += 64) {
     const d0 = geluGrad(v128.load(x + o)), d1 = geluGrad(v128.load(x + o, 16));
     const d2 = geluGrad(v128.load(x + o, 32)), d3 = geluGrad(v128.load(x + o, 48));
-    v128.store(dx + o, f32x4.add(v128.load(dx + o), f32x4.mul(v128.load(dout + o), d0)));
-    v128.store(dx + o, f32x4.add(v128.load(dx + o, 16), f32x4.mul(v128.load(dout + o, 16), d1)), 16);
-    v128.store(dx + o, f32x4.add(v128.load(dx + o, 32), f32x4.mul(v128.load(dout + o, 32), d2)), 32);
-    v128.store(dx + o, f32x4.add(v128.load(dx + o, 48), f32x4.mul(v128.load(dout + o, 48), d3)), 48);
+    storeOrAdd4(dx, o, f32x4.mul(v128.load(dout + o), d0), accumulate);
+    storeOrAdd4(dx, o + 16, f32x4.mul(v128.load(dout + o, 16), d1), accumulate);
+    storeOrAdd4(dx, o + 32, f32x4.mul(v128.load(dout + o, 32), d2), accumulate);
+    storeOrAdd4(dx, o + 48, f32x4.mul(v128.load(dout + o, 48), d3), accumulate);
   }
-  for (; o < nv; o += 16) {
-    const g = f32x4.mul(v128.load(dout + o), geluGrad(v128.load(x + o)));
-    v128.store(dx + o, f32x4.add(v128.load(dx + o), g));
-  }
+  for (; o < nv; o += 16) storeOrAdd4(dx, o, f32x4.mul(v128.load(dout + o), geluGrad(v128.load(x + o))), accumulate);
   for (; o < nb; o += 4) {
     const g = load<f32>(dout + o) * f32x4.extract_lane(geluGrad(f32x4.splat(load<f32>(x + o))), 0);
-    store<f32>(dx + o, load<f32>(dx + o) + g);
+    store<f32>(dx + o, accumulate ? load<f32>(dx + o) + g : g);
   }
 }
 

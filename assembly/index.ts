@@ -7,11 +7,11 @@
 export { matmulStrided, matmulPackABytes, matmulPackBBytes, transpose } from './matmul';
 export { attentionForward, attentionBackward, attentionCachedForward, attentionScratchBytes } from './attention';
 export {
-  fillZero, dropoutMask, addForward, addBackward, mulForward, mulBackward, biasForward, biasBackward, reluForward, reluBackward,
+  fillZero, copy, addSame, dropoutMask, addForward, addBackward, mulForward, mulBackward, biasForward, biasBackward, reluForward, reluBackward,
   geluForward, geluBackward, embeddingForward, embeddingBackward,
 } from './elementwise';
 export {
-  layernormForward, layernormBackward, softmaxForward, softmaxBackward, crossEntropyForward,
+  layernormForward, layernormBackwardParams, layernormBackwardInput, softmaxForward, softmaxBackward, crossEntropyForward,
   crossEntropyBackward, crossEntropyCount,
 } from './norm';
 export { adamwStep, sumOfSquares } from './optim';

@@ -212,6 +212,24 @@ test('gradcheck: add, same shape, broadcast either order, and an operand used tw
   grad(t, 'add [B,T,C] + [1,T,C]', [a, b1TC], ([x, y]) => add(x!, y!));
   grad(t, 'add x + x', [a], ([x]) => add(x!, x!));
   grad(t, 'add (a + b) + b', [a, bTC], ([x, y]) => add(add(x!, y!), y!));
+  // Intermediate operands: backward hands the output's gradient over to the first one instead of adding it,
+  // and copies it into the second unless that one already has a gradient.
+  grad(t, 'add h + h, h intermediate', [a], ([x]) => {
+    const h = gelu(x!);
+    return add(h, h);
+  });
+  grad(t, 'add (h + g) + g, g used twice', [a, a2], ([x, y]) => {
+    const g = gelu(x!), h = gelu(y!);
+    return add(add(h, g), g);
+  });
+  grad(t, 'add g + (h + g)', [a, a2], ([x, y]) => {
+    const g = gelu(x!), h = gelu(y!);
+    return add(g, add(h, g));
+  });
+  grad(t, 'residual over an intermediate: h + linear(layerNorm(h))', [a, input('w', [7, 7], rng, 0.5), input('lw', [7], rng)], ([x, w, lw]) => {
+    const h = gelu(x!);
+    return add(h, linear(layerNorm(h, lw!, null), w!, null));
+  });
 });
 
 test('gradcheck: layerNorm with and without bias, and its input reused as a residual', (t) => {

@@ -90,24 +90,38 @@ test('attention forward and backward: the same bits on 1, 2 and 3 threads, with 
   }
 });
 
-test('gelu and fillZero: the same bits on 1, 2 and 3 threads', () => {
+test('gelu, fillZero, copy and same-shape add: the same bits on 1, 2 and 3 threads', () => {
   const n = 40_003;
   const ins = [filled(n), filled(n, 3), filled(n)];
   sameOnEveryThreadCount('geluForward', ins, [0], (k, [out, x]) => k.geluForward(out!, x!, n));
   sameOnEveryThreadCount('geluBackward', ins, [0], (k, [dx, x, dout]) => k.geluBackward(dx!, x!, dout!, n));
+  sameOnEveryThreadCount('geluBackward overwrite', ins, [0], (k, [dx, x, dout]) => k.geluBackward(dx!, x!, dout!, n, false));
   sameOnEveryThreadCount('fillZero', ins, [0], (k, [out]) => k.fillZero(out!, n - 5));
+  sameOnEveryThreadCount('copy', ins, [0], (k, [out, x]) => k.copy(out!, x!, n - 5));
+  sameOnEveryThreadCount('addForward', ins, [0], (k, [out, a, b]) => k.addForward(out!, a!, b!, n, n));
+  sameOnEveryThreadCount('addBackward', ins, [0, 1], (k, [da, db, dout]) => k.addBackward(da!, db!, dout!, n, n));
   const z = ins[0]!;
   byThreads.get(2)!.fillZero(z.data, n - 5);
   assert.ok(z.data.subarray(0, n - 5).every((x) => x === 0) && z.data[n - 1] !== 0, 'fillZero clears n floats and no more');
   for (const t of ins) t.dispose();
 });
 
-test('layerNorm forward and AdamW: the same bits on 1, 2 and 3 threads', () => {
+test('layerNorm forward and backward, and AdamW: the same bits on 1, 2 and 3 threads', () => {
+  // 67 columns: the weight gradients split by columns in blocks of 4, with a ragged last block.
   const [N, C] = [301, 67];
   const ln = [filled(N * C), filled(N), filled(N), filled(N * C), filled(C), filled(C)];
   sameOnEveryThreadCount('layernormForward', ln, [0, 1, 2], (k, [out, mean, rstd, x, w, b]) =>
     k.layernormForward(out!, mean!, rstd!, x!, w!, b!, N, C, 1e-5));
-  for (const t of ln) t.dispose();
+  const [, mean, rstd, x, w] = ln;
+  rstd!.data.forEach((r, i, d) => (d[i] = Math.abs(r) + 0.5));
+  const grads = [filled(N * C), filled(C), filled(C), filled(N * C), x!, mean!, rstd!, w!];
+  for (const accumulateDx of [true, false]) {
+    sameOnEveryThreadCount(`layernormBackward accumulateDx ${accumulateDx}`, grads, [0, 1, 2], (k, [dx, dw, db, dout, xx, m, r, ww]) =>
+      k.layernormBackward(dx!, dw!, db!, dout!, xx!, m!, r!, ww!, N, C, accumulateDx));
+  }
+  sameOnEveryThreadCount('layernormBackward weight only', grads, [1], (k, [, dw, , dout, xx, m, r, ww]) =>
+    k.layernormBackward(null, dw!, null, dout!, xx!, m!, r!, ww!, N, C));
+  for (const t of [...ln, ...grads.slice(0, 4)]) t.dispose();
   const n = 50_001;
   const opt = [filled(n), filled(n), filled(n), filled(n)];
   opt[3]!.data.forEach((x, i, d) => (d[i] = x * x)); // second moments are not negative

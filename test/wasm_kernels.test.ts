@@ -200,6 +200,10 @@ test('attention forward and backward: T = 1, 7, 33, 70, odd head sizes, with and
             k.attentionBackward(f(x[0]), f(x[1]), f(x[2]), f(x[3]), f(x[4]), f(x[5]), f(x[6]), f(x[7]),
               x[8] as Float32Array | null, B, T, nh, hs, scale), 1);
         }
+        // Overwriting (accumulate false): whatever the gradients held before is gone.
+        check(`attentionBackward ${tag} overwrite`, 'attention', 1e-5, [randn(B * T * C), randn(B * T * C), randn(B * T * C), dout, q, kk, v, att, keep],
+          (k, x) => k.attentionBackward(f(x[0]), f(x[1]), f(x[2]), f(x[3]), f(x[4]), f(x[5]), f(x[6]), f(x[7]),
+            x[8] as Float32Array | null, B, T, nh, hs, scale, C, false), 1);
         // Only some gradients wanted: the others are null and nothing may be written through them.
         for (const wanted of ['q', 'k', 'v', 'qk', 'kv']) {
           const g = (name: string) => (wanted.includes(name) ? randn(B * T * C) : null);
@@ -221,8 +225,10 @@ test('attention with q, k, v read in place from a fused [B, T, 3C] array (ld = 3
   referenceKernels.attentionForward(new Float32Array(B * T * C), att, ...thirds(qkv), null, B, T, nh, hs, scale, ld);
   check('attentionForward ld = 3C', 'attention', 1e-5, [randn(B * T * C), randn(B * nh * T * T), qkv], (k, x) =>
     k.attentionForward(f(x[0]), f(x[1]), ...thirds(f(x[2])), null, B, T, nh, hs, scale, ld));
-  check('attentionBackward ld = 3C', 'attention', 1e-5, [randn(B * T * ld), dout, qkv, att], (k, x) =>
-    k.attentionBackward(...thirds(f(x[0])), f(x[1]), ...thirds(f(x[2])), f(x[3]), null, B, T, nh, hs, scale, ld), 1);
+  for (const accumulate of [true, false]) {
+    check(`attentionBackward ld = 3C accumulate ${accumulate}`, 'attention', 1e-5, [randn(B * T * ld), dout, qkv, att], (k, x) =>
+      k.attentionBackward(...thirds(f(x[0])), f(x[1]), ...thirds(f(x[2])), f(x[3]), null, B, T, nh, hs, scale, ld, accumulate), 1);
+  }
 });
 
 test('attention over a key/value cache: matches the reference, and the uncached wasm kernel bit for bit', () => {
@@ -273,10 +279,12 @@ test('layernorm forward and backward, with and without bias, null gradients', ()
       const dout = randn(N * C);
       for (const [hasDx, hasDw, hasDb] of [[1, 1, 1], [0, 1, 1], [1, 0, 0], [1, 1, 0], [1, 0, 1], [0, 0, 1]]) {
         const dx = hasDx ? randn(N * C) : null, dw = hasDw ? randn(C) : null, db = hasDb ? randn(C) : null;
-        check(`layernormBackward ${N}x${C} dx${hasDx} dw${hasDw} db${hasDb}`, 'layernorm', 1e-5,
-          [dx, dw, db, dout, x, mean, rstd, w], (k, a) =>
-            k.layernormBackward(a[0] as Float32Array | null, a[1] as Float32Array | null, a[2] as Float32Array | null,
-              f(a[3]), f(a[4]), f(a[5]), f(a[6]), f(a[7]), N, C));
+        for (const accumulateDx of hasDx ? [true, false] : [true]) {
+          check(`layernormBackward ${N}x${C} dx${hasDx} dw${hasDw} db${hasDb}${accumulateDx ? '' : ' overwrite dx'}`, 'layernorm', 1e-5,
+            [dx, dw, db, dout, x, mean, rstd, w], (k, a) =>
+              k.layernormBackward(a[0] as Float32Array | null, a[1] as Float32Array | null, a[2] as Float32Array | null,
+                f(a[3]), f(a[4]), f(a[5]), f(a[6]), f(a[7]), N, C, accumulateDx));
+        }
       }
     }
   }
@@ -342,6 +350,7 @@ test('transpose and fillZero: exact, on odd shapes', () => {
   }
   for (const n of [0, 1, 5, 20001]) {
     check(`fillZero n=${n}`, 'fillZero', 0, [randn(n + 3)], (k, a) => k.fillZero(f(a[0]), n));
+    check(`copy n=${n}`, 'copy', 0, [randn(n + 3), randn(n + 3)], (k, a) => k.copy(f(a[0]), f(a[1]), n));
   }
 });
 
@@ -355,6 +364,8 @@ test('gelu and relu forward and backward, including large and zero inputs', () =
     for (const zero of [true, false]) {
       const dx = zero ? new Float32Array(len) : randn(len), dout = randn(len);
       check(`geluBackward n=${len}`, 'gelu', 1e-5, [dx, x, dout], (k, a) => k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len));
+      check(`geluBackward n=${len} overwrite`, 'gelu', 1e-5, [randn(len), x, dout], (k, a) =>
+        k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len, false));
       check(`reluBackward n=${len}`, 'relu', 1e-6, [dx, x, dout], (k, a) => k.reluBackward(f(a[0]), f(a[1]), f(a[2]), len));
     }
   }

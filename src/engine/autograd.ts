@@ -94,6 +94,23 @@ export function gradToWrite(t: Tensor | null): { data: Float32Array; overwrite: 
   return { data: g.data, overwrite: unwritten.delete(g) };
 }
 
+/**
+ * Makes `from`'s gradient buffer the gradient of `to` instead of adding it there, when `to` is an intermediate
+ * of the same shape whose gradient nothing has written yet: a gradient that passes through unchanged (a
+ * residual connection's) then costs no pass over memory. `from` is left without a gradient. Returns whether
+ * it did; if not, nothing changed.
+ */
+export function handOverGrad(from: Tensor, to: Tensor): boolean {
+  const g = from.grad, fresh = to.grad;
+  if (g === null || fresh === null || to.node === null || !unwritten.has(fresh)) return false;
+  if (g.shape.length !== to.shape.length || g.shape.some((d, i) => d !== to.shape[i])) return false;
+  unwritten.delete(fresh);
+  fresh.dispose();
+  to.grad = g;
+  from.grad = null;
+  return true;
+}
+
 export function tapeLength(): number {
   return tape.length;
 }
@@ -130,8 +147,9 @@ export function runBackward(root: Tensor, seed: number | Tensor): void {
       node.backward();
       // Every consumer of this output ran before it (the tape is in topological order), so its gradient is
       // complete and now spent: release it, as PyTorch does not retain non-leaf gradients. This keeps the
-      // backward pass's peak memory near one layer's gradients instead of the whole network's.
-      node.output.grad.dispose();
+      // backward pass's peak memory near one layer's gradients instead of the whole network's. (The op may
+      // have handed the buffer over to an input: handOverGrad.)
+      node.output.grad?.dispose();
       node.output.grad = null;
     }
     node.output.node = null;

@@ -8,7 +8,7 @@ import { adamwStep, sumOfSquares } from './kernels/adamw.js';
 import { attentionBackward, attentionCachedForward, attentionForward } from './kernels/attention.js';
 import { crossEntropyBackward, crossEntropyForward } from './kernels/cross_entropy.js';
 import {
-  addBackward, addForward, biasBackward, biasForward, dropoutMask, fillZero, mulBackward, mulForward, transpose,
+  addBackward, addForward, biasBackward, biasForward, copy, dropoutMask, fillZero, mulBackward, mulForward, transpose,
 } from './kernels/elementwise.js';
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
 import { geluBackward, geluForward, reluBackward, reluForward } from './kernels/activations.js';
@@ -26,6 +26,7 @@ export interface Kernels {
   matmulNN: typeof matmulNN;
   matmulTN: typeof matmulTN;
   fillZero: typeof fillZero;
+  copy: typeof copy;
   dropoutMask: typeof dropoutMask;
   transpose: typeof transpose;
   biasForward: typeof biasForward;
@@ -57,7 +58,7 @@ export interface Kernels {
 export const referenceKernels: Kernels = {
   name: 'reference',
   threads: 1,
-  matmulNT, matmulNN, matmulTN, fillZero, dropoutMask, transpose, biasForward, biasBackward, addForward, addBackward, mulForward, mulBackward,
+  matmulNT, matmulNN, matmulTN, fillZero, copy, dropoutMask, transpose, biasForward, biasBackward, addForward, addBackward, mulForward, mulBackward,
   embeddingForward, embeddingBackward, layernormForward, layernormBackward, reluForward, reluBackward,
   geluForward, geluBackward, softmaxForward, softmaxBackward, attentionForward, attentionBackward, attentionCachedForward,
   crossEntropyForward, crossEntropyBackward, adamwStep, sumOfSquares,

@@ -1,6 +1,7 @@
 /**
  * Point-wise non-linearities. ReLU is the lecture's; GELU is the tanh approximation GPT-2 (and so nanoGPT)
- * uses: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Backward kernels accumulate into dx.
+ * uses: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Backward kernels accumulate into dx (GELU's may
+ * instead overwrite it, when nothing is there yet).
  */
 
 export function reluForward(out: Float32Array, x: Float32Array, n: number): void {
@@ -25,7 +26,8 @@ export function geluForward(out: Float32Array, x: Float32Array, n: number): void
 }
 
 /** d/dx of the forward: 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx, with u = sqrt(2/pi)(x + 0.044715 x^3). */
-export function geluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number): void {
+export function geluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, accumulate = true): void {
+  if (!accumulate) dx.fill(0, 0, n);
   for (let i = 0; i < n; i++) {
     const v = x[i]!;
     const th = Math.tanh(GELU_SCALE * (v + GELU_CUBE * v * v * v));

@@ -54,13 +54,19 @@ let scratch: Float32Array = new Float32Array(0);
  * P = att and W = P * keep:
  *   dv[s] += W[s] dout[t];   dW[s] = dout[t] . v[s];   dP = dW * keep;
  *   dscore[s] = P[s] (dP[s] - sum_r P[r] dP[r]) * scale;   dq[t] += dscore[s] k[s];   dk[s] += dscore[s] q[t]
+ * With `accumulate` false, the heads' columns of dq, dk, dv are overwritten instead (nothing is there yet).
  */
 export function attentionBackward(
   dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null, dout: Float32Array,
   q: Float32Array, k: Float32Array, v: Float32Array, att: Float32Array, keep: Float32Array | null,
-  B: number, T: number, nh: number, hs: number, scale: number, ld: number = nh * hs,
+  B: number, T: number, nh: number, hs: number, scale: number, ld: number = nh * hs, accumulate = true,
 ): void {
   const C = nh * hs;
+  if (!accumulate) {
+    for (let row = 0; row < B * T; row++) {
+      for (const g of [dq, dk, dv]) g?.fill(0, row * ld, row * ld + C);
+    }
+  }
   if (scratch.length < T) scratch = new Float32Array(T);
   const dP = scratch;
   for (let b = 0; b < B; b++) {

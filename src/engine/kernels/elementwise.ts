@@ -14,6 +14,11 @@ export function fillZero(out: Float32Array, n: number): void {
   out.fill(0, 0, n);
 }
 
+/** out[0..n) = x[0..n): a gradient that passes through unchanged (the second operand of a residual add). */
+export function copy(out: Float32Array, x: Float32Array, n: number): void {
+  out.set(x.subarray(0, n));
+}
+
 /** out[cols, rows] = x[rows, cols] transposed (a weight kept transposed for sampling). */
 export function transpose(out: Float32Array, x: Float32Array, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;

@@ -31,13 +31,15 @@ export function layernormForward(
 /**
  * With norm = (x - mean) rstd and g = dout * weight:
  *   dx = rstd (g - mean(g) - norm mean(g norm)),  dweight += sum over rows dout norm,  dbias += sum dout.
- * Any of dx, dweight, dbias may be null when nothing needs it.
+ * Any of dx, dweight, dbias may be null when nothing needs it. dx is added to, or with `accumulateDx` false
+ * overwritten (nothing is there yet); dweight and dbias are always added to.
  */
 export function layernormBackward(
   dx: Float32Array | null, dweight: Float32Array | null, dbias: Float32Array | null,
   dout: Float32Array, x: Float32Array, mean: Float32Array, rstd: Float32Array, weight: Float32Array,
-  N: number, C: number,
+  N: number, C: number, accumulateDx = true,
 ): void {
+  if (dx !== null && !accumulateDx) dx.fill(0, 0, N * C);
   for (let i = 0; i < N; i++) {
     const o = i * C;
     const m = mean[i]!, r = rstd[i]!;

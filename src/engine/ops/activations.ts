@@ -1,4 +1,4 @@
-import { gradIfNeeded, needsGrad, record } from '../autograd.js';
+import { gradIfNeeded, gradToWrite, needsGrad, record } from '../autograd.js';
 import { kernels } from '../backend.js';
 import { Tensor } from '../tensor.js';
 
@@ -16,6 +16,11 @@ export function gelu(x: Tensor): Tensor {
   const out = new Tensor(x.shape);
   const k = kernels();
   k.geluForward(out.data, x.data, x.size);
-  if (needsGrad(x)) record('gelu', out, [x], () => k.geluBackward(gradIfNeeded(x)!, x.data, out.grad!.data, x.size));
+  if (needsGrad(x)) {
+    record('gelu', out, [x], () => {
+      const dx = gradToWrite(x)!;
+      k.geluBackward(dx.data, x.data, out.grad!.data, x.size, !dx.overwrite);
+    });
+  }
   return out;
 }

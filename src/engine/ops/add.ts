@@ -1,4 +1,4 @@
-import { gradIfNeeded, needsGrad, record } from '../autograd.js';
+import { gradIfNeeded, gradToWrite, handOverGrad, needsGrad, record } from '../autograd.js';
 import { kernels } from '../backend.js';
 import { Tensor } from '../tensor.js';
 import { sameShape } from './shapes.js';
@@ -22,6 +22,13 @@ export function add(a: Tensor, b: Tensor): Tensor {
   if (n > 0) k.addForward(out.data, a.data, b.data, n, period);
   if (needsGrad(a, b)) {
     record('add', out, [a, b], () => {
+      // A residual connection: out's gradient becomes a's as it is, and b's is a copy unless b has one already.
+      if (period === n && handOverGrad(out, a)) {
+        const db = gradToWrite(b), dout = a.grad!.data;
+        if (db?.overwrite) k.copy(db.data, dout, n);
+        else if (db !== null) k.addBackward(null, db.data, dout, n, period);
+        return;
+      }
       k.addBackward(gradIfNeeded(a), gradIfNeeded(b), out.grad!.data, n, period);
     });
   }

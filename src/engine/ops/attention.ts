@@ -1,4 +1,4 @@
-import { gradIfNeeded, needsGrad, record } from '../autograd.js';
+import { gradIfNeeded, gradToWrite, needsGrad, record } from '../autograd.js';
 import { kernels } from '../backend.js';
 import type { Rng } from '../random.js';
 import { Tensor } from '../tensor.js';
@@ -30,7 +30,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, nHead: number, opts: 
   return causalAttention(
     [q, k, v], B, T, C, C, nHead, opts,
     () => [q.data, k.data, v.data],
-    () => [gradIfNeeded(q), gradIfNeeded(k), gradIfNeeded(v)],
+    () => ({ grads: [gradIfNeeded(q), gradIfNeeded(k), gradIfNeeded(v)], accumulate: true }),
   );
 }
 
@@ -50,17 +50,21 @@ export function attentionQKV(qkv: Tensor, nHead: number, opts: AttentionOptions 
     [qkv], B, T, C, C3, nHead, opts,
     () => thirds(qkv.data),
     () => {
-      const g = gradIfNeeded(qkv);
-      return g === null ? [null, null, null] : thirds(g);
+      // One gradient buffer for all three: the kernel writes every element of it, so a fresh one is overwritten.
+      const g = gradToWrite(qkv);
+      return g === null ? { grads: [null, null, null], accumulate: true } : { grads: thirds(g.data), accumulate: !g.overwrite };
     },
   );
 }
 
-/** Both forms: `views()` gives q, k, v (rows ld floats apart), `grads()` their gradients, read when needed. */
+/**
+ * Both forms: `views()` gives q, k, v (rows ld floats apart), `grads()` their gradients, read when needed, and
+ * whether the kernel adds to them or overwrites them.
+ */
 function causalAttention(
   inputs: Tensor[], B: number, T: number, C: number, ld: number, nHead: number, opts: AttentionOptions,
   views: () => [Float32Array, Float32Array, Float32Array],
-  grads: () => [Float32Array | null, Float32Array | null, Float32Array | null],
+  grads: () => { grads: [Float32Array | null, Float32Array | null, Float32Array | null]; accumulate: boolean },
 ): Tensor {
   if (C % nHead !== 0) throw new RangeError(`attention: width ${C} is not divisible by ${nHead} heads`);
   const hs = C / nHead, scale = 1 / Math.sqrt(hs);
@@ -74,9 +78,9 @@ function causalAttention(
   opts.onWeights?.(att);
   if (needsGrad(...inputs)) {
     record('attention', out, inputs, () => {
-      const [dq, dk, dv] = grads();
+      const { grads: [dq, dk, dv], accumulate } = grads();
       const [q, k, v] = views();
-      kern.attentionBackward(dq, dk, dv, out.grad!.data, q, k, v, att.data, keep?.data ?? null, B, T, nHead, hs, scale, ld);
+      kern.attentionBackward(dq, dk, dv, out.grad!.data, q, k, v, att.data, keep?.data ?? null, B, T, nHead, hs, scale, ld, accumulate);
       // The weights and the mask are the largest things a forward keeps ([B, nh, T, T] each): free them now.
       att.dispose();
       keep?.dispose();

@@ -1,4 +1,4 @@
-import { gradIfNeeded, needsGrad, record } from '../autograd.js';
+import { gradIfNeeded, gradToWrite, needsGrad, record } from '../autograd.js';
 import { kernels } from '../backend.js';
 import { Tensor } from '../tensor.js';
 import { lastDim, leadingSize } from './shapes.js';
@@ -15,9 +15,10 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 
   k.layernormForward(out.data, mean.data, rstd.data, x.data, weight.data, bias?.data ?? null, N, C, eps);
   if (needsGrad(x, weight, bias)) {
     record('layerNorm', out, [x, weight, bias], () => {
+      const dx = gradToWrite(x);
       k.layernormBackward(
-        gradIfNeeded(x), gradIfNeeded(weight), gradIfNeeded(bias),
-        out.grad!.data, x.data, mean.data, rstd.data, weight.data, N, C,
+        dx?.data ?? null, gradIfNeeded(weight), gradIfNeeded(bias),
+        out.grad!.data, x.data, mean.data, rstd.data, weight.data, N, C, !(dx?.overwrite ?? false),
       );
       mean.dispose();
       rstd.dispose();

@@ -41,13 +41,15 @@ interface WasmExports {
   ): void;
   attentionBackward(
     dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number, att: number, keep: number,
-    B: number, T: number, nh: number, hs: number, scale: number, scratch: number, ld: number,
+    B: number, T: number, nh: number, hs: number, scale: number, scratch: number, ld: number, accumulate: number,
   ): void;
   attentionCachedForward(
     out: number, q: number, kCache: number, vCache: number,
     B: number, Tq: number, Tmax: number, offset: number, nh: number, hs: number, scale: number, scratch: number,
   ): void;
   fillZero(out: number, n: number): void;
+  copy(out: number, x: number, n: number): void;
+  addSame(out: number, a: number, b: number, n: number): void;
   dropoutMask(out: number, n: number, threshold: number, keep: number, state: number): void;
   transpose(out: number, x: number, rows: number, cols: number): void;
   addForward(out: number, a: number, b: number, n: number, period: number): void;
@@ -59,13 +61,15 @@ interface WasmExports {
   reluForward(out: number, x: number, n: number): void;
   reluBackward(dx: number, x: number, dout: number, n: number): void;
   geluForward(out: number, x: number, n: number): void;
-  geluBackward(dx: number, x: number, dout: number, n: number): void;
+  geluBackward(dx: number, x: number, dout: number, n: number, accumulate: number): void;
   embeddingForward(out: number, weight: number, idx: number, N: number, C: number): void;
   embeddingBackward(dweight: number, dout: number, idx: number, N: number, C: number): void;
   layernormForward(out: number, mean: number, rstd: number, x: number, weight: number, bias: number, N: number, C: number, eps: number): void;
-  layernormBackward(
-    dx: number, dweight: number, dbias: number, dout: number, x: number, mean: number, rstd: number, weight: number,
-    N: number, C: number,
+  layernormBackwardParams(
+    dweight: number, dbias: number, dout: number, x: number, mean: number, rstd: number, N: number, cols: number, ld: number,
+  ): void;
+  layernormBackwardInput(
+    dx: number, dout: number, x: number, mean: number, rstd: number, weight: number, N: number, C: number, accumulate: number,
   ): void;
   softmaxForward(out: number, x: number, N: number, C: number): void;
   softmaxBackward(dx: number, y: number, dy: number, N: number, C: number): void;
@@ -316,7 +320,8 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const index = (name: ThreadedKernel) => THREADED_KERNELS.indexOf(name);
   const MATMUL = index('matmulStrided'), ATTENTION_F = index('attentionForward'), ATTENTION_B = index('attentionBackward');
   const GELU_F = index('geluForward'), GELU_B = index('geluBackward'), FILL_ZERO = index('fillZero');
-  const LAYERNORM_F = index('layernormForward'), ADAMW = index('adamwStep');
+  const LAYERNORM_F = index('layernormForward'), ADAMW = index('adamwStep'), COPY = index('copy'), ADD = index('addSame');
+  const LAYERNORM_BP = index('layernormBackwardParams'), LAYERNORM_BI = index('layernormBackwardInput');
 
   // One record per kernel: each divides its work differently (rows, columns, batch rows, elements).
   const shares = THREADED_KERNELS.map(() => new Shares(threads));
@@ -362,9 +367,10 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     });
   };
 
-  /** An elementwise kernel (pointers..., n) over n floats. */
-  const elementwise = (kernel: number, pointers: number[], n: number): void =>
-    blocks(kernel, [...pointers, n], pointers.length, n, [...pointers.map(() => 4), 0], 16, n >= PARALLEL_MIN_ELEMENTS);
+  /** An elementwise kernel (pointers..., n, ...flags) over n floats. */
+  const elementwise = (kernel: number, pointers: number[], n: number, flags: number[] = []): void =>
+    blocks(kernel, [...pointers, n, ...flags], pointers.length, n, [...pointers.map(() => 4), 0, ...flags.map(() => 0)], 16,
+      n >= PARALLEL_MIN_ELEMENTS);
 
   const matmul = (layout: number) =>
     (out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void =>
@@ -402,20 +408,20 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
    */
   const attentionSplit = (
     kernel: number, kind: number, p: number[], layout: string,
-    B: number, T: number, nh: number, hs: number, scale: number, ld: number,
+    B: number, T: number, nh: number, hs: number, scale: number, ld: number, flags: number[] = [],
   ): void => {
     const parts = Math.min(threads, B);
     const bytes = ex.attentionScratchBytes(kind, T, hs);
     const scratch = Array.from({ length: parts }, (_, t) => attention[t]!.get(bytes));
     const rowBytes = { i: T * ld * 4, o: T * nh * hs * 4, a: nh * T * T * 4 } as Record<string, number>;
     if (parts === 1) {
-      local[kernel]!(...p, B, T, nh, hs, scale, scratch[0]!, ld);
+      local[kernel]!(...p, B, T, nh, hs, scale, scratch[0]!, ld, ...flags);
       return;
     }
     split(kernel, B, 1, parts, (t, b0, b1) => {
       const rows = b1 - b0;
       const args = p.map((q, i) => (q === 0 ? 0 : q + b0 * rowBytes[layout[i]!]!));
-      args.push(rows, T, nh, hs, scale, scratch[t]!, ld);
+      args.push(rows, T, nh, hs, scale, scratch[t]!, ld, ...flags);
       return args;
     });
   };
@@ -428,6 +434,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     matmulNN: matmul(1),
     matmulTN: matmul(2),
     fillZero: (out, n) => bridge.run([out], W0, (p) => elementwise(FILL_ZERO, p, n)),
+    copy: (out, x, n) => bridge.run([out, x], W0, (p) => elementwise(COPY, p, n)),
     dropoutMask: (out, n, p, state) => {
       // The state words go through a small block of the arena and back (the Rng keeps its own array).
       const words = rngState.get(16);
@@ -439,10 +446,19 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     transpose: (out, x, rows, cols) => bridge.run([out, x], W0, (p) => ex.transpose(p[0]!, p[1]!, rows, cols)),
     biasForward: (out, bias, M, N) => bridge.run([out, bias], W0, (p) => ex.biasForward(p[0]!, p[1]!, M, N)),
     biasBackward: (dbias, dout, M, N) => bridge.run([dbias, dout], W0, (p) => ex.biasBackward(p[0]!, p[1]!, M, N)),
+    // Same shapes (the residual stream) go through addSame, which threads split; a repeating operand does not.
     addForward: (out, a, b, n, period) =>
-      bridge.run([out, a, b], W0, (p) => ex.addForward(p[0]!, p[1]!, p[2]!, n, period)),
+      bridge.run([out, a, b], W0, (p) =>
+        period === n ? elementwise(ADD, p, n) : ex.addForward(p[0]!, p[1]!, p[2]!, n, period)),
     addBackward: (da, db, dout, n, period) =>
-      bridge.run([da, db, dout], W0 | W1, (p) => ex.addBackward(p[0]!, p[1]!, p[2]!, n, period)),
+      bridge.run([da, db, dout], W0 | W1, (p) => {
+        if (period !== n) {
+          ex.addBackward(p[0]!, p[1]!, p[2]!, n, period);
+          return;
+        }
+        if (p[0] !== 0) elementwise(ADD, [p[0]!, p[0]!, p[2]!], n);
+        if (p[1] !== 0) elementwise(ADD, [p[1]!, p[1]!, p[2]!], n);
+      }),
     mulForward: (out, x, mask, n) => bridge.run([out, x, mask], W0, (p) => ex.mulForward(p[0]!, p[1]!, p[2]!, n)),
     mulBackward: (dx, dout, mask, n) => bridge.run([dx, dout, mask], W0, (p) => ex.mulBackward(p[0]!, p[1]!, p[2]!, n)),
     embeddingForward: (out, weight, idx, N, C) =>
@@ -453,20 +469,32 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     layernormForward: (out, mean, rstd, x, weight, bias, N, C, eps) =>
       bridge.run([out, mean, rstd, x, weight, bias], W0 | W1 | W2, (p) =>
         blocks(LAYERNORM_F, [...p, N, C, eps], 6, N, [C * 4, 4, 4, C * 4, 0, 0, 0, 0, 0], 1, N * C >= PARALLEL_MIN_ELEMENTS)),
-    layernormBackward: (dx, dweight, dbias, dout, x, mean, rstd, weight, N, C) =>
-      bridge.run([dx, dweight, dbias, dout, x, mean, rstd, weight], W0 | W1 | W2, (p) =>
-        ex.layernormBackward(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, N, C)),
+    // The input gradient by rows; the weight's and bias's by columns (each column's rows summed in order).
+    layernormBackward: (dx, dweight, dbias, dout, x, mean, rstd, weight, N, C, accumulateDx = true) =>
+      bridge.run([dx, dweight, dbias, dout, x, mean, rstd, weight], W0 | W1 | W2, (p) => {
+        const [pdx, pdw, pdb, pdo, px, pm, pr, pw] = p as [number, number, number, number, number, number, number, number];
+        const parallel = N * C >= PARALLEL_MIN_ELEMENTS;
+        if (pdw !== 0 || pdb !== 0) {
+          blocks(LAYERNORM_BP, [pdw, pdb, pdo, px, pm, pr, N, C, C], 7, C, [pdw === 0 ? 0 : 4, pdb === 0 ? 0 : 4, 4, 4, 0, 0, 0, 0, 0], 4,
+            parallel && C >= 64);
+        }
+        if (pdx !== 0) {
+          blocks(LAYERNORM_BI, [pdx, pdo, px, pm, pr, pw, N, C, accumulateDx ? 1 : 0], 6, N, [C * 4, C * 4, C * 4, 4, 4, 0, 0, 0, 0], 1,
+            parallel);
+        }
+      }),
     reluForward: (out, x, n) => bridge.run([out, x], W0, (p) => ex.reluForward(p[0]!, p[1]!, n)),
     reluBackward: (dx, x, dout, n) => bridge.run([dx, x, dout], W0, (p) => ex.reluBackward(p[0]!, p[1]!, p[2]!, n)),
     geluForward: (out, x, n) => bridge.run([out, x], W0, (p) => elementwise(GELU_F, p, n)),
-    geluBackward: (dx, x, dout, n) => bridge.run([dx, x, dout], W0, (p) => elementwise(GELU_B, p, n)),
+    geluBackward: (dx, x, dout, n, accumulate = true) =>
+      bridge.run([dx, x, dout], W0, (p) => elementwise(GELU_B, p, n, [accumulate ? 1 : 0])),
     softmaxForward: (out, x, N, C) => bridge.run([out, x], W0, (p) => ex.softmaxForward(p[0]!, p[1]!, N, C)),
     softmaxBackward: (dx, y, dy, N, C) => bridge.run([dx, y, dy], W0, (p) => ex.softmaxBackward(p[0]!, p[1]!, p[2]!, N, C)),
     attentionForward: (out, att, q, k, v, keep, B, T, nh, hs, scale, ld = nh * hs) =>
       bridge.run([out, att, q, k, v, keep], W0 | W1, (p) => attentionSplit(ATTENTION_F, 0, p, 'oaiiia', B, T, nh, hs, scale, ld)),
-    attentionBackward: (dq, dk, dv, dout, q, k, v, att, keep, B, T, nh, hs, scale, ld = nh * hs) =>
+    attentionBackward: (dq, dk, dv, dout, q, k, v, att, keep, B, T, nh, hs, scale, ld = nh * hs, accumulate = true) =>
       bridge.run([dq, dk, dv, dout, q, k, v, att, keep], W0 | W1 | W2, (p) =>
-        attentionSplit(ATTENTION_B, 1, p, 'iiioiiiaa', B, T, nh, hs, scale, ld)),
+        attentionSplit(ATTENTION_B, 1, p, 'iiioiiiaa', B, T, nh, hs, scale, ld, [accumulate ? 1 : 0])),
     // `row` is the caller's scratch (often a plain array, which would be copied in and out): ours serves instead.
     attentionCachedForward: (out, q, kCache, vCache, _row, B, Tq, Tmax, offset, nh, hs, scale) =>
       bridge.run([out, q, kCache, vCache], W0, (p) =>

@@ -15,8 +15,8 @@
 
 /** The exports helpers may run, by index: kernels that threads split (src/engine/wasm/backend.ts). */
 export const THREADED_KERNELS = [
-  'matmulStrided', 'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'fillZero',
-  'layernormForward', 'adamwStep',
+  'matmulStrided', 'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'fillZero', 'copy',
+  'addSame', 'layernormForward', 'layernormBackwardParams', 'layernormBackwardInput', 'adamwStep',
 ] as const;
 export type ThreadedKernel = (typeof THREADED_KERNELS)[number];
 
@@ -44,7 +44,7 @@ const DONE = 16; // set by the helper to the sequence number it finished, or FAI
 const READY = 17; // set to 1 by the helper once its module instance is up
 const ELAPSED_F64 = 14; // the helper's time for the call, in milliseconds (float64 words 14 and 15 are free)
 const ARGS_F64 = 16; // arguments as float64 from byte 128 (every pointer and shape is exact in a float64)
-const MAX_ARGS = 16;
+const MAX_ARGS = 20;
 /** Bytes of one helper's control block. */
 export const CONTROL_BYTES = 128 + MAX_ARGS * 8;
 const FAILED = -1;
