@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { record, gradIfNeeded, tapeLength } from '../src/engine/autograd.js';
 import { defaultArena } from '../src/engine/arena.js';
 import {
-  add, attention, attentionQKV, concat, crossEntropy, dropout, embedding, gelu, layerNorm, linear, noGrad, relu, softmax, split,
+  add, attention, attentionQKV, concat, crossEntropy, dropout, embedding, gelu, lastPosition, layerNorm, linear, noGrad, relu, softmax, split,
   Rng, Tensor, intTensor, parameter, randn, tensor, tidy,
 } from '../src/engine/index.js';
 import { relativeError } from './helpers/assert.js';
@@ -382,6 +382,8 @@ test('gradcheck: dropout (same mask every forward; the backward multiplies by th
 test('gradcheck: split and concat', (t) => {
   const rng = new Rng(12);
   const x = input('x', [3, 5, 9], rng);
+  grad(t, 'lastPosition', [x], ([a]) => lastPosition(a!));
+  grad(t, 'lastPosition of x twice', [x], ([a]) => concat([lastPosition(a!), lastPosition(a!)]));
   grad(t, 'split [2,3,4] then concat reversed', [x], ([a]) => concat(split(a!, [2, 3, 4]).reverse()));
   grad(t, 'concat([x, split pieces]) uses x twice', [x], ([a]) => {
     const [p, q, r] = split(a!, [4, 1, 4]);

@@ -100,6 +100,13 @@ for (const [kernelName, kernelSet] of kernelSets) for (const style of ['nanogpt'
         for (const t of [1, 5, 9, 2]) stepwise.push(...model.forwardCached(intTensor([t], [1, 1]), cache).toArray());
       });
       assert.deepEqual(stepwise, full);
+      // Past the block size only the last position's logits are computed (forwardLast): forward()'s last rows.
+      for (const T of [1, 5, 8]) {
+        const batch = intTensor(Array.from({ length: 2 * T }, (_, i) => (i * 7 + 3) % 13), [2, T]);
+        const rows = noGrad(() => model.forward(batch).logits.toArray());
+        const last = noGrad(() => model.forwardLast(batch).toArray());
+        assert.deepEqual(last, [...rows.slice((T - 1) * 13, T * 13), ...rows.slice((2 * T - 1) * 13, 2 * T * 13)], `forwardLast T=${T}`);
+      }
       cache.dispose();
       model.dispose();
     } finally {

@@ -138,6 +138,25 @@ export class GPT extends Module implements LanguageModel {
     return { logits, loss: targets === undefined ? null : crossEntropy(logits, targets) };
   }
 
+  /**
+   * The logits [B, 1, V] of forward(idx)'s last position alone, bit for bit, for sampling past the block size
+   * (no cache applies there: every position moves). All blocks but the last run over every position; the
+   * last needs their keys and values but runs its query, projection and feed-forward, the final LayerNorm
+   * and the head on the last position only. Run under noGrad, in eval mode.
+   */
+  forwardLast(idx: Tensor): Tensor {
+    const T = idx.shape[idx.shape.length - 1]!;
+    if (idx.shape.length !== 2 || T < 1) throw new RangeError(`GPT.forwardLast: ids must be [B, T], got [${idx.shape}]`);
+    if (T > this.config.blockSize) {
+      throw new RangeError(`cannot forward a sequence of length ${T}: block size is only ${this.config.blockSize}`);
+    }
+    let x = add(this.tokenEmbedding.forward(idx), this.positionEmbedding.forward(this.positionIds(T)));
+    const blocks = this.blocks.items;
+    blocks.forEach((block, layer) => void (x = layer < blocks.length - 1 ? block.forward(x) : block.forwardLast(x)));
+    if (this.lnF !== null) x = this.lnF.forward(x);
+    return this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
+  }
+
   /** An empty key/value cache for `batch` sequences of up to blockSize positions. */
   createKVCache(batch: number): KVCache {
     // The one-position ids of every offset, made now rather than one by one in the middle of sampling steps,

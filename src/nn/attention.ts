@@ -8,7 +8,7 @@
 import { attention, attentionQKV } from '../engine/ops/attention.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { attentionCached, writeCacheRows } from '../engine/ops/kv_cache.js';
-import { concat, split } from '../engine/ops/split_concat.js';
+import { concat, lastPosition, split } from '../engine/ops/split_concat.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Linear, ModuleList, type Init } from './layers.js';
@@ -44,6 +44,12 @@ export class Head extends Module {
     writeCacheRows(slot.k, this.key.forward(x), offset);
     writeCacheRows(slot.v, this.value.forward(x), offset);
     return attentionCached(this.query.forward(x), slot.k, slot.v, offset, 1);
+  }
+
+  /** forward()'s last position only, [B, 1, headSize]: keys and values of every position, one query (sampling). */
+  forwardLast(x: Tensor): Tensor {
+    const T = x.shape[1]!;
+    return attentionCached(this.query.forward(lastPosition(x)), this.key.forward(x), this.value.forward(x), T - 1, 1);
   }
 
   private attentionOptions() {
@@ -91,6 +97,10 @@ export class MultiHeadAttention extends Module {
     return this.combine(this.heads.items.map((h, i) => h.forwardCached(x, slots[i]!, offset)));
   }
 
+  forwardLast(x: Tensor): Tensor {
+    return this.combine(this.heads.items.map((h) => h.forwardLast(x)));
+  }
+
   private combine(heads: Tensor[]): Tensor {
     const out = heads.length === 1 ? heads[0]! : concat(heads);
     if (this.proj === null) return out;
@@ -126,6 +136,17 @@ export class CausalSelfAttention extends Module {
     writeCacheRows(slots[0]!.k, k, offset);
     writeCacheRows(slots[0]!.v, v, offset);
     return this.c_proj.forward(attentionCached(q, slots[0]!.k, slots[0]!.v, offset, this.nHead));
+  }
+
+  /**
+   * forward()'s last position only, [B, 1, C], for sampling: the keys and values of every position (the
+   * projection makes all of q, k, v, as one product), the last position's query, and the output projection
+   * of that one row.
+   */
+  forwardLast(x: Tensor): Tensor {
+    const T = x.shape[1]!;
+    const [q, k, v] = split(this.c_attn.forward(x), [this.nEmbd, this.nEmbd, this.nEmbd]) as [Tensor, Tensor, Tensor];
+    return this.c_proj.forward(attentionCached(lastPosition(q), k, v, T - 1, this.nHead));
   }
 
   /** One cache slot for all heads: the fused projection makes their keys side by side. */

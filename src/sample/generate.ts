@@ -68,10 +68,18 @@ export function* generateBatch(
           }
           logits = cached!.forwardCached(intTensor(contexts.flatMap((c) => c.slice(start)), [B, n]), cache);
         } else {
-          // Past the block size (or with no cache): the whole cropped window, as nanoGPT's generate.
+          // Past the block size (or with no cache): the whole cropped window, as nanoGPT's generate. A GPT
+          // computes only what the last position's logits need (the same bits); the plain path stays as the
+          // reference the fast one is tested against.
           const windows = contexts.map((c) => c.slice(-blockSize));
-          n = windows[0]!.length;
-          logits = model.forward(intTensor(windows.flat(), [B, n])).logits;
+          const ids = intTensor(windows.flat(), [B, windows[0]!.length]);
+          if (cache !== null && model instanceof GPT) {
+            n = 1;
+            logits = model.forwardLast(ids);
+          } else {
+            n = windows[0]!.length;
+            logits = model.forward(ids).logits;
+          }
         }
         for (let b = 0; b < B; b++) lastRows.set(logits.data.subarray(((b + 1) * n - 1) * V, (b + 1) * n * V), b * V);
       })));
