@@ -96,6 +96,10 @@ test('gelu, fillZero, copy and same-shape add: the same bits on 1, 2 and 3 threa
   sameOnEveryThreadCount('geluForward', ins, [0], (k, [out, x]) => k.geluForward(out!, x!, n));
   sameOnEveryThreadCount('geluBackward', ins, [0], (k, [dx, x, dout]) => k.geluBackward(dx!, x!, dout!, n));
   sameOnEveryThreadCount('geluBackward overwrite', ins, [0], (k, [dx, x, dout]) => k.geluBackward(dx!, x!, dout!, n, false));
+  sameOnEveryThreadCount('geluForward saving exp(-2u), then the backward from it', ins, [0, 1, 2], (k, [out, x, saved]) => {
+    k.geluForward(out!, x!, n, saved!);
+    k.geluBackward(out!, x!, out!, n, true, saved!);
+  });
   sameOnEveryThreadCount('fillZero', ins, [0], (k, [out]) => k.fillZero(out!, n - 5));
   sameOnEveryThreadCount('copy', ins, [0], (k, [out, x]) => k.copy(out!, x!, n - 5));
   sameOnEveryThreadCount('addForward', ins, [0], (k, [out, a, b]) => k.addForward(out!, a!, b!, n, n));

@@ -360,12 +360,23 @@ test('gelu and relu forward and backward, including large and zero inputs', () =
     const special = [0, -0, 20, -20, 100, -100, 1e-8, -1e-8, 9.5, -9.5];
     for (let i = 0; i < Math.min(len, special.length); i++) x[i] = special[i]!;
     check(`geluForward n=${len}`, 'gelu', 1e-5, [randn(len), x], (k, a) => k.geluForward(f(a[0]), f(a[1]), len));
+    // Keeping exp(-2u) for the backward; e of +-100 is 0 or beyond float32 (Infinity): compared as such.
+    check(`geluForward n=${len} saved`, 'gelu', 1e-5, [randn(len), x, randn(len)], (k, a) => {
+      k.geluForward(f(a[0]), f(a[1]), len, f(a[2]));
+      f(a[2]).forEach((e, i, s) => (s[i] = Number.isFinite(e) ? Math.min(e, 1e6) : 1e6));
+    });
+    const saved = new Float32Array(len);
+    referenceKernels.geluForward(new Float32Array(len), x, len, saved);
     check(`reluForward n=${len}`, 'relu', 1e-6, [randn(len), x], (k, a) => k.reluForward(f(a[0]), f(a[1]), len));
     for (const zero of [true, false]) {
       const dx = zero ? new Float32Array(len) : randn(len), dout = randn(len);
       check(`geluBackward n=${len}`, 'gelu', 1e-5, [dx, x, dout], (k, a) => k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len));
       check(`geluBackward n=${len} overwrite`, 'gelu', 1e-5, [randn(len), x, dout], (k, a) =>
         k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len, false));
+      for (const accumulate of [true, false]) {
+        check(`geluBackward n=${len} from saved, accumulate ${accumulate}`, 'gelu', 1e-5, [zero ? dx : randn(len), x, dout, saved], (k, a) =>
+          k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len, accumulate, f(a[3])));
+      }
       check(`reluBackward n=${len}`, 'relu', 1e-6, [dx, x, dout], (k, a) => k.reluBackward(f(a[0]), f(a[1]), f(a[2]), len));
     }
   }

@@ -18,15 +18,26 @@ export function reluBackward(dx: Float32Array, x: Float32Array, dout: Float32Arr
 const GELU_SCALE = Math.sqrt(2 / Math.PI);
 const GELU_CUBE = 0.044715;
 
-export function geluForward(out: Float32Array, x: Float32Array, n: number): void {
+/**
+ * out = gelu(x). With `saved`, also e = exp(-2u) there (0.5 (1 + tanh u) = 1 / (1 + e)): a backend's backward
+ * may read it rather than compute the exponential again; this reference computes everything afresh.
+ */
+export function geluForward(out: Float32Array, x: Float32Array, n: number, saved: Float32Array | null = null): void {
   for (let i = 0; i < n; i++) {
     const v = x[i]!;
-    out[i] = 0.5 * v * (1 + Math.tanh(GELU_SCALE * (v + GELU_CUBE * v * v * v)));
+    const u = GELU_SCALE * (v + GELU_CUBE * v * v * v);
+    out[i] = 0.5 * v * (1 + Math.tanh(u));
+    if (saved !== null) saved[i] = Math.exp(-2 * u);
   }
 }
 
-/** d/dx of the forward: 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx, with u = sqrt(2/pi)(x + 0.044715 x^3). */
-export function geluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, accumulate = true): void {
+/**
+ * d/dx of the forward: 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx, with u = sqrt(2/pi)(x + 0.044715 x^3).
+ * `saved` is what geluForward saved (this reference does not need it).
+ */
+export function geluBackward(
+  dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, accumulate = true, _saved: Float32Array | null = null,
+): void {
   if (!accumulate) dx.fill(0, 0, n);
   for (let i = 0; i < n; i++) {
     const v = x[i]!;

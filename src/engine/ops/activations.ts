@@ -11,15 +11,20 @@ export function relu(x: Tensor): Tensor {
   return out;
 }
 
-/** GELU, tanh approximation (GPT-2, nanoGPT). */
+/**
+ * GELU, tanh approximation (GPT-2, nanoGPT). When a backward will follow, the forward keeps exp(-2u) for it,
+ * which spares the backward its exponentials (most of its time); the backward then frees it.
+ */
 export function gelu(x: Tensor): Tensor {
   const out = new Tensor(x.shape);
   const k = kernels();
-  k.geluForward(out.data, x.data, x.size);
-  if (needsGrad(x)) {
+  const saved = needsGrad(x) ? new Tensor(x.shape) : null;
+  k.geluForward(out.data, x.data, x.size, saved?.data ?? null);
+  if (saved !== null) {
     record('gelu', out, [x], () => {
       const dx = gradToWrite(x)!;
-      k.geluBackward(dx.data, x.data, out.grad!.data, x.size, !dx.overwrite);
+      k.geluBackward(dx.data, x.data, out.grad!.data, x.size, !dx.overwrite, saved.data);
+      saved.dispose();
     });
   }
   return out;

@@ -60,8 +60,8 @@ interface WasmExports {
   biasBackward(dbias: number, dout: number, M: number, N: number): void;
   reluForward(out: number, x: number, n: number): void;
   reluBackward(dx: number, x: number, dout: number, n: number): void;
-  geluForward(out: number, x: number, n: number): void;
-  geluBackward(dx: number, x: number, dout: number, n: number, accumulate: number): void;
+  geluForward(out: number, x: number, saved: number, n: number): void;
+  geluBackward(dx: number, x: number, dout: number, saved: number, n: number, accumulate: number): void;
   embeddingForward(out: number, weight: number, idx: number, N: number, C: number): void;
   embeddingBackward(dweight: number, dout: number, idx: number, N: number, C: number): void;
   layernormForward(out: number, mean: number, rstd: number, x: number, weight: number, bias: number, N: number, C: number, eps: number): void;
@@ -369,7 +369,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
 
   /** An elementwise kernel (pointers..., n, ...flags) over n floats. */
   const elementwise = (kernel: number, pointers: number[], n: number, flags: number[] = []): void =>
-    blocks(kernel, [...pointers, n, ...flags], pointers.length, n, [...pointers.map(() => 4), 0, ...flags.map(() => 0)], 16,
+    blocks(kernel, [...pointers, n, ...flags], pointers.length, n, [...pointers.map((p) => (p === 0 ? 0 : 4)), 0, ...flags.map(() => 0)], 16,
       n >= PARALLEL_MIN_ELEMENTS);
 
   const matmul = (layout: number) =>
@@ -485,9 +485,9 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
       }),
     reluForward: (out, x, n) => bridge.run([out, x], W0, (p) => ex.reluForward(p[0]!, p[1]!, n)),
     reluBackward: (dx, x, dout, n) => bridge.run([dx, x, dout], W0, (p) => ex.reluBackward(p[0]!, p[1]!, p[2]!, n)),
-    geluForward: (out, x, n) => bridge.run([out, x], W0, (p) => elementwise(GELU_F, p, n)),
-    geluBackward: (dx, x, dout, n, accumulate = true) =>
-      bridge.run([dx, x, dout], W0, (p) => elementwise(GELU_B, p, n, [accumulate ? 1 : 0])),
+    geluForward: (out, x, n, saved = null) => bridge.run([out, x, saved], W0 | W2, (p) => elementwise(GELU_F, p, n)),
+    geluBackward: (dx, x, dout, n, accumulate = true, saved = null) =>
+      bridge.run([dx, x, dout, saved], W0, (p) => elementwise(GELU_B, p, n, [accumulate ? 1 : 0])),
     softmaxForward: (out, x, N, C) => bridge.run([out, x], W0, (p) => ex.softmaxForward(p[0]!, p[1]!, N, C)),
     softmaxBackward: (dx, y, dy, N, C) => bridge.run([dx, y, dy], W0, (p) => ex.softmaxBackward(p[0]!, p[1]!, p[2]!, N, C)),
     attentionForward: (out, att, q, k, v, keep, B, T, nh, hs, scale, ld = nh * hs) =>
