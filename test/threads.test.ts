@@ -9,7 +9,8 @@ import { Arena } from '../src/engine/arena.js';
 import { kernels, setKernels, type Kernels } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
-import { createWasmKernelsSync } from '../src/engine/wasm/backend.js';
+import { chunkCuts, createWasmKernelsSync } from '../src/engine/wasm/backend.js';
+import { MAX_CHUNKS } from '../src/engine/wasm/threads.js';
 import { enableRelaxedSimd } from '../src/cli/wasm_flags.js';
 import { spawnNodeKernelWorker } from '../src/threads/node_workers.js';
 import { createModel } from '../src/models/index.js';
@@ -53,6 +54,22 @@ function sameOnEveryThreadCount(what: string, inputs: Tensor[], outputs: number[
     else assert.deepEqual(got, expected, `${what}: ${threads} threads differ from 1`);
   }
 }
+
+test('chunk cuts: every unit once, on aligned offsets, one big chunk per thread first, never too many chunks', () => {
+  for (const [total, align, threads] of [[768, 4, 2], [128, 8, 2], [12, 1, 2], [5, 1, 3], [40_003, 16, 2], [16_384, 4, 64], [3, 4, 2]] as const) {
+    const cuts = chunkCuts(total, align, threads);
+    const tag = `total ${total} align ${align} threads ${threads}`;
+    assert.equal(cuts[0], 0, tag);
+    assert.equal(cuts.at(-1), total, tag);
+    assert.ok(cuts.length - 1 <= MAX_CHUNKS, `${tag}: ${cuts.length - 1} chunks`);
+    for (let i = 1; i < cuts.length; i++) {
+      assert.ok(cuts[i]! > cuts[i - 1]!, `${tag}: empty chunk`);
+      if (i < cuts.length - 1) assert.equal(cuts[i]! % align, 0, `${tag}: cut ${cuts[i]} not aligned`);
+    }
+    const sizes = cuts.slice(1).map((c, i) => c - cuts[i]!);
+    if (sizes.length > threads + 1) assert.ok(sizes[0]! >= sizes.at(-2)!, `${tag}: big chunks come first (${sizes})`);
+  }
+});
 
 test('matmul in its three layouts: the same bits on 1, 2 and 3 threads, split by rows and by columns', () => {
   // [M, N, K]: more rows than columns (split by rows), more columns (split by columns), depth past a block.

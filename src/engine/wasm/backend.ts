@@ -8,8 +8,9 @@
  * arena, the kernel runs there, and the arrays it writes are copied back: correct, slower, rare.
  *
  * With `threads` above 1 (a shared arena, and a way to start workers: see threads.ts), the big kernels (the
- * products, attention, GELU, LayerNorm's forward, AdamW, zeroing) are cut into one contiguous part per thread,
- * where every output value is computed whole by one thread, so the results do not depend on the thread count.
+ * products, attention, GELU, LayerNorm, same-shape adds and copies, AdamW, zeroing) are cut into chunks that
+ * the threads take as they come free, where every output value is computed whole by one chunk, so the
+ * results do not depend on the thread count.
  *
  * Scratch blocks (the matmul packing buffers, the attention kernels' packed operands, the copies above) come
  * from the arena and are kept. Taking one can grow the memory, which detaches every typed-array view made before it:
@@ -22,7 +23,9 @@ import type { Kernels } from '../backend.js';
 import {
   KERNELS_WASM_RELAXED_SIMD, KERNELS_WASM_RELAXED_SIMD_SHARED, KERNELS_WASM_SIMD, KERNELS_WASM_SIMD_SHARED,
 } from './generated/kernels_wasm.js';
-import { CONTROL_BYTES, ThreadTeam, THREADED_KERNELS, type SpawnKernelWorker, type ThreadedKernel } from './threads.js';
+import {
+  CONTROL_BYTES, COUNTER_BYTES, counterSlots, MAX_CHUNKS, ThreadTeam, THREADED_KERNELS, type SpawnKernelWorker, type ThreadedKernel,
+} from './threads.js';
 
 type View = Float32Array | Int32Array;
 
@@ -133,7 +136,8 @@ function makeTeam(module: WebAssembly.Module, arena: Arena, options: WasmKernelO
   if (!arena.shared) throw new Error('more than one thread needs a shared memory, which this JavaScript engine does not give');
   if (options.spawnWorker === undefined) throw new Error('more than one thread needs a spawnWorker function');
   const controls = Array.from({ length: threads - 1 }, () => arena.alloc(CONTROL_BYTES));
-  return new ThreadTeam(module, arena.memory, controls, options.spawnWorker);
+  const counters = arena.alloc(counterSlots(threads - 1) * COUNTER_BYTES);
+  return new ThreadTeam(module, arena.memory, controls, counters, options.spawnWorker);
 }
 
 function chooseBytes(options: WasmKernelOptions, shared = false): { bytes: Uint8Array<ArrayBuffer>; variant: 'simd' | 'relaxed-simd' } {
@@ -264,47 +268,21 @@ const PARALLEL_MIN_MACS = 1 << 17;
 const PARALLEL_MIN_ELEMENTS = 1 << 14;
 
 /**
- * How a split call's work is shared between the threads: in proportion to each one's speed, measured on the
- * calls before (a thread may also be running the garbage collector or the compiler, or share its core). Where
- * the cuts fall changes no bit of any result, only who computes what.
+ * Where a call over `total` units is cut for `threads` threads (see threads.ts): one big chunk per thread,
+ * together 70% of the work, then chunks a sixth the size for whoever is free. Cuts fall on multiples of
+ * `align` (the kernels' vectors and tiles); where they fall changes no bit of any result.
  */
-class Shares {
-  private readonly share: number[];
-  constructor(private readonly threads: number) {
-    this.share = new Array<number>(threads).fill(1 / threads);
+export function chunkCuts(total: number, align: number, threads: number): number[] {
+  const units = Math.ceil(total / align);
+  const t = Math.min(threads, MAX_CHUNKS / 2); // past that, threads share the big chunks too
+  const big = Math.max(1, Math.floor((0.7 * units) / t));
+  const small = Math.max(1, Math.floor((0.3 * units) / (2 * t)), Math.ceil((units - t * big) / (MAX_CHUNKS - t)));
+  const cuts = [0];
+  for (let u = 0, i = 0; u < units; i++) {
+    u = Math.min(units, u + (i < t ? big : small));
+    cuts.push(Math.min(total, u * align));
   }
-
-  /** Where the parts start, and the end: multiples of align (but the end), in order. */
-  cuts(total: number, align: number, parts: number): number[] {
-    const cuts = [0];
-    let sum = 0;
-    for (let t = 0; t < parts - 1; t++) {
-      sum += parts === this.threads ? this.share[t]! : 1 / parts;
-      cuts.push(Math.min(total, Math.max(cuts[t]!, Math.round((total * sum) / align) * align)));
-    }
-    cuts.push(total);
-    return cuts;
-  }
-
-  /** Moves the shares a little toward the speeds just seen (units per millisecond of each part). */
-  learn(cuts: readonly number[], elapsed: (t: number) => number): void {
-    const parts = cuts.length - 1;
-    if (parts !== this.threads) return;
-    const speeds: number[] = [];
-    let sum = 0;
-    for (let t = 0; t < parts; t++) {
-      const units = cuts[t + 1]! - cuts[t]!, ms = elapsed(t);
-      if (units === 0 || !(ms > 0.1)) return; // too short to time reliably
-      speeds.push(units / ms);
-      sum += units / ms;
-    }
-    // Slowly, and never far from an even split: single calls are noisy.
-    const even = 1 / parts;
-    for (let t = 0; t < parts; t++) {
-      const next = 0.95 * this.share[t]! + 0.05 * (speeds[t]! / sum);
-      this.share[t] = Math.min(1.5 * even, Math.max(0.5 * even, next));
-    }
-  }
+  return cuts;
 }
 
 function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
@@ -323,29 +301,16 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const LAYERNORM_F = index('layernormForward'), ADAMW = index('adamwStep'), COPY = index('copy'), ADD = index('addSame');
   const LAYERNORM_BP = index('layernormBackwardParams'), LAYERNORM_BI = index('layernormBackwardInput');
 
-  // One record per kernel: each divides its work differently (rows, columns, batch rows, elements).
-  const shares = THREADED_KERNELS.map(() => new Shares(threads));
-
   /**
-   * Runs a call over `total` units (rows, columns, elements) in `parts` contiguous parts, cut at multiples of
-   * `align` in proportion to the threads' measured speeds: part t (arguments args(t, start, end)) on helper
-   * t - 1, part 0 here; returns when all are done. Scratch for every part must be taken before: taking it may
-   * grow the memory.
+   * Runs a call over `total` units (rows, columns, elements) on all threads, in chunks cut at multiples of
+   * `align` (chunkCuts): args(t) are thread t's arguments for the whole call, and a chunk moves argument i by
+   * deltas[i] per unit and puts its unit count in argument sizeIndex. Returns when every chunk is done.
+   * Scratch for every thread must be taken before: taking it may grow the memory.
    */
-  const split = (kernel: number, total: number, align: number, parts: number, args: (t: number, s: number, e: number) => number[]): void => {
-    const cuts = shares[kernel]!.cuts(total, align, parts);
-    for (let t = 1; t < parts; t++) team!.post(t - 1, kernel, args(t, cuts[t]!, cuts[t + 1]!));
-    let failure: unknown = null;
-    const started = performance.now();
-    try {
-      local[kernel]!(...args(0, cuts[0]!, cuts[1]!));
-    } catch (e) {
-      failure = e;
-    }
-    const mine = performance.now() - started;
-    for (let t = 1; t < parts; t++) team!.wait(t - 1);
-    if (failure !== null) throw failure;
-    shares[kernel]!.learn(cuts, (t) => (t === 0 ? mine : team!.elapsed(t - 1)));
+  const split = (
+    kernel: number, total: number, align: number, args: (t: number) => number[], deltas: number[], sizeIndex: number,
+  ): void => {
+    team!.run({ kernel, args, deltas, sizeIndex, cuts: chunkCuts(total, align, threads) }, local[kernel]!);
   };
 
   /**
@@ -360,11 +325,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
       local[kernel]!(...args);
       return;
     }
-    split(kernel, total, align, threads, (_, s, e) => {
-      const a = args.map((v, i) => v + s * deltas[i]!);
-      a[sizeIndex] = e - s;
-      return a;
-    });
+    split(kernel, total, align, () => args, deltas, sizeIndex);
   };
 
   /** An elementwise kernel (pointers..., n, ...flags) over n floats. */
@@ -393,12 +354,9 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
         }
         // Blocks of whole micro-tiles (4 rows, 8 columns) along the longer side.
         const byRows = M >= N;
-        split(MATMUL, byRows ? M : N, byRows ? 4 : 8, threads, (t, s, e) => {
-          const n = e - s;
-          return byRows
-            ? [o + s * N * 4, N, pa + s * ars * 4, ars, acs, pb, brs, bcs, n, N, K, acc, packA[t]!, packB[t]!]
-            : [o + s * 4, N, pa, ars, acs, pb + s * bcs * 4, brs, bcs, M, n, K, acc, packA[t]!, packB[t]!];
-        });
+        const args = (t: number) => [o, N, pa, ars, acs, pb, brs, bcs, M, N, K, acc, packA[t]!, packB[t]!];
+        if (byRows) split(MATMUL, M, 4, args, [N * 4, 0, ars * 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 8);
+        else split(MATMUL, N, 8, args, [4, 0, 0, 0, 0, bcs * 4, 0, 0, 0, 0, 0, 0, 0, 0], 9);
       });
 
   /**
@@ -410,20 +368,16 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     kernel: number, kind: number, p: number[], layout: string,
     B: number, T: number, nh: number, hs: number, scale: number, ld: number, flags: number[] = [],
   ): void => {
-    const parts = Math.min(threads, B);
     const bytes = ex.attentionScratchBytes(kind, T, hs);
-    const scratch = Array.from({ length: parts }, (_, t) => attention[t]!.get(bytes));
+    // Any thread may take a chunk: each needs its scratch.
+    const scratch = Array.from({ length: B > 1 ? threads : 1 }, (_, t) => attention[t]!.get(bytes));
     const rowBytes = { i: T * ld * 4, o: T * nh * hs * 4, a: nh * T * T * 4 } as Record<string, number>;
-    if (parts === 1) {
+    if (threads === 1 || B === 1) {
       local[kernel]!(...p, B, T, nh, hs, scale, scratch[0]!, ld, ...flags);
       return;
     }
-    split(kernel, B, 1, parts, (t, b0, b1) => {
-      const rows = b1 - b0;
-      const args = p.map((q, i) => (q === 0 ? 0 : q + b0 * rowBytes[layout[i]!]!));
-      args.push(rows, T, nh, hs, scale, scratch[t]!, ld, ...flags);
-      return args;
-    });
+    const deltas = [...p.map((q, i) => (q === 0 ? 0 : rowBytes[layout[i]!]!)), 0, 0, 0, 0, 0, 0, 0, ...flags.map(() => 0)];
+    split(kernel, B, 1, (t) => [...p, B, T, nh, hs, scale, scratch[t]!, ld, ...flags], deltas, p.length);
   };
 
   return {

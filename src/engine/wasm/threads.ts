@@ -1,12 +1,21 @@
 /**
  * Threads for the WebAssembly kernels: helper workers, each with its own instance of the same kernel module
- * over the same shared memory, that run a part of a kernel call while the calling thread runs another part.
+ * over the same shared memory, that share a kernel call with the calling thread.
  *
- * A helper is told what to run through a small control block in the arena: the calling thread writes the
- * kernel's index and arguments, then bumps the block's sequence number; the helper, spinning on that number
- * (and, after a while idle, sleeping in Atomics.wait), runs the call and writes the sequence number into the
- * block's done word. Spinning first matters: waking a sleeping thread costs about 63 us, a kernel call a few
- * hundred. No messages pass after start-up, so a helper needs nothing from its host but the first one.
+ * A call is cut into chunks (blocks of rows, columns, elements), and every thread takes chunks one at a time
+ * from a shared counter until none are left: big ones first, one per thread, then small ones, so a thread
+ * that starts late or runs slow (the machine has other work; the OS may take the core away for a
+ * millisecond) leaves the others little to wait for. Whoever computes a chunk, it computes whole outputs,
+ * so results do not depend on the thread count or on who took what.
+ *
+ * A helper is told of a call through a small control block in the arena: the calling thread writes the
+ * kernel's index, the arguments of the whole call, how each argument moves per unit, and the chunks' cuts,
+ * then bumps the block's sequence number; the helper, spinning on that number (and, after a while idle,
+ * sleeping in Atomics.wait), takes chunks, then writes the sequence number into the block's done word.
+ * Spinning first matters: waking a sleeping thread costs about 63 us, a chunk tens to hundreds. The caller
+ * waits for the chunks to be done, not for the helpers: a helper that has not even started gets no work and
+ * is not waited for (it is given no new call until it has finished the old one, so it never takes a chunk of
+ * a call it was not given). No messages pass after start-up.
  *
  * Nothing here needs Node: the host gives a function that starts a worker running serveKernels (see
  * src/threads/ for Node's). Waiting with Atomics.wait is refused on a browser page's main thread; there the
@@ -26,6 +35,8 @@ export interface KernelWorkerInit {
   memory: WebAssembly.Memory;
   /** Byte offset of this helper's control block in the memory. */
   control: number;
+  /** Byte offset of the team's chunk counters (COUNTER_BYTES each), shared by all its threads. */
+  counters: number;
 }
 
 /** A started helper. */
@@ -40,13 +51,28 @@ export type SpawnKernelWorker = (init: KernelWorkerInit) => KernelWorker;
 const SEQ = 0; // bumped by the caller to post a call
 const KERNEL = 1; // index into THREADED_KERNELS
 const ARG_COUNT = 2;
+const SIZE_INDEX = 3; // the argument that holds a chunk's unit count
+const CHUNKS = 4;
+const SLOT = 5; // which chunk counters the call uses
 const DONE = 16; // set by the helper to the sequence number it finished, or FAILED
 const READY = 17; // set to 1 by the helper once its module instance is up
-const ELAPSED_F64 = 14; // the helper's time for the call, in milliseconds (float64 words 14 and 15 are free)
-const ARGS_F64 = 16; // arguments as float64 from byte 128 (every pointer and shape is exact in a float64)
 const MAX_ARGS = 20;
+/** Arguments of the whole call, as float64 (every pointer and shape is exact in a float64), from byte 128. */
+const ARGS_BYTE = 128;
+/** Bytes each argument moves per unit (a row, a column, an element), as float64. */
+const DELTAS_BYTE = ARGS_BYTE + MAX_ARGS * 8;
+/** Most chunks a call is cut into; their cuts (CHUNKS + 1 unit offsets) as int32 from CUTS_BYTE. */
+export const MAX_CHUNKS = 64;
+const CUTS_BYTE = DELTAS_BYTE + MAX_ARGS * 8;
 /** Bytes of one helper's control block. */
-export const CONTROL_BYTES = 128 + MAX_ARGS * 8;
+export const CONTROL_BYTES = CUTS_BYTE + (MAX_CHUNKS + 1) * 4;
+/**
+ * A call's two counters, on a cache line of their own: chunks taken and chunks done. A team keeps helpers + 2
+ * of them, so a call never reuses the counters of a call a (late) helper is still in.
+ */
+export const COUNTER_BYTES = 64;
+const TAKEN = 0;
+const FINISHED = 1;
 const FAILED = -1;
 
 /** Iterations of a spin before sleeping: some hundreds of microseconds. */
@@ -54,14 +80,43 @@ const SPIN = 1 << 17;
 /** How long a caller waits for a helper that never came up before giving up. */
 const START_TIMEOUT_MS = 60_000;
 
+/** Counter slots a team of `helpers` keeps (see COUNTER_BYTES). */
+export function counterSlots(helpers: number): number {
+  return helpers + 2;
+}
+
+/**
+ * Takes chunks of a call from the counters at `counter` (int32 index) until none are left, running each
+ * through run(args): the call's arguments moved to the chunk's first unit, with its unit count.
+ */
+function takeChunks(
+  counters: Int32Array, counter: number, cuts: ArrayLike<number>, chunks: number,
+  args: ArrayLike<number>, deltas: ArrayLike<number>, count: number, sizeIndex: number, call: number[],
+  run: (args: number[]) => void,
+): void {
+  call.length = count;
+  for (;;) {
+    const c = Atomics.add(counters, counter + TAKEN, 1);
+    if (c >= chunks) return;
+    const start = cuts[c]!;
+    for (let i = 0; i < count; i++) call[i] = args[i]! + start * deltas[i]!;
+    call[sizeIndex] = cuts[c + 1]! - start;
+    run(call);
+    if (Atomics.add(counters, counter + FINISHED, 1) + 1 === chunks) Atomics.notify(counters, counter + FINISHED);
+  }
+}
+
 /**
  * A helper's side: instantiates the module on the shared memory and serves calls until terminated.
  * Never returns normally.
  */
 export function serveKernels(init: KernelWorkerInit): void {
   const words = new Int32Array(init.memory.buffer, init.control, CONTROL_BYTES / 4);
-  const args = new Float64Array(init.memory.buffer, init.control + ARGS_F64 * 8, MAX_ARGS);
-  const f64 = new Float64Array(init.memory.buffer, init.control, CONTROL_BYTES / 8);
+  const args = new Float64Array(init.memory.buffer, init.control + ARGS_BYTE, MAX_ARGS);
+  const deltas = new Float64Array(init.memory.buffer, init.control + DELTAS_BYTE, MAX_ARGS);
+  const cuts = new Int32Array(init.memory.buffer, init.control + CUTS_BYTE, MAX_CHUNKS + 1);
+  // The counters' block never moves, and a shared memory's buffer is never detached: one view serves.
+  const counters = new Int32Array(init.memory.buffer, init.counters);
   let seen = 0;
   try {
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
@@ -83,12 +138,11 @@ export function serveKernels(init: KernelWorkerInit): void {
         }
       }
       seen = Atomics.load(words, SEQ);
-      const n = words[ARG_COUNT]!;
-      call.length = n;
-      for (let i = 0; i < n; i++) call[i] = args[i]!;
-      const started = performance.now();
-      fns[words[KERNEL]!]!(...call);
-      f64[ELAPSED_F64] = performance.now() - started;
+      const fn = fns[words[KERNEL]!]!;
+      takeChunks(
+        counters, words[SLOT]! * (COUNTER_BYTES / 4), cuts, words[CHUNKS]!, args, deltas, words[ARG_COUNT]!,
+        words[SIZE_INDEX]!, call, (a) => void fn(...a),
+      );
       Atomics.store(words, DONE, seen);
       Atomics.notify(words, DONE);
     }
@@ -99,29 +153,55 @@ export function serveKernels(init: KernelWorkerInit): void {
   }
 }
 
+/** A kernel call cut into chunks for a team (see the top of the file). */
+export interface ChunkedCall {
+  /** Index into THREADED_KERNELS. */
+  kernel: number;
+  /** The whole call's arguments for thread t (0 is the calling thread): they differ only in per-thread scratch. */
+  args: (t: number) => readonly number[];
+  /** Bytes (or units of a count) each argument moves per unit; 0 for those that stay. */
+  deltas: readonly number[];
+  /** The argument that holds the unit count. */
+  sizeIndex: number;
+  /** Chunk boundaries in units: 0, ..., total; at most MAX_CHUNKS chunks. */
+  cuts: readonly number[];
+}
+
 /** The calling thread's side: a team of helpers, each with its control block in the arena. */
 export class ThreadTeam {
   private readonly workers: KernelWorker[] = [];
   private readonly words: Int32Array[] = [];
   private readonly args: Float64Array[] = [];
-  private readonly f64: Float64Array[] = [];
+  private readonly deltas: Float64Array[] = [];
+  private readonly cuts: Int32Array[] = [];
   private readonly seq: number[] = [];
+  /** The counter slot of the call each helper was last given. */
+  private readonly slotOf: number[] = [];
+  private readonly counters: Int32Array;
+  private readonly call: number[] = [];
   /** Whether this thread may block in Atomics.wait (not on a browser page's main thread). */
   private canWait = true;
 
   /**
-   * `controls` are byte offsets of CONTROL_BYTES-byte blocks of the shared memory, one per helper: the
-   * caller takes them from the arena and keeps them for the team's life.
+   * `controls` are byte offsets of CONTROL_BYTES-byte blocks of the shared memory, one per helper, and
+   * `counters` of counterSlots(helpers) * COUNTER_BYTES bytes: the caller takes them from the arena and keeps
+   * them for the team's life.
    */
-  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, controls: readonly number[], spawn: SpawnKernelWorker) {
+  constructor(
+    module: WebAssembly.Module, memory: WebAssembly.Memory, controls: readonly number[], counters: number, spawn: SpawnKernelWorker,
+  ) {
+    this.counters = new Int32Array(memory.buffer, counters, (counterSlots(controls.length) * COUNTER_BYTES) / 4);
+    this.counters.fill(0);
     for (const control of controls) {
       const words = new Int32Array(memory.buffer, control, CONTROL_BYTES / 4);
       words.fill(0);
       this.words.push(words);
-      this.args.push(new Float64Array(memory.buffer, control + ARGS_F64 * 8, MAX_ARGS));
-      this.f64.push(new Float64Array(memory.buffer, control, CONTROL_BYTES / 8));
+      this.args.push(new Float64Array(memory.buffer, control + ARGS_BYTE, MAX_ARGS));
+      this.deltas.push(new Float64Array(memory.buffer, control + DELTAS_BYTE, MAX_ARGS));
+      this.cuts.push(new Int32Array(memory.buffer, control + CUTS_BYTE, MAX_CHUNKS + 1));
       this.seq.push(0);
-      this.workers.push(spawn({ module, memory, control }));
+      this.slotOf.push(-1);
+      this.workers.push(spawn({ module, memory, control, counters }));
     }
   }
 
@@ -130,46 +210,87 @@ export class ThreadTeam {
     return this.workers.length;
   }
 
-  /** Posts a call of THREADED_KERNELS[kernel] to helper h; returns at once. Call wait(h) before posting again. */
-  post(h: number, kernel: number, args: ArrayLike<number>): void {
-    const words = this.words[h]!, a = this.args[h]!;
-    if (args.length > MAX_ARGS) throw new RangeError(`a threaded kernel call takes at most ${MAX_ARGS} arguments`);
-    for (let i = 0; i < args.length; i++) a[i] = args[i]!;
-    words[KERNEL] = kernel;
-    words[ARG_COUNT] = args.length;
-    const seq = (this.seq[h] = (this.seq[h]! + 1) | 0 || 1);
-    Atomics.store(words, SEQ, seq);
-    Atomics.notify(words, SEQ);
+  /**
+   * Runs a call with the helpers that are free: gives it to them, takes chunks here too (through
+   * `local`, this thread's instance of the kernel), and returns once every chunk is done. Throws if a helper
+   * failed, after every chunk taken has finished or failed.
+   */
+  run(c: ChunkedCall, local: (...args: number[]) => unknown): void {
+    const chunks = c.cuts.length - 1;
+    if (chunks > MAX_CHUNKS || c.deltas.length > MAX_ARGS) throw new RangeError('a chunked call has too many chunks or arguments');
+    const busy = (h: number) => Atomics.load(this.words[h]!, DONE) !== this.seq[h];
+    // Counters no busy helper is still using: a late helper must never take a chunk of a call it was not given.
+    let slot = 0;
+    while (this.slotOf.some((s, h) => s === slot && busy(h))) slot++;
+    const counter = slot * (COUNTER_BYTES / 4);
+    Atomics.store(this.counters, counter + TAKEN, 0);
+    Atomics.store(this.counters, counter + FINISHED, 0);
+    const given: number[] = [];
+    for (let h = 0; h < this.helpers; h++) {
+      if (busy(h)) continue;
+      const words = this.words[h]!, args = c.args(h + 1), a = this.args[h]!, d = this.deltas[h]!, cuts = this.cuts[h]!;
+      for (let i = 0; i < args.length; i++) {
+        a[i] = args[i]!;
+        d[i] = c.deltas[i]!;
+      }
+      for (let i = 0; i <= chunks; i++) cuts[i] = c.cuts[i]!;
+      words[KERNEL] = c.kernel;
+      words[ARG_COUNT] = args.length;
+      words[SIZE_INDEX] = c.sizeIndex;
+      words[CHUNKS] = chunks;
+      words[SLOT] = slot;
+      this.slotOf[h] = slot;
+      const seq = (this.seq[h] = (this.seq[h]! + 1) | 0 || 1);
+      Atomics.store(words, SEQ, seq);
+      Atomics.notify(words, SEQ);
+      given.push(h);
+    }
+    let failure: unknown = null;
+    const args = c.args(0);
+    try {
+      takeChunks(this.counters, counter, c.cuts, chunks, args, c.deltas, args.length, c.sizeIndex, this.call, (a) => void local(...a));
+    } catch (e) {
+      failure = e;
+      Atomics.store(this.counters, counter + TAKEN, chunks); // no more chunks for anyone
+    }
+    this.waitFor(counter, chunks, given, failure !== null);
+    if (failure !== null) throw failure;
   }
 
-  /** Blocks until helper h has finished the call posted last. */
-  wait(h: number): void {
-    const words = this.words[h]!, seq = this.seq[h]!;
+  /**
+   * Blocks until `chunks` chunks are done at `counter` (or, when `failed`, until the helpers given the call
+   * have left it: chunks taken before a failure may never finish).
+   */
+  private waitFor(counter: number, chunks: number, given: readonly number[], failed: boolean): void {
     let spins = 0;
     let started = 0;
     for (;;) {
-      const done = Atomics.load(words, DONE);
-      if (done === seq) return;
-      if (done === FAILED) throw new Error('a kernel worker thread failed');
+      const done = Atomics.load(this.counters, counter + FINISHED);
+      if (!failed && done === chunks) return;
+      let pending = false;
+      for (const h of given) {
+        const state = Atomics.load(this.words[h]!, DONE);
+        if (state === FAILED) {
+          if (!failed) Atomics.store(this.counters, counter + TAKEN, chunks);
+          throw new Error('a kernel worker thread failed');
+        }
+        if (state !== this.seq[h]) pending = true;
+      }
+      if (failed && !pending) return;
       if (++spins < SPIN) continue;
       spins = 0;
-      if (Atomics.load(words, READY) === 0) {
+      if (given.some((h) => Atomics.load(this.words[h]!, READY) === 0)) {
         started ||= Date.now();
         if (Date.now() - started > START_TIMEOUT_MS) throw new Error('a kernel worker thread did not start');
       }
       if (this.canWait) {
         try {
-          Atomics.wait(words, DONE, done, 100);
+          Atomics.wait(this.counters, counter + FINISHED, done, 1);
         } catch {
           this.canWait = false; // a browser page's main thread: keep spinning
         }
       }
     }
-  }
-
-  /** How long helper h took over its last call, in milliseconds (read after wait(h)). */
-  elapsed(h: number): number {
-    return this.f64[h]![ELAPSED_F64]!;
   }
 
   /** Stops every helper. */
