@@ -178,6 +178,30 @@ test('training a GPT: the same losses and weights, bit for bit, on 1 and 2 threa
   assert.deepEqual(runs[1]!.weights, runs[0]!.weights);
 });
 
+test('a helper that never starts: every call still completes, on the calling thread, with the same bits', () => {
+  // The caller waits for chunks, not for helpers: a helper that is late (or never comes) just takes none.
+  const absent = createWasmKernelsSync(undefined, { threads: 2, spawnWorker: () => ({ terminate: () => {} }) });
+  const one = byThreads.get(1)!;
+  const [M, N, K] = [203, 61, 37];
+  const ins = [filled(M * N), filled(M * K), filled(N * K), filled(M * N)];
+  const results = [absent, one].map((k) => {
+    const [out, a, b, out2] = ins.map((t) => {
+      const c = new Tensor(t.shape);
+      c.data.set(t.data);
+      return c;
+    });
+    k.matmulNT(out!.data, a!.data, b!.data, M, N, K, false);
+    k.matmulTN(out2!.data, a!.data, out!.data, K, N, M, true); // more calls on the same team
+    k.geluForward(a!.data, a!.data, M * K);
+    const got = [Array.from(out!.data), Array.from(out2!.data), Array.from(a!.data)];
+    for (const t of [out, a, b, out2]) t!.dispose();
+    return got;
+  });
+  assert.deepEqual(results[0], results[1]);
+  absent.dispose?.();
+  for (const t of ins) t.dispose();
+});
+
 test('more than one thread needs a shared memory and a way to start workers: clear errors otherwise', () => {
   const plain = new Arena({ shared: false, initialBytes: 1 << 20 });
   assert.equal(plain.shared, false);
