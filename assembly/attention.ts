@@ -179,15 +179,18 @@ function headForward(
   }
 }
 
-/** Rows of q, k, v are `ld` floats apart (nh * hs, or 3 * nh * hs inside a fused projection's output). */
+/**
+ * Rows of q, k, v are `ld` floats apart (nh * hs, or 3 * nh * hs inside a fused projection's output). Runs
+ * heads h0 .. h0 + hn - 1 of the nh (all of them: 0, nh): threads split a single sequence by heads.
+ */
 export function attentionForward(
   out: usize, att: usize, q: usize, k: usize, v: usize, keep: usize,
-  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize, ld: i32,
+  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize, ld: i32, h0: i32, hn: i32,
 ): void {
   const stride = (<usize>ld) << 2, outStride = (<usize>(nh * hs)) << 2;
   const ldS = (<usize>T) << 2;
   for (let b = 0; b < B; b++) {
-    for (let h = 0; h < nh; h++) {
+    for (let h = h0; h < h0 + hn; h++) {
       const head = (<usize>(h * hs)) << 2;
       const base = (<usize>b * <usize>T) * stride + head, outBase = (<usize>b * <usize>T) * outStride + head;
       const attBase = (<usize>(b * nh + h) * <usize>T) * ldS;

@@ -108,6 +108,17 @@ test('attention forward and backward: the same bits on 1, 2 and 3 threads, with 
   }
 });
 
+test('attention forward of one sequence, split by heads: the same bits on 1, 2 and 3 threads', () => {
+  const [T, nh, hs] = [41, 5, 17]; // long enough to be split
+  const C = nh * hs, scale = 1 / Math.sqrt(hs);
+  for (const ld of [C, 3 * C]) {
+    const [out, att, qkv] = [filled(T * C), filled(nh * T * T), filled(T * ld)];
+    sameOnEveryThreadCount(`attention B=1 ld ${ld}`, [out, att, qkv], [0, 1], (k, [o, a, x]) =>
+      k.attentionForward(o!, a!, x!, x!.subarray(ld === C ? 0 : C), x!.subarray(ld === C ? 0 : 2 * C), null, 1, T, nh, hs, scale, ld));
+    for (const t of [out, att, qkv]) t.dispose();
+  }
+});
+
 test('gelu, fillZero, copy and same-shape add: the same bits on 1, 2 and 3 threads', () => {
   const n = 40_003;
   const ins = [filled(n), filled(n, 3), filled(n)];

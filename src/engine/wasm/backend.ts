@@ -40,7 +40,7 @@ interface WasmExports {
   attentionScratchBytes(kind: number, T: number, hs: number): number;
   attentionForward(
     out: number, att: number, q: number, k: number, v: number, keep: number,
-    B: number, T: number, nh: number, hs: number, scale: number, scratch: number, ld: number,
+    B: number, T: number, nh: number, hs: number, scale: number, scratch: number, ld: number, h0: number, hn: number,
   ): void;
   attentionBackward(
     dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number, att: number, keep: number,
@@ -376,15 +376,25 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     B: number, T: number, nh: number, hs: number, scale: number, ld: number, flags: number[] = [],
   ): void => {
     const bytes = ex.attentionScratchBytes(kind, T, hs);
+    // The forward of a single sequence (sampling past the context) splits by heads instead, when long enough
+    // to pay for it (its products come to about T^2 hs nh multiply-adds): flags are its first head and count.
+    const byHeads = B === 1 && kernel === ATTENTION_F && nh > 1 && T * T * hs * nh >= PARALLEL_MIN_MACS;
+    const parallel = threads > 1 && (B > 1 || byHeads);
     // Any thread may take a chunk: each needs its scratch.
-    const scratch = Array.from({ length: B > 1 ? threads : 1 }, (_, t) => attention[t]!.get(bytes));
-    const rowBytes = { i: T * ld * 4, o: T * nh * hs * 4, a: nh * T * T * 4 } as Record<string, number>;
-    if (threads === 1 || B === 1) {
-      local[kernel]!(...p, B, T, nh, hs, scale, scratch[0]!, ld, ...flags);
+    const scratch = Array.from({ length: parallel ? threads : 1 }, (_, t) => attention[t]!.get(bytes));
+    const args = (t: number) => [...p, B, T, nh, hs, scale, scratch[t]!, ld, ...flags];
+    if (!parallel) {
+      local[kernel]!(...args(0));
       return;
     }
+    const fixed = [...p.map(() => 0), 0, 0, 0, 0, 0, 0, 0];
+    if (byHeads) {
+      split(kernel, nh, 1, args, [...fixed, 1, 0], fixed.length + 1);
+      return;
+    }
+    const rowBytes = { i: T * ld * 4, o: T * nh * hs * 4, a: nh * T * T * 4 } as Record<string, number>;
     const deltas = [...p.map((q, i) => (q === 0 ? 0 : rowBytes[layout[i]!]!)), 0, 0, 0, 0, 0, 0, 0, ...flags.map(() => 0)];
-    split(kernel, B, 1, (t) => [...p, B, T, nh, hs, scale, scratch[t]!, ld, ...flags], deltas, p.length);
+    split(kernel, B, 1, args, deltas, p.length);
   };
 
   return {
@@ -452,7 +462,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     softmaxForward: (out, x, N, C) => bridge.run([out, x], W0, (p) => ex.softmaxForward(p[0]!, p[1]!, N, C)),
     softmaxBackward: (dx, y, dy, N, C) => bridge.run([dx, y, dy], W0, (p) => ex.softmaxBackward(p[0]!, p[1]!, p[2]!, N, C)),
     attentionForward: (out, att, q, k, v, keep, B, T, nh, hs, scale, ld = nh * hs) =>
-      bridge.run([out, att, q, k, v, keep], W0 | W1, (p) => attentionSplit(ATTENTION_F, 0, p, 'oaiiia', B, T, nh, hs, scale, ld)),
+      bridge.run([out, att, q, k, v, keep], W0 | W1, (p) => attentionSplit(ATTENTION_F, 0, p, 'oaiiia', B, T, nh, hs, scale, ld, [0, nh])),
     attentionBackward: (dq, dk, dv, dout, q, k, v, att, keep, B, T, nh, hs, scale, ld = nh * hs, accumulate = true) =>
       bridge.run([dq, dk, dv, dout, q, k, v, att, keep], W0 | W1 | W2, (p) =>
         attentionSplit(ATTENTION_B, 1, p, 'iiioiiiaa', B, T, nh, hs, scale, ld, [accumulate ? 1 : 0])),
