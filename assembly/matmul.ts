@@ -100,9 +100,12 @@ export function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, accum
   v128.store(dst + 2 * step, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
   v128.store(dst + 3 * step, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
 }
-/** out[cols, rows] = x[rows, cols] transposed, in 4x4 blocks. */
-export function transpose(out: usize, x: usize, rows: i32, cols: i32): void {
-  const rs = <usize>cols << 2, os = <usize>rows << 2;
+/**
+ * out[cols, rows] = x[rows, cols] transposed, in 4x4 blocks; rows of x are ldx floats apart, rows of out ldo
+ * (cols and rows for whole matrices: threads pass a block of x's rows and the whole strides).
+ */
+export function transpose(out: usize, x: usize, rows: i32, cols: i32, ldx: i32, ldo: i32): void {
+  const rs = <usize>ldx << 2, os = <usize>ldo << 2;
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
     const r0 = x + <usize>r * rs, r1 = r0 + rs, r2 = r1 + rs, r3 = r2 + rs;

@@ -131,6 +131,7 @@ test('gelu, fillZero, copy and same-shape add: the same bits on 1, 2 and 3 threa
   });
   sameOnEveryThreadCount('fillZero', ins, [0], (k, [out]) => k.fillZero(out!, n - 5));
   sameOnEveryThreadCount('copy', ins, [0], (k, [out, x]) => k.copy(out!, x!, n - 5));
+  sameOnEveryThreadCount('transpose 301 x 131', ins, [0], (k, [out, x]) => k.transpose(out!, x!, 301, 131));
   sameOnEveryThreadCount('addForward', ins, [0], (k, [out, a, b]) => k.addForward(out!, a!, b!, n, n));
   sameOnEveryThreadCount('addBackward', ins, [0, 1], (k, [da, db, dout]) => k.addBackward(da!, db!, dout!, n, n));
   const z = ins[0]!;

@@ -54,7 +54,7 @@ interface WasmExports {
   copy(out: number, x: number, n: number): void;
   addSame(out: number, a: number, b: number, n: number): void;
   dropoutMask(out: number, n: number, threshold: number, keep: number, state: number): void;
-  transpose(out: number, x: number, rows: number, cols: number): void;
+  transpose(out: number, x: number, rows: number, cols: number, ldx: number, ldo: number): void;
   addForward(out: number, a: number, b: number, n: number, period: number): void;
   addBackward(da: number, db: number, dout: number, n: number, period: number): void;
   mulForward(out: number, x: number, mask: number, n: number): void;
@@ -306,6 +306,7 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const MATMUL = index('matmulStrided'), ATTENTION_F = index('attentionForward'), ATTENTION_B = index('attentionBackward');
   const GELU_F = index('geluForward'), GELU_B = index('geluBackward'), FILL_ZERO = index('fillZero');
   const LAYERNORM_F = index('layernormForward'), ADAMW = index('adamwStep'), COPY = index('copy'), ADD = index('addSame');
+  const TRANSPOSE = index('transpose');
   const LAYERNORM_BP = index('layernormBackwardParams'), LAYERNORM_BI = index('layernormBackwardInput');
 
   /**
@@ -414,7 +415,9 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
       bridge.run([out], W0, (q) => ex.dropoutMask(q[0]!, n, p * 4294967296, 1 / (1 - p), words));
       state.set(new Uint32Array(arena.memory.buffer, words, 4));
     },
-    transpose: (out, x, rows, cols) => bridge.run([out, x], W0, (p) => ex.transpose(p[0]!, p[1]!, rows, cols)),
+    // By blocks of x's rows (4 at a time, whole 4x4 blocks), which are blocks of out's columns.
+    transpose: (out, x, rows, cols) => bridge.run([out, x], W0, (p) =>
+      blocks(TRANSPOSE, [p[0]!, p[1]!, rows, cols, cols, rows], 2, rows, [4, cols * 4, 0, 0, 0, 0], 4, rows * cols >= PARALLEL_MIN_ELEMENTS)),
     biasForward: (out, bias, M, N) => bridge.run([out, bias], W0, (p) => ex.biasForward(p[0]!, p[1]!, M, N)),
     biasBackward: (dbias, dout, M, N) => bridge.run([dbias, dout], W0, (p) => ex.biasBackward(p[0]!, p[1]!, M, N)),
     // Same shapes (the residual stream) go through addSame, which threads split; a repeating operand does not.

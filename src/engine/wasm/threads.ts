@@ -25,7 +25,7 @@
 /** The exports helpers may run, by index: kernels that threads split (src/engine/wasm/backend.ts). */
 export const THREADED_KERNELS = [
   'matmulStrided', 'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'fillZero', 'copy',
-  'addSame', 'layernormForward', 'layernormBackwardParams', 'layernormBackwardInput', 'adamwStep',
+  'addSame', 'transpose', 'layernormForward', 'layernormBackwardParams', 'layernormBackwardInput', 'adamwStep',
 ] as const;
 export type ThreadedKernel = (typeof THREADED_KERNELS)[number];
 
