@@ -3,7 +3,7 @@
  * with the semantics of src/engine/kernels/{elementwise,activations,embedding}.ts. Pointers are byte offsets;
  * 0 stands for a null (absent) gradient. Every loop runs f32x4 over the body and scalars over the tail.
  */
-import { exp4 } from './simd';
+import { exp4, storeOrAdd } from './simd';
 
 /**
  * A dropout multiplier from xoshiro128** (src/engine/random.ts): the four state words at `state` are
@@ -59,10 +59,6 @@ export function addSame(out: usize, a: usize, b: usize, n: i32): void {
 }
 
 export function addForward(out: usize, a: usize, b: usize, n: i32, period: i32): void {
-  if (period == n) {
-    addN(out, a, b, n);
-    return;
-  }
   for (let base = 0; base < n; base += period) {
     const o = (<usize>base) << 2;
     addN(out + o, a + o, b, period);
@@ -246,12 +242,6 @@ export function geluBackward(dx: usize, x: usize, dout: usize, saved: usize, n: 
   else geluBackwardLoop(dx, x, dout, 0, n, false, false);
 }
 
-/** Stores g into dx at byte offset o, or adds it to what is there. */
-// @ts-ignore: decorator
-@inline function storeOrAdd4(dx: usize, o: usize, g: v128, accumulate: bool): void {
-  v128.store(dx + o, accumulate ? f32x4.add(v128.load(dx + o), g) : g);
-}
-
 /**
  * e read from `saved`, at most E_MAX: our exp never gives more, but another backend's forward may have saved
  * Infinity (x below about -44), which would make e s^2 = Infinity * 0.
@@ -276,12 +266,12 @@ const E_MAX: f32 = 3.0e38;
   for (; o + 64 <= nv; o += 64) {
     const g0 = geluBackward4(x, dout, saved, o, useSaved), g1 = geluBackward4(x, dout, saved, o + 16, useSaved);
     const g2 = geluBackward4(x, dout, saved, o + 32, useSaved), g3 = geluBackward4(x, dout, saved, o + 48, useSaved);
-    storeOrAdd4(dx, o, g0, accumulate);
-    storeOrAdd4(dx, o + 16, g1, accumulate);
-    storeOrAdd4(dx, o + 32, g2, accumulate);
-    storeOrAdd4(dx, o + 48, g3, accumulate);
+    storeOrAdd(dx + o, g0, accumulate);
+    storeOrAdd(dx + o + 16, g1, accumulate);
+    storeOrAdd(dx + o + 32, g2, accumulate);
+    storeOrAdd(dx + o + 48, g3, accumulate);
   }
-  for (; o < nv; o += 16) storeOrAdd4(dx, o, geluBackward4(x, dout, saved, o, useSaved), accumulate);
+  for (; o < nv; o += 16) storeOrAdd(dx + o, geluBackward4(x, dout, saved, o, useSaved), accumulate);
   for (; o < nb; o += 4) {
     const v = f32x4.splat(load<f32>(x + o));
     const e = useSaved ? f32x4.pmin(f32x4.splat(load<f32>(saved + o)), f32x4.splat(E_MAX)) : geluParts(v);

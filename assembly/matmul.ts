@@ -9,7 +9,7 @@
  * whole into a small tile in the caller's scratch (panels are zero-padded) and only their valid part is written.
  * One to three rows (sampling) skip the packing: rowTimesColumns and rowTimesRows, summing in the same order.
  */
-import { madd } from './simd';
+import { madd, storeOrAdd } from './simd';
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -331,12 +331,7 @@ function rowTimesColumns(out: usize, x: usize, xs: i32, b: usize, bcs: i32, N: i
         c2 = madd(v, gather4(col + 8 * cs + o, cs), c2);
         c3 = madd(v, gather4(col + 12 * cs + o, cs), c3);
       }
-      const dst = out + ((<usize>j) << 2);
-      const add = accumulate || pc > 0;
-      storeOrAdd(dst, c0, add);
-      storeOrAdd(dst + 16, c1, add);
-      storeOrAdd(dst + 32, c2, add);
-      storeOrAdd(dst + 48, c3, add);
+      storeOrAddFour(out + ((<usize>j) << 2), c0, c1, c2, c3, accumulate || pc > 0);
     }
   }
   // The last columns, four at a time and then one lane at a time.
@@ -398,14 +393,8 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
       }
       const dst = out + ((<usize>j) << 2);
       const add = accumulate || pc > 0;
-      storeOrAdd(dst, c0, add);
-      storeOrAdd(dst + 16, c1, add);
-      storeOrAdd(dst + 32, c2, add);
-      storeOrAdd(dst + 48, c3, add);
-      storeOrAdd(dst + 64, c4, add);
-      storeOrAdd(dst + 80, c5, add);
-      storeOrAdd(dst + 96, c6, add);
-      storeOrAdd(dst + 112, c7, add);
+      storeOrAddFour(dst, c0, c1, c2, c3, add);
+      storeOrAddFour(dst + 64, c4, c5, c6, c7, add);
     }
   }
   // The last columns, four at a time, then the last one to three lane by lane.
@@ -458,10 +447,13 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
   return f32x4.replace_lane(w, 3, load<f32>(p + 3 * cs));
 }
 
-/** Writes v to dst, or adds it to what is there when `add`. */
+/** Four accumulators to dst .. dst + 63 (a row's sixteen columns), written or added (storeOrAdd). */
 // @ts-ignore: decorator
-@inline function storeOrAdd(dst: usize, v: v128, add: bool): void {
-  v128.store(dst, add ? f32x4.add(v, v128.load(dst)) : v);
+@inline function storeOrAddFour(dst: usize, c0: v128, c1: v128, c2: v128, c3: v128, add: bool): void {
+  storeOrAdd(dst, c0, add);
+  storeOrAdd(dst + 16, c1, add);
+  storeOrAdd(dst + 32, c2, add);
+  storeOrAdd(dst + 48, c3, add);
 }
 
 /** Writes (or adds, when `add`) the first `cols` (1 to 4) lanes of v to dst: a row's last columns. */

@@ -3,7 +3,7 @@
  * src/engine/kernels/{layernorm,softmax,cross_entropy}.ts. Sums are kept in f32x4 lanes (four partial sums
  * per row), which for rows of a few hundred to a few thousand floats stays within 1e-6 of the float64 sums.
  */
-import { exp4, exp1, hmax, hsum } from './simd';
+import { exp4, exp1, hmax, hsum, storeOrAdd } from './simd';
 
 /** Sum of n floats. */
 // @ts-ignore: decorator
@@ -167,7 +167,7 @@ export function layernormBackwardInput(
       const nrm = f32x4.mul(f32x4.sub(v128.load(xp + o), vm), vr);
       const g = f32x4.mul(v128.load(gp + o), v128.load(weight + o));
       const d = f32x4.mul(vr, f32x4.sub(f32x4.sub(g, vgm), f32x4.mul(nrm, vgnm)));
-      v128.store(dxp + o, accumulate ? f32x4.add(v128.load(dxp + o), d) : d);
+      storeOrAdd(dxp + o, d, accumulate);
     }
     for (; o < rb; o += 4) {
       const nrm = (load<f32>(xp + o) - m) * r;

@@ -10,6 +10,12 @@
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+/** Writes v to dst, or adds it to what is there when `add` (a kernel that overwrites a fresh output or accumulates). */
+// @ts-ignore: decorator
+@inline export function storeOrAdd(dst: usize, v: v128, add: bool): void {
+  v128.store(dst, add ? f32x4.add(v, v128.load(dst)) : v);
+}
+
 /** Sum of the four lanes. */
 // @ts-ignore: decorator
 @inline export function hsum(v: v128): f32 {
