@@ -5,6 +5,7 @@
  * (micrograd's backward, without the sort).
  */
 import { kernels } from './backend.js';
+import { sameShape } from './ops/shapes.js';
 import { Tensor, untracked, zeros } from './tensor.js';
 
 export interface TapeNode {
@@ -103,7 +104,7 @@ export function gradToWrite(t: Tensor | null): { data: Float32Array; overwrite: 
 export function handOverGrad(from: Tensor, to: Tensor): boolean {
   const g = from.grad, fresh = to.grad;
   if (g === null || fresh === null || to.node === null || !unwritten.has(fresh)) return false;
-  if (g.shape.length !== to.shape.length || g.shape.some((d, i) => d !== to.shape[i])) return false;
+  if (!sameShape(g.shape, to.shape)) return false;
   unwritten.delete(fresh);
   fresh.dispose();
   to.grad = g;

@@ -124,18 +124,32 @@ export class GPT extends Module implements LanguageModel {
   }
 
   forward(idx: Tensor, targets?: Tensor): { logits: Tensor; loss: Tensor | null } {
+    const T = this.sequenceLength(idx, 'GPT.forward');
+    let x = dropout(this.embed(idx, T), this.config.dropout, this.rng, this.training);
+    for (const block of this.blocks.items) x = block.forward(x);
+    const logits = this.head(x);
+    return { logits, loss: targets === undefined ? null : crossEntropy(logits, targets) };
+  }
+
+  /** T of ids [B, T], checked against the block size. */
+  private sequenceLength(idx: Tensor, what: string): number {
     const T = idx.shape[idx.shape.length - 1]!;
-    if (idx.shape.length !== 2) throw new RangeError(`GPT.forward: ids must be [B, T], got [${idx.shape}]`);
+    if (idx.shape.length !== 2) throw new RangeError(`${what}: ids must be [B, T], got [${idx.shape}]`);
     if (T > this.config.blockSize) {
       throw new RangeError(`cannot forward a sequence of length ${T}: block size is only ${this.config.blockSize}`);
     }
-    const tok = this.tokenEmbedding.forward(idx); // [B, T, C]
-    const pos = this.positionEmbedding.forward(this.positionIds(T)); // [T, C], broadcast over the batch
-    let x = dropout(add(tok, pos), this.config.dropout, this.rng, this.training);
-    for (const block of this.blocks.items) x = block.forward(x);
+    return T;
+  }
+
+  /** Token embeddings [B, n, C] plus the position embeddings of offset .. offset + n - 1 (broadcast over B). */
+  private embed(idx: Tensor, n: number, offset = 0): Tensor {
+    return add(this.tokenEmbedding.forward(idx), this.positionEmbedding.forward(this.positionIds(n, offset)));
+  }
+
+  /** The final LayerNorm and the output head: logits. */
+  private head(x: Tensor): Tensor {
     if (this.lnF !== null) x = this.lnF.forward(x);
-    const logits = this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
-    return { logits, loss: targets === undefined ? null : crossEntropy(logits, targets) };
+    return this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
   }
 
   /**
@@ -145,16 +159,12 @@ export class GPT extends Module implements LanguageModel {
    * and the head on the last position only. Run under noGrad, in eval mode.
    */
   forwardLast(idx: Tensor): Tensor {
-    const T = idx.shape[idx.shape.length - 1]!;
-    if (idx.shape.length !== 2 || T < 1) throw new RangeError(`GPT.forwardLast: ids must be [B, T], got [${idx.shape}]`);
-    if (T > this.config.blockSize) {
-      throw new RangeError(`cannot forward a sequence of length ${T}: block size is only ${this.config.blockSize}`);
-    }
-    let x = add(this.tokenEmbedding.forward(idx), this.positionEmbedding.forward(this.positionIds(T)));
+    const T = this.sequenceLength(idx, 'GPT.forwardLast');
+    if (T < 1) throw new RangeError(`GPT.forwardLast: ids must be [B, T], got [${idx.shape}]`);
+    let x = this.embed(idx, T);
     const blocks = this.blocks.items;
     blocks.forEach((block, layer) => void (x = layer < blocks.length - 1 ? block.forward(x) : block.forwardLast(x)));
-    if (this.lnF !== null) x = this.lnF.forward(x);
-    return this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
+    return this.head(x);
   }
 
   /** An empty key/value cache for `batch` sequences of up to blockSize positions. */
@@ -178,12 +188,10 @@ export class GPT extends Module implements LanguageModel {
     if (offset + n > this.config.blockSize) {
       throw new RangeError(`forwardCached: positions up to ${offset + n} exceed the block size ${this.config.blockSize}`);
     }
-    const tok = this.tokenEmbedding.forward(idx);
-    let x = add(tok, this.positionEmbedding.forward(this.positionIds(n, offset)));
+    let x = this.embed(idx, n, offset);
     this.blocks.items.forEach((block, layer) => void (x = block.forwardCached(x, cache.slots[layer]!, offset)));
-    if (this.lnF !== null) x = this.lnF.forward(x);
     cache.length += n;
-    return this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
+    return this.head(x);
   }
 
   /** offset..offset+T-1 as an id tensor, made once per (length, offset) and kept with the model. */
