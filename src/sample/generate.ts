@@ -6,8 +6,9 @@
  * With a key/value cache (the default for models that have one) each new token costs one position's work:
  * the cache holds every earlier position's keys and values. Once the context outgrows the block size, the
  * crop shifts every token's position (the position embeddings move), so no key or value can be reused: from
- * then on every step runs the whole cropped window, exactly as the uncached path does, and the cache is
- * dropped. Either way the tokens are the same, at the same seed.
+ * then on every step runs the whole cropped window, as the uncached path does, and the cache goes unused (a
+ * GPT computes only what the last position's logits need there: GPT.forwardLast, the same bits). Either way
+ * the tokens are the same, at the same seed.
  *
  * With the cache, the weights are also copied transposed at the start, for the one-position products (see
  * withTransposedWeights): a generation reads the weights as they are when it starts, as its cached keys and
