@@ -4,7 +4,7 @@
  * src/engine/kernels/*.ts; src/engine/wasm/backend.ts wraps them into the Kernels interface.
  * Built by scripts/build-wasm.mjs (two variants: plain SIMD, and relaxed SIMD with fused multiply-add).
  */
-export { matmulStrided, matmulPackABytes, matmulPackBBytes, transpose } from './matmul';
+export { matmulStrided, matmulPackABytes, matmulPackBBytes, matmulWholeBytes, transpose } from './matmul';
 export { attentionForward, attentionBackward, attentionCachedForward, attentionScratchBytes } from './attention';
 export {
   fillZero, copy, addSame, dropoutMask, addForward, addBackward, mulForward, mulBackward, biasForward, biasBackward, reluForward, reluBackward,

@@ -478,15 +478,38 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
   return f32x4.extract_lane(v, 3);
 }
 
+/** Which operand every chunk of a threaded product shares: none, B (chunks of rows), A (chunks of columns). */
+export const SHARED_NONE: i32 = 0;
+export const SHARED_B: i32 = 1;
+export const SHARED_A: i32 = 2;
+/** A whole-operand buffer starts with the tag of the call it was packed for, on a cache line of its own. */
+const WHOLE_HEADER: usize = 64;
+
+/**
+ * Bytes of the buffer that holds a shared operand packed whole: B (K x N) for SHARED_B, A (M x K) for
+ * SHARED_A, padded to whole panels, after the header.
+ */
+export function matmulWholeBytes(shared: i32, M: i32, N: i32, K: i32): f64 {
+  const padded = shared == SHARED_B ? (N + NR - 1) & ~(NR - 1) : (M + MR - 1) & ~(MR - 1);
+  return <f64>WHOLE_HEADER + <f64>K * <f64>padded * 4;
+}
+
 /**
  * out(i, j) (+)= sum_k A(i, k) B(k, j) with A(i, k) = a[i*ars + k*acs], B(k, j) = b[k*brs + j*bcs] and
  * out(i, j) = out[i*ldc + j] (strides in elements): any block of rows or columns of any layout. Threads split
  * a product into such blocks. Every output element is summed in the same order (depth blocks of KC, then k in
  * order) whatever block it is computed in, so a split changes no bit of the result.
+ *
+ * A thread takes several chunks of one call, and every chunk of rows needs all of B (every chunk of columns
+ * all of A): packed again per chunk, that copy cost as much as a tenth of a product on two threads. So with
+ * `whole` (matmulWholeBytes of scratch, one per thread) and `shared` set, a thread packs the shared operand
+ * whole on its first chunk of the call, and its later chunks find it packed: `tag` (not 0, different for
+ * every call, since operands change between calls) marks whose it is. Packing moves floats and nothing else,
+ * so results are the same bits either way.
  */
 export function matmulStrided(
   out: usize, ldcElems: i32, a: usize, ars: i32, acs: i32, b: usize, brs: i32, bcs: i32,
-  M: i32, N: i32, K: i32, accumulate: i32, packedA: usize, packedB: usize,
+  M: i32, N: i32, K: i32, accumulate: i32, packedA: usize, packedB: usize, whole: usize, tag: i32, shared: i32,
 ): void {
   if (M <= 0 || N <= 0) return;
   const ldc = <usize>ldcElems << 2;
@@ -504,26 +527,66 @@ export function matmulStrided(
     }
     return;
   }
+  const wholeB = whole != 0 && shared == SHARED_B, wholeA = whole != 0 && shared == SHARED_A;
+  const packedWhole = whole + WHOLE_HEADER;
+  if ((wholeB || wholeA) && load<i32>(whole) != tag) {
+    if (wholeB) packWholeB(packedWhole, b, brs, bcs, N, K);
+    else packWholeA(packedWhole, a, ars, acs, M, K);
+    store<i32>(whole, tag);
+  }
+  const paddedM = <usize>((M + MR - 1) & ~(MR - 1));
   const tile = packedA + <usize>(MC * KC * 4);
   for (let jc = 0; jc < N; jc += NC) {
     const nc = min(NC, N - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min(KC, K - pc);
-      packB(packedB, b, brs, bcs, pc, kc, jc, nc);
+      let blockB = packedB;
+      if (wholeB) blockB = packedWhole + (wholeBlockB(jc, pc, nc, K) << 2);
+      else packB(packedB, b, brs, bcs, pc, kc, jc, nc);
       const acc = accumulate != 0 || pc > 0;
       for (let ic = 0; ic < M; ic += MC) {
         const mc = min(MC, M - ic);
-        packA(packedA, a, ars, acs, ic, mc, pc, kc, 0);
+        let blockA = packedA;
+        if (wholeA) blockA = packedWhole + ((<usize>pc * paddedM + <usize>ic * <usize>kc) << 2);
+        else packA(packedA, a, ars, acs, ic, mc, pc, kc, 0);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
-          const pb = packedB + ((<usize>jr * <usize>kc) << 2);
+          const pb = blockB + ((<usize>jr * <usize>kc) << 2);
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min(MR, mc - ir);
-            const pa = packedA + ((<usize>ir * <usize>kc) << 2);
+            const pa = blockA + ((<usize>ir * <usize>kc) << 2);
             microTile(kc, pa, pb, out + (<usize>(ic + ir)) * ldc + ((<usize>(jc + jr)) << 2), ldc, mr, nr, acc, tile);
           }
         }
       }
+    }
+  }
+}
+
+/**
+ * Float offset of B's block (columns from jc, depths from pc) in B packed whole: blocks of NC columns one
+ * after another, each its depth blocks one after another (every block before is full, so pc floats a column).
+ */
+// @ts-ignore: decorator
+@inline function wholeBlockB(jc: i32, pc: i32, nc: i32, K: i32): usize {
+  return <usize>jc * <usize>K + <usize>pc * <usize>((nc + NR - 1) & ~(NR - 1));
+}
+
+/** All of B, packed block by block where matmulStrided's loops look for it (wholeBlockB). */
+function packWholeB(dst: usize, b: usize, brs: i32, bcs: i32, N: i32, K: i32): void {
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) packB(dst + (wholeBlockB(jc, pc, nc, K) << 2), b, brs, bcs, pc, min(KC, K - pc), jc, nc);
+  }
+}
+
+/** All of A, packed by depth blocks, each its blocks of MC rows one after another (pc rows-padded floats a depth). */
+function packWholeA(dst: usize, a: usize, ars: i32, acs: i32, M: i32, K: i32): void {
+  const paddedM = <usize>((M + MR - 1) & ~(MR - 1));
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    for (let ic = 0; ic < M; ic += MC) {
+      packA(dst + ((<usize>pc * paddedM + <usize>ic * <usize>kc) << 2), a, ars, acs, ic, min(MC, M - ic), pc, kc, 0);
     }
   }
 }

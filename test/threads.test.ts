@@ -73,8 +73,10 @@ test('chunk cuts: every unit once, on aligned offsets, big chunks first and neve
 });
 
 test('matmul in its three layouts: the same bits on 1, 2 and 3 threads, split by rows and by columns', () => {
-  // [M, N, K]: more rows than columns (split by rows), more columns (split by columns), depth past a block.
-  for (const [M, N, K] of [[201, 67, 29], [13, 301, 45], [37, 41, 300]] as const) {
+  // [M, N, K]: more rows than columns (split by rows), more columns (split by columns), depth past a block;
+  // then B (split by rows) and A (split by columns) past a block of columns or rows as well, so that the
+  // operand each thread packs whole holds several blocks.
+  for (const [M, N, K] of [[201, 67, 29], [13, 301, 45], [37, 41, 300], [600, 530, 270], [150, 700, 260]] as const) {
     for (const accumulate of [false, true]) {
       for (const layout of ['matmulNT', 'matmulNN', 'matmulTN'] as const) {
         const ins = [filled(M * N), filled(M * K), filled(N * K)];
@@ -83,6 +85,23 @@ test('matmul in its three layouts: the same bits on 1, 2 and 3 threads, split by
         for (const t of ins) t.dispose();
       }
     }
+  }
+});
+
+test('matmul: an operand changed in place between two split products is packed again, not taken from the last call', () => {
+  // The same buffers twice: the threads' packed copies of the shared operand (B when split by rows, A when
+  // split by columns) belong to the first call and must not serve the second.
+  const one = byThreads.get(1)!, two = byThreads.get(2)!;
+  for (const [M, N, K] of [[300, 40, 70], [40, 300, 70]] as const) {
+    const out = filled(M * N), a = filled(M * K), b = filled(N * K);
+    for (let round = 0; round < 2; round++) {
+      two.matmulNT(out.data, a.data, b.data, M, N, K, false);
+      const got = Array.from(out.data);
+      one.matmulNT(out.data, a.data, b.data, M, N, K, false);
+      assert.deepEqual(got, Array.from(out.data), `${M}x${N}x${K}, round ${round}`);
+      for (const t of [a, b]) for (let i = 0; i < t.data.length; i++) t.data[i] = -2 * t.data[i]! + 1;
+    }
+    for (const t of [out, a, b]) t.dispose();
   }
 });
 

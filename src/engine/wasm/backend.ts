@@ -33,10 +33,11 @@ type View = Float32Array | Int32Array;
 interface WasmExports {
   matmulStrided(
     out: number, ldc: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number,
-    M: number, N: number, K: number, acc: number, packA: number, packB: number,
+    M: number, N: number, K: number, acc: number, packA: number, packB: number, whole: number, tag: number, shared: number,
   ): void;
   matmulPackABytes(): number;
   matmulPackBBytes(): number;
+  matmulWholeBytes(shared: number, M: number, N: number, K: number): number;
   attentionScratchBytes(kind: number, T: number, hs: number): number;
   attentionForward(
     out: number, att: number, q: number, k: number, v: number, keep: number,
@@ -264,6 +265,10 @@ const W0 = 1, W1 = 2, W2 = 4, W3 = 8;
 
 /** Products smaller than this many multiply-adds stay on one thread: handing work over costs a few microseconds. */
 const PARALLEL_MIN_MACS = 1 << 17;
+/** Which operand the chunks of a split product share (assembly/matmul.ts): B for chunks of rows, A for columns. */
+const SHARED_B = 1, SHARED_A = 2;
+/** A shared operand is packed whole once per thread only up to this size; past it, each chunk packs its own. */
+const MAX_WHOLE_BYTES = 16 << 20;
 /** Elementwise calls shorter than this stay on one thread. */
 const PARALLEL_MIN_ELEMENTS = 1 << 14;
 
@@ -299,6 +304,30 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   // attention kernels' packed operands (and the backward's dS), sized per call and kept.
   const packA = Array.from({ length: threads }, () => arena.alloc(ex.matmulPackABytes()));
   const packB = Array.from({ length: threads }, () => arena.alloc(ex.matmulPackBBytes()));
+  const whole = Array.from({ length: threads }, () => new Scratch(arena));
+  const wholeAt = whole.map(() => -1);
+  let wholeTag = 0; // tells a thread's packed operand from one packed for an earlier call
+  /**
+   * Thread t's buffer for a shared operand packed whole, or 0 past MAX_WHOLE_BYTES. The tag word at its
+   * start is cleared whenever the buffer is new (whatever the arena held there might read as a later tag).
+   */
+  const wholeBuffer = (t: number, bytes: number): number => {
+    if (bytes > MAX_WHOLE_BYTES) return 0;
+    const at = whole[t]!.get(bytes);
+    if (at !== wholeAt[t]) {
+      new Int32Array(arena.memory.buffer, at, 1)[0] = 0;
+      wholeAt[t] = at;
+    }
+    return at;
+  };
+  /** A tag no buffer holds yet; after 2^31 - 1 calls the tags start again, and every buffer is cleared. */
+  const nextWholeTag = (): number => {
+    if (wholeTag === 0x7fffffff) {
+      wholeTag = 0;
+      wholeAt.fill(-1);
+    }
+    return ++wholeTag;
+  };
   const attention = Array.from({ length: threads }, () => new Scratch(arena));
   const rngState = new Scratch(arena);
   const local = THREADED_KERNELS.map((name) => ex[name] as (...a: number[]) => void);
@@ -357,14 +386,20 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
         const acc = accumulate ? 1 : 0;
         const o = p[0]!, pa = p[1]!, pb = p[2]!;
         if (threads === 1 || M * N * K < PARALLEL_MIN_MACS) {
-          ex.matmulStrided(o, N, pa, ars, acs, pb, brs, bcs, M, N, K, acc, packA[0]!, packB[0]!);
+          ex.matmulStrided(o, N, pa, ars, acs, pb, brs, bcs, M, N, K, acc, packA[0]!, packB[0]!, 0, 0, 0);
           return;
         }
-        // Blocks of whole micro-tiles (4 rows, 8 columns) along the longer side.
+        // Blocks of whole micro-tiles (4 rows, 8 columns) along the longer side; each thread packs the operand
+        // its chunks share once.
         const byRows = M >= N;
-        const args = (t: number) => [o, N, pa, ars, acs, pb, brs, bcs, M, N, K, acc, packA[t]!, packB[t]!];
-        if (byRows) split(MATMUL, M, 4, args, [N * 4, 0, ars * 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 8);
-        else split(MATMUL, N, 8, args, [4, 0, 0, 0, 0, bcs * 4, 0, 0, 0, 0, 0, 0, 0, 0], 9);
+        const shared = byRows ? SHARED_B : SHARED_A;
+        const bytes = ex.matmulWholeBytes(shared, M, N, K);
+        const tag = nextWholeTag();
+        const packed = whole.map((_, t) => wholeBuffer(t, bytes));
+        const args = (t: number) => [o, N, pa, ars, acs, pb, brs, bcs, M, N, K, acc, packA[t]!, packB[t]!, packed[t]!, tag, shared];
+        const fixed = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+        if (byRows) split(MATMUL, M, 4, args, [N * 4, 0, ars * 4, 0, 0, 0, 0, 0, ...fixed], 8);
+        else split(MATMUL, N, 8, args, [4, 0, 0, 0, 0, bcs * 4, 0, 0, ...fixed], 9);
       });
 
   /**
