@@ -2,11 +2,21 @@
 
 /**
  * One AdamW update of n floats in place. The step's scalars come precomputed in float64 from the caller:
- * stepSize = lr / (1 - beta1^t), decay = 1 - lr * weightDecay, invBc2 = 1 / sqrt(1 - beta2^t).
+ * stepSize = lr / (1 - beta1^t), decay = 1 - lr * weightDecay, invBc2 = 1 / sqrt(1 - beta2^t). With zeroGrad
+ * not 0, g is zeroed as it is read (the next step's zero_grad, without a pass of its own).
  */
 export function adamwStep(
   p: usize, g: usize, m: usize, v: usize, n: i32,
-  stepSize_: f64, decay_: f64, invBc2_: f64, beta1: f64, beta2: f64, eps: f64, gradScale: f64,
+  stepSize: f64, decay: f64, invBc2: f64, beta1: f64, beta2: f64, eps: f64, gradScale: f64, zeroGrad: i32,
+): void {
+  if (zeroGrad != 0) adamwLoop(p, g, m, v, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale, true);
+  else adamwLoop(p, g, m, v, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale, false);
+}
+
+// @ts-ignore: decorator
+@inline function adamwLoop(
+  p: usize, g: usize, m: usize, v: usize, n: i32,
+  stepSize_: f64, decay_: f64, invBc2_: f64, beta1: f64, beta2: f64, eps: f64, gradScale: f64, zeroGrad: bool,
 ): void {
   const stepSize = <f32>stepSize_, decay = <f32>decay_, invBc2 = <f32>invBc2_;
   const b1 = <f32>beta1, b2 = <f32>beta2, c1 = <f32>(1 - beta1), c2 = <f32>(1 - beta2);
@@ -18,6 +28,7 @@ export function adamwStep(
   let o: usize = 0;
   for (; o < nv; o += 16) {
     const gi = f32x4.mul(v128.load(g + o), vgs);
+    if (zeroGrad) v128.store(g + o, f32x4.splat(0));
     const mi = f32x4.add(f32x4.mul(vb1, v128.load(m + o)), f32x4.mul(vc1, gi));
     const vi = f32x4.add(f32x4.mul(vb2, v128.load(v + o)), f32x4.mul(vc2, f32x4.mul(gi, gi)));
     v128.store(m + o, mi);
@@ -28,6 +39,7 @@ export function adamwStep(
   }
   for (; o < nb; o += 4) {
     const gi = load<f32>(g + o) * gs;
+    if (zeroGrad) store<f32>(g + o, 0);
     const mi = b1 * load<f32>(m + o) + c1 * gi;
     const vi = b2 * load<f32>(v + o) + c2 * gi * gi;
     store<f32>(m + o, mi);

@@ -180,6 +180,10 @@ test('layerNorm forward and backward, and AdamW: the same bits on 1, 2 and 3 thr
   opt[3]!.data.forEach((x, i, d) => (d[i] = x * x)); // second moments are not negative
   sameOnEveryThreadCount('adamwStep', opt, [0, 2, 3], (k, [p, g, m, v]) =>
     k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 7, 0.5));
+  sameOnEveryThreadCount('adamwStep zeroGrad', opt, [0, 1, 2, 3], (k, [p, g, m, v]) => {
+    k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 7, 0.5, true);
+    assert.ok(g!.every((x) => x === 0), `${k.threads} threads: gradient zeroed`);
+  });
   for (const t of opt) t.dispose();
 });
 

@@ -425,6 +425,22 @@ test('adamw step and sum of squares', () => {
   }
 });
 
+test('adamw step with zeroGrad: the same update, bit for bit, and the gradient left at zero', () => {
+  for (const len of [1, 5, 67, 1001, 40_003]) {
+    const args = [randn(len), randn(len), randn(len, 0.1), Float32Array.from(randn(len, 0.01), (x) => x * x)];
+    for (const [name, k] of [['reference', referenceKernels] as const, ...variants]) {
+      const [plain, zeroed] = [false, true].map((zeroGrad) => {
+        const [p, g, m, v] = args.map((a) => a.slice());
+        k.adamwStep(p!, g!, m!, v!, len, 3e-3, 0.9, 0.95, 1e-8, 0.1, 7, 0.7, zeroGrad);
+        return { p, g, m, v };
+      });
+      for (const key of ['p', 'm', 'v'] as const) assert.deepEqual(zeroed[key], plain[key], `${name} n=${len}: ${key}`);
+      assert.deepEqual(plain.g, args[1], `${name} n=${len}: without zeroGrad the gradient is kept`);
+      assert.deepEqual(zeroed.g, new Float32Array(len), `${name} n=${len}: gradient zeroed`);
+    }
+  }
+});
+
 test('views outside the arena: plain arrays, in-place calls, a mix with arena views', () => {
   // check() already runs every case with every other array plain; here the same plain array is passed twice.
   for (const len of [5, 67]) {

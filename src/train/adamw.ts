@@ -41,8 +41,12 @@ export class AdamW {
     return { decayed: count(d), notDecayed: count(n), decayedTensors: d.length, notDecayedTensors: n.length };
   }
 
-  /** One update with learning rate lr; every gradient is multiplied by gradScale first (clipping). */
-  update(lr: number, gradScale = 1): void {
+  /**
+   * One update with learning rate lr; every gradient is multiplied by gradScale first (clipping). With
+   * zeroGrads, the gradients are left at zero, read and cleared in one pass: what the next step's zero_grad
+   * would do (PyTorch keeps them; a trainer that zeroes them next anyway saves that pass).
+   */
+  update(lr: number, gradScale = 1, zeroGrads = false): void {
     this.step++;
     const k = kernels();
     const { beta1, beta2, eps, weightDecay } = this.config;
@@ -50,7 +54,7 @@ export class AdamW {
       if (s.param.grad === null) continue; // never reached by backward: PyTorch skips it too
       k.adamwStep(
         s.param.data, s.param.grad.data, s.m.data, s.v.data, s.param.size,
-        lr, beta1, beta2, eps, s.decay ? weightDecay : 0, this.step, gradScale,
+        lr, beta1, beta2, eps, s.decay ? weightDecay : 0, this.step, gradScale, zeroGrads,
       );
     }
   }

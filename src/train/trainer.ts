@@ -82,6 +82,8 @@ export class Trainer {
    * number the step will have: to inspect gradients, or (in tests) to corrupt them on purpose.
    */
   afterBackward: ((step: number) => void) | null = null;
+  /** Whether the last update left every gradient at zero (it clears them as it reads them). */
+  private gradsAreZero = false;
 
   constructor(
     readonly model: LanguageModel, readonly config: RunConfig,
@@ -119,7 +121,9 @@ export class Trainer {
     const c = this.config;
     const started = performance.now();
     const lr = learningRateAt(this.step, c);
-    this.model.zeroGrad();
+    // The last update left every gradient at zero (or none exists yet), unless that step stopped half-way.
+    if (!this.gradsAreZero) this.model.zeroGrad();
+    this.gradsAreZero = false;
     let loss = 0;
     for (let micro = 0; micro < c.gradientAccumulationSteps; micro++) {
       loss += tidy(() => {
@@ -135,7 +139,8 @@ export class Trainer {
     const { norm, scale } = gradientNorm(this.model.parameters(), c.gradClip);
     // The norm sums every gradient's squares, so one finite number here clears them all at no extra cost.
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) this.failNonFinite(loss);
-    this.optimizer.update(lr, scale);
+    this.optimizer.update(lr, scale, true);
+    this.gradsAreZero = true;
     this.step++;
     return {
       step: this.step, loss, lr, gradNorm: norm, ms: performance.now() - started,

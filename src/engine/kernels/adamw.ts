@@ -4,10 +4,13 @@
  *   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
  *   p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)  with bc1 = 1 - beta1^t, bc2 = 1 - beta2^t
  * `gradScale` multiplies g on the fly: gradient clipping without a separate pass over the gradients.
+ * With `zeroGrad`, g is set to zero as it is read: the next step's gradients start from zero without a pass
+ * of their own (the trainer's zero_grad).
  */
 export function adamwStep(
   p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
   lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number,
+  zeroGrad = false,
 ): void {
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
@@ -15,6 +18,7 @@ export function adamwStep(
   const decay = 1 - lr * weightDecay;
   for (let i = 0; i < n; i++) {
     const gi = g[i]! * gradScale;
+    if (zeroGrad) g[i] = 0;
     const mi = beta1 * m[i]! + (1 - beta1) * gi;
     const vi = beta2 * v[i]! + (1 - beta2) * gi * gi;
     m[i] = mi;

@@ -83,6 +83,7 @@ interface WasmExports {
   adamwStep(
     p: number, g: number, m: number, v: number, n: number,
     stepSize: number, decay: number, invBc2: number, beta1: number, beta2: number, eps: number, gradScale: number,
+    zeroGrad: number,
   ): void;
   sumOfSquares(x: number, n: number): number;
 }
@@ -518,13 +519,13 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
     crossEntropyBackward: (dlogits, logits, lse, targets, N, V, count, dloss) =>
       bridge.run([dlogits, logits, lse, targets], W0, (p) =>
         ex.crossEntropyBackward(p[0]!, p[1]!, p[2]!, p[3]!, N, V, count, dloss)),
-    adamwStep: (p_, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, gradScale) => {
+    adamwStep: (p_, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, gradScale, zeroGrad = false) => {
       const stepSize = lr / (1 - Math.pow(beta1, step));
       const invBc2 = 1 / Math.sqrt(1 - Math.pow(beta2, step));
       const decay = 1 - lr * weightDecay;
-      bridge.run([p_, g, m, v], W0 | W2 | W3, (p) =>
-        blocks(ADAMW, [...p, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale], 4, n,
-          [4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0], 16, n >= PARALLEL_MIN_ELEMENTS));
+      bridge.run([p_, g, m, v], W0 | (zeroGrad ? W1 : 0) | W2 | W3, (p) =>
+        blocks(ADAMW, [...p, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale, zeroGrad ? 1 : 0], 4, n,
+          [4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0], 16, n >= PARALLEL_MIN_ELEMENTS));
     },
     sumOfSquares: (x, n) => bridge.run([x], 0, (p) => ex.sumOfSquares(p[0]!, n)),
   };
