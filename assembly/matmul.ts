@@ -501,7 +501,7 @@ export function matmulWholeBytes(shared: i32, M: i32, N: i32, K: i32): f64 {
  * order) whatever block it is computed in, so a split changes no bit of the result.
  *
  * A thread takes several chunks of one call, and every chunk of rows needs all of B (every chunk of columns
- * all of A): packed again per chunk, that copy cost as much as a tenth of a product on two threads. So with
+ * all of A): packed again per chunk, those copies made a training step 7 to 10% slower on two threads. So with
  * `whole` (matmulWholeBytes of scratch, one per thread) and `shared` set, a thread packs the shared operand
  * whole on its first chunk of the call, and its later chunks find it packed: `tag` (not 0, different for
  * every call, since operands change between calls) marks whose it is. Packing moves floats and nothing else,

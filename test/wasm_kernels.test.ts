@@ -325,8 +325,9 @@ test('cross-entropy forward and backward, ignored targets, no counted rows', () 
 });
 
 test('dropoutMask: the same mask and the same generator state as Rng.uniform() drawn one by one', () => {
-  // p = 0.5 and 0.25 put the threshold p * 2^32 on an integer (the kernel compares against its ceiling).
-  for (const [n, p] of [[0, 0.5], [1, 0.2], [1001, 0.2], [65_537, 0.9], [300, 1e-9], [4096, 0.5], [4096, 0.25], [500, 0]] as const) {
+  // p = 0.5 and 0.25 put the threshold p * 2^32 on an integer (the kernel compares against its ceiling); n = 7
+  // and 15 end in a short round (the kernel draws eight at a time).
+  for (const [n, p] of [[0, 0.5], [1, 0.2], [1001, 0.2], [65_537, 0.9], [300, 1e-9], [4096, 0.5], [4096, 0.25], [500, 0], [7, 0.3], [15, 0.3]] as const) {
     const viaUniform = new Rng(99 + n), viaRef = new Rng(99 + n);
     const expected = Float32Array.from({ length: n }, () => (viaUniform.uniform() < p ? 0 : 1 / (1 - p)));
     const ref = new Float32Array(n);

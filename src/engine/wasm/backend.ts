@@ -277,10 +277,10 @@ const PARALLEL_MIN_ELEMENTS = 1 << 14;
  * Where a call over `total` units is cut for `threads` threads (see threads.ts): one big chunk per thread,
  * together 80% of the work, then chunks of 1 / (2 threads) of what is left each time (guided scheduling: a
  * quarter on two threads), down to 2% of the work, so whoever finishes last has little left to do when the
- * others are done. Few chunks all the same, because each product chunk packs its own copy of the other
- * operand (which keeps it in that core's cache: one copy shared by all threads measured 3 to 9% slower).
- * Cuts fall on multiples of `align` (the kernels' vectors and tiles); where they fall changes no bit of any
- * result.
+ * others are done. A product's chunks all need the same other operand: each thread packs it once per call,
+ * into a copy of its own (one copy shared by all threads measured 3 to 9% slower; one per chunk, 7 to 10%
+ * slower than one per thread). Cuts fall on multiples of `align` (the kernels' vectors and tiles); where they
+ * fall changes no bit of any result.
  */
 export function chunkCuts(total: number, align: number, threads: number): number[] {
   const units = Math.ceil(total / align);
