@@ -17,7 +17,8 @@ function run(cmd: string, args: string[]): Record<string, number | string> {
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number | string>;
 }
 
-// Both on the same threads: each one's default (all cores) unless --threads N is given.
+// Each on its default threads (tsgpt: all cores; PyTorch: its intra-op default, here one, with OpenBLAS's own
+// threads for the products) unless --threads N is given.
 const threadArgs = process.argv.includes('--threads') ? ['--threads', process.argv[process.argv.indexOf('--threads') + 1]!] : [];
 const ours = run(process.execPath, [cli, 'bench', '--preset', preset, '--json', ...threadArgs]);
 const torch = run('/usr/bin/python3', [torchScript, '--preset', preset, '--json', ...threadArgs]);
@@ -25,7 +26,8 @@ const n = (v: number | string | undefined) => Number(v);
 console.log(`preset ${preset}`);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
 console.log(`training  tsgpt (${ours['kernels']}, ${ours['threads']} threads): ${n(ours['ms_per_step']).toFixed(1)} ms/step   ` +
-  `${torch['framework']} (${torch['threads']} threads): ${n(torch['ms_per_step']).toFixed(1)} ms/step   ` +
+  `${torch['framework']} (${torch['threads']} intra-op threads, OpenBLAS on ${torch['blas_threads'] ?? 'none'}): ` +
+  `${n(torch['ms_per_step']).toFixed(1)} ms/step   ` +
   `tsgpt/PyTorch time ${ratio(n(ours['ms_per_step']), n(torch['ms_per_step']))}`);
 console.log(`sampling ${ours['sample_tokens']} tokens  tsgpt: ${n(ours['sample_tokens_per_s']).toFixed(0)} tok/s with the cache, ` +
   `${n(ours['sample_tokens_per_s_uncached']).toFixed(0)} without   PyTorch: ${n(torch['sample_tokens_per_s_uncached']).toFixed(0)} tok/s   ` +

@@ -83,12 +83,27 @@ class GPT(nn.Module):
         return logits, loss
 
 
+def blas_threads():
+    """Threads of the OpenBLAS PyTorch has loaded (its matrix products run there, apart from PyTorch's own
+    intra-op threads), or None when no OpenBLAS is loaded."""
+    import ctypes
+    with open("/proc/self/maps") as maps:
+        libraries = {line.split()[-1] for line in maps if "libopenblas" in line}
+    for path in sorted(libraries):
+        try:
+            return ctypes.CDLL(path).openblas_get_num_threads()
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", choices=sorted(PRESETS), default="baby")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, all cores)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch's intra-op threads (default: torch's own; OpenBLAS keeps its own threads either way)")
     ap.add_argument("--sample-tokens", type=int, default=300)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -142,6 +157,7 @@ def main():
 
     result = {
         "preset": args.preset, "framework": f"torch {torch.__version__}", "threads": torch.get_num_threads(),
+        "blas_threads": blas_threads(),
         "steps": steps, "ms_per_step": ms, "tokens_per_s": B * T / ms * 1000,
         "sample_tokens": args.sample_tokens, "sample_tokens_per_s_uncached": rate,
         "sample_block_tokens_per_s_uncached": block_rate,
@@ -149,7 +165,8 @@ def main():
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"torch {torch.__version__}, {result['threads']} threads, preset {args.preset}: "
+        print(f"torch {torch.__version__}, {result['threads']} intra-op threads, OpenBLAS on {result['blas_threads']}, "
+              f"preset {args.preset}: "
               f"{ms:.1f} ms/step, {result['tokens_per_s']:.0f} tokens/s; sampling {rate:.0f} tokens/s (no cache), "
               f"{block_rate:.0f} within the context")
 
