@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../src/engine/random.js';
+import { intTensor, tidy } from '../src/engine/tensor.js';
 import { splitTrainVal } from '../src/data/split.js';
 import { createModel, type ModelConfig } from '../src/models/index.js';
 import { CharTokenizer } from '../src/tokenizers/char.js';
@@ -92,6 +93,23 @@ test('gradient accumulation: 2 micro-batches of B equal one batch of 2B', () => 
   }
   a.trainer.model.dispose();
   b.trainer.model.dispose();
+});
+
+test('a backward pass run between two steps does not leak into the next step (the update zeroed the gradients)', () => {
+  const plain = tinyRun(), probed = tinyRun();
+  plain.trainer.trainStep();
+  probed.trainer.trainStep();
+  // Someone's own backward between steps (an inspection, say) adds to the parameters' gradients.
+  tidy(() => {
+    const ids = Int32Array.from({ length: 16 }, (_, i) => i % tokenizer.vocabSize);
+    probed.trainer.model.forward(intTensor(ids, [1, 16]), intTensor(ids, [1, 16])).loss!.backward();
+  });
+  assert.ok(probed.trainer.model.parameters().some((p) => p.grad!.data.some((x) => x !== 0)), 'the probe wrote gradients');
+  const a = plain.trainer.trainStep(), b = probed.trainer.trainStep();
+  assert.equal(b.gradNorm, a.gradNorm);
+  assert.deepEqual(weightsOf(probed.trainer), weightsOf(plain.trainer));
+  plain.trainer.model.dispose();
+  probed.trainer.model.dispose();
 });
 
 test('a training step allocates no new arena memory after the first', () => {

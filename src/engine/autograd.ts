@@ -127,8 +127,19 @@ export function truncateTape(start: number, keepOutputs?: Set<Tensor>): void {
   }
 }
 
+let backwardPasses = 0;
+
+/**
+ * How many backward passes have started so far: a trainer that leaves the gradients at zero after its update
+ * (AdamW's zeroGrads) checks it to know whether anything added to them since.
+ */
+export function backwardPassCount(): number {
+  return backwardPasses;
+}
+
 export function runBackward(root: Tensor, seed: number | Tensor): void {
   if (root.node === null) throw new Error('backward() from a tensor that no recorded op produced');
+  backwardPasses++;
   if (typeof seed === 'number') {
     if (root.size !== 1) throw new RangeError(`backward() without a gradient needs a scalar, got shape [${root.shape.join(', ')}]`);
     gradOf(root).data[0] = seed;

@@ -4,7 +4,7 @@
  * schedule and the gradient clipped by its global norm. No files and no clocks beyond performance.now():
  * the caller (CLI, browser page, test) decides what to print and what to save through the callbacks.
  */
-import { noGrad } from '../engine/autograd.js';
+import { backwardPassCount, noGrad } from '../engine/autograd.js';
 import { TsgptError } from '../errors.js';
 import { Rng, type RngState } from '../engine/random.js';
 import { tidy } from '../engine/tensor.js';
@@ -82,8 +82,11 @@ export class Trainer {
    * number the step will have: to inspect gradients, or (in tests) to corrupt them on purpose.
    */
   afterBackward: ((step: number) => void) | null = null;
-  /** Whether the last update left every gradient at zero (it clears them as it reads them). */
-  private gradsAreZero = false;
+  /**
+   * backwardPassCount() when the last update left every gradient at zero (it clears them as it reads them),
+   * or -1: while it has not moved, the next step need not zero them again.
+   */
+  private gradsZeroAtPass = -1;
 
   constructor(
     readonly model: LanguageModel, readonly config: RunConfig,
@@ -121,9 +124,10 @@ export class Trainer {
     const c = this.config;
     const started = performance.now();
     const lr = learningRateAt(this.step, c);
-    // The last update left every gradient at zero (or none exists yet), unless that step stopped half-way.
-    if (!this.gradsAreZero) this.model.zeroGrad();
-    this.gradsAreZero = false;
+    // The last update left every gradient at zero, unless a backward pass has run since (or that step stopped
+    // half-way, or this is the first).
+    if (this.gradsZeroAtPass !== backwardPassCount()) this.model.zeroGrad();
+    this.gradsZeroAtPass = -1;
     let loss = 0;
     for (let micro = 0; micro < c.gradientAccumulationSteps; micro++) {
       loss += tidy(() => {
@@ -140,7 +144,7 @@ export class Trainer {
     // The norm sums every gradient's squares, so one finite number here clears them all at no extra cost.
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) this.failNonFinite(loss);
     this.optimizer.update(lr, scale, true);
-    this.gradsAreZero = true;
+    this.gradsZeroAtPass = backwardPassCount();
     this.step++;
     return {
       step: this.step, loss, lr, gradNorm: norm, ms: performance.now() - started,
