@@ -87,8 +87,11 @@ def blas_threads():
     """Threads of the OpenBLAS PyTorch has loaded (its matrix products run there, apart from PyTorch's own
     intra-op threads), or None when no OpenBLAS is loaded."""
     import ctypes
-    with open("/proc/self/maps") as maps:
-        libraries = {line.split()[-1] for line in maps if "libopenblas" in line}
+    try:
+        with open("/proc/self/maps") as maps:  # Linux: the libraries this process has loaded
+            libraries = {line.split()[-1] for line in maps if "libopenblas" in line}
+    except OSError:
+        return None
     for path in sorted(libraries):
         try:
             return ctypes.CDLL(path).openblas_get_num_threads()
