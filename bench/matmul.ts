@@ -14,9 +14,9 @@ import { loadavg } from 'node:os';
 import { referenceKernels, type Kernels } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
-import { createWasmKernels, wasmVariant } from '../src/engine/wasm/backend.js';
+import { createWasmKernels, wasmVariant } from '../src/engine/wasm/wasm_kernels.js';
 import { enableRelaxedSimd } from '../src/cli/wasm_flags.js';
-import { coreCount, spawnNodeKernelWorker } from '../src/threads/node_workers.js';
+import { coreCount, spawnNodeKernelWorker } from '../src/node/kernel_threads.js';
 
 const args = process.argv.slice(2);
 const secondsArg = args.indexOf('--seconds');

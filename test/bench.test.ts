@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { trainingStepFlops } from '../src/bench/flops.js';
+import { trainingStepFlops } from '../src/measure/flops.js';
 import { PRESETS, modelConfigFor } from '../src/train/config.js';
 
 test('tsgpt bench --json has the documented fields', () => {

@@ -10,7 +10,7 @@ import { TsgptError } from '../src/errors.js';
 import { createModel, type ModelConfig } from '../src/models/index.js';
 import { CharTokenizer } from '../src/tokenizers/char.js';
 import { PRESETS } from '../src/train/config.js';
-import { loadRun, saveRun } from '../src/checkpoint/run_folder.js';
+import { loadRun, saveRun } from '../src/node/run_folder.js';
 import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../src/checkpoint/run_config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-ckpt-'));

@@ -22,8 +22,8 @@ import { CharTokenizer } from '../src/tokenizers/char.js';
 import { modelConfigFor, PRESETS, type RunConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
 import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../src/checkpoint/run_config.js';
-import { loadRun, saveCheckpoint } from '../src/checkpoint/run_folder.js';
-import { readResumable, restoreTrainer } from '../src/checkpoint/resume.js';
+import { loadRun, saveCheckpoint } from '../src/node/run_folder.js';
+import { readResumable, restoreTrainer } from '../src/node/run_resume.js';
 import { makeCorpus } from './helpers/corpus.js';
 
 const ITERS = Number(process.env['TSGPT_FUZZ_ITERS'] ?? 2000);

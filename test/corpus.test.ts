@@ -4,8 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { invalidUtf8Offset, loadCorpus, splitTrainVal, TINY_SHAKESPEARE } from '../src/data/corpus.js';
-import type { LoadCorpusOptions } from '../src/data/corpus.js';
+import { splitTrainVal } from '../src/data/split.js';
+import { invalidUtf8Offset, loadCorpus, TINY_SHAKESPEARE } from '../src/node/corpus.js';
+import type { LoadCorpusOptions } from '../src/node/corpus.js';
 import { TsgptError } from '../src/errors.js';
 
 const SHAKESPEARE = fileURLToPath(new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url));

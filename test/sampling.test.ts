@@ -7,9 +7,9 @@ import { intTensor } from '../src/engine/tensor.js';
 import { noGrad } from '../src/engine/autograd.js';
 import { sampleToken } from '../src/sample/sampling.js';
 import { kernels, referenceKernels, setKernels, type Kernels } from '../src/engine/backend.js';
-import { createWasmKernelsSync } from '../src/engine/wasm/backend.js';
+import { createWasmKernelsSync } from '../src/engine/wasm/wasm_kernels.js';
 import { enableRelaxedSimd } from '../src/cli/wasm_flags.js';
-import { spawnNodeKernelWorker } from '../src/threads/node_workers.js';
+import { spawnNodeKernelWorker } from '../src/node/kernel_threads.js';
 
 // The exactness checks run on every kernel set: the WebAssembly kernels take other paths for one-row products.
 enableRelaxedSimd();

@@ -22,7 +22,7 @@ import { test } from 'node:test';
 import { referenceKernels, setKernels, type Kernels } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/random.js';
 import { Tensor, intTensor, tidy } from '../src/engine/tensor.js';
-import { createWasmKernels, createWasmKernelsSync } from '../src/engine/wasm/backend.js';
+import { createWasmKernels, createWasmKernelsSync } from '../src/engine/wasm/wasm_kernels.js';
 import { enableRelaxedSimd } from '../src/cli/wasm_flags.js';
 import { GPT, type GPTConfig } from '../src/models/gpt.js';
 import { AdamW, gradientNorm } from '../src/train/adamw.js';

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadRun } from '../checkpoint/run_folder.js';
+import { loadRun } from '../node/run_folder.js';
 import { TsgptError } from '../errors.js';
 import { GPT, type LanguageModel } from '../models/index.js';
 import type { Tokenizer, UnknownPolicy } from '../tokenizers/tokenizer.js';

@@ -1,6 +1,6 @@
 /** tsgpt bench: how fast this machine trains and samples a preset. */
 import { kernels } from '../engine/backend.js';
-import { benchPreset } from '../bench/measure.js';
+import { benchPreset } from '../measure/bench_preset.js';
 import { isPresetName, PRESETS } from '../train/config.js';
 import { TsgptError } from '../errors.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';

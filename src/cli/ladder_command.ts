@@ -3,7 +3,8 @@
  * counted as the lecture's code prints them (every parameter, position embeddings included).
  */
 import { Rng } from '../engine/random.js';
-import { loadCorpus, splitTrainVal } from '../data/corpus.js';
+import { splitTrainVal } from '../data/split.js';
+import { loadCorpus } from '../node/corpus.js';
 import { createModel } from '../models/index.js';
 import { CharTokenizer } from '../tokenizers/char.js';
 import { LADDER, LECTURE_STAGE, type LadderStage } from '../train/ladder.js';

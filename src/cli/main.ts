@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { setKernels } from '../engine/backend.js';
-import { createWasmKernelsSync } from '../engine/wasm/backend.js';
+import { createWasmKernelsSync } from '../engine/wasm/wasm_kernels.js';
 import { TsgptError } from '../errors.js';
 import { ATTENTION_HELP, attentionCommand } from './attention_command.js';
 import { BENCH_HELP, benchCommand } from './bench_command.js';
@@ -15,7 +15,7 @@ import { REPORT_HELP, reportCommand } from './report_command.js';
 import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
 import { TRAIN_HELP, trainCommand } from './train_command.js';
 import { enableRelaxedSimd } from './wasm_flags.js';
-import { coreCount, spawnNodeKernelWorker } from '../threads/node_workers.js';
+import { coreCount, spawnNodeKernelWorker } from '../node/kernel_threads.js';
 
 /** Every command: what runs it, its line in tsgpt --help, and its own --help text. */
 const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>; summary: string; help: string }> = {

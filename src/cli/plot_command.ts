@@ -5,9 +5,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, normalize, resolve } from 'node:path';
-import { LOG_FILE } from '../checkpoint/run_folder.js';
+import { LOG_FILE } from '../node/run_folder.js';
 import { TsgptError } from '../errors.js';
-import { writeFileAtomicSync } from '../io/atomic.js';
+import { writeFileAtomicSync } from '../node/atomic_write.js';
 import { lossCurveSvg } from '../viz/loss_curve.js';
 import { parseLossLog, type LossLog } from '../viz/loss_log.js';
 import { terminalLossCurve } from '../viz/terminal_curve.js';

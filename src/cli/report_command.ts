@@ -3,7 +3,7 @@
  * loss curve, seeded samples at a few temperatures, and (for a GPT) the attention maps of a short prompt.
  */
 import { basename, join, resolve } from 'node:path';
-import { loadRun } from '../checkpoint/run_folder.js';
+import { loadRun } from '../node/run_folder.js';
 import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
 import { GPT, reportedParameterCount } from '../models/index.js';

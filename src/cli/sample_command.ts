@@ -1,8 +1,8 @@
 /** tsgpt sample: loads a run folder and streams generated text to stdout as it is produced. */
 import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
-import { loadRun } from '../checkpoint/run_folder.js';
-import { readTextBounded } from '../io/read_bounded.js';
+import { loadRun } from '../node/run_folder.js';
+import { readTextBounded } from '../node/read_bounded.js';
 import { generate } from '../sample/generate.js';
 import type { UnknownPolicy } from '../tokenizers/tokenizer.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';

@@ -6,7 +6,7 @@
  * picks any build WebAssembly.validate accepts. Kept out of src/engine, which must load in a browser.
  */
 import { setFlagsFromString } from 'node:v8';
-import { wasmVariant } from '../engine/wasm/backend.js';
+import { wasmVariant } from '../engine/wasm/wasm_kernels.js';
 
 /** Turns the flag on; returns whether the relaxed-SIMD build now validates (false on an engine without it). */
 export function enableRelaxedSimd(): boolean {

@@ -7,7 +7,7 @@
  */
 import { attention, attentionQKV } from '../engine/ops/attention.js';
 import { dropout } from '../engine/ops/dropout.js';
-import { attentionCached, writeCacheRows } from '../engine/ops/kv_cache.js';
+import { attentionCached, writeCacheRows } from '../engine/ops/attention_cached.js';
 import { concat, lastPosition, split } from '../engine/ops/split_concat.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';

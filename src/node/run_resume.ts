@@ -6,14 +6,14 @@
  */
 import { join } from 'node:path';
 import { TsgptError } from '../errors.js';
-import { readTextBounded } from '../io/read_bounded.js';
+import { readTextBounded } from './read_bounded.js';
 import type { CharTokenizer } from '../tokenizers/char.js';
 import type { ResumeState, Trainer } from '../train/trainer.js';
-import { loadOptimizer } from './optimizer_state.js';
-import { checkRunMatchesModel, type ResumePointer, type RunFile } from './run_config.js';
-import { parseResumeFile } from './resume_state.js';
+import { loadOptimizer } from '../checkpoint/optimizer_state.js';
+import { checkRunMatchesModel, type ResumePointer, type RunFile } from '../checkpoint/run_config.js';
+import { parseResumeFile } from '../checkpoint/resume_state.js';
 import { digest, OPTIMIZER_FILE, readRunConfig, readWeightsFile, STATE_FILE, WEIGHTS_FILE } from './run_folder.js';
-import { loadWeights } from './weights.js';
+import { loadWeights } from '../checkpoint/weights.js';
 
 export interface ResumableRun {
   file: RunFile;

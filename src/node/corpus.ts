@@ -7,7 +7,7 @@ import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { TsgptError, check } from '../errors.js';
-import { writeFileAtomicSync } from '../io/atomic.js';
+import { writeFileAtomicSync } from './atomic_write.js';
 
 export const TINY_SHAKESPEARE = {
   url: 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt',
@@ -199,4 +199,3 @@ function oneLine(err: unknown): string {
   return message.replace(/\s+/g, ' ').trim();
 }
 
-export { splitTrainVal } from './split.js';

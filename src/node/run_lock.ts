@@ -7,7 +7,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsgptError } from '../errors.js';
-import { describeFsError } from '../io/read_bounded.js';
+import { describeFsError } from './read_bounded.js';
 import { LOCK_FILE } from './run_folder.js';
 
 export interface RunLock {

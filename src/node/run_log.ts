@@ -5,7 +5,7 @@
  * the step training continues from, so the log of an interrupted run reads like that of an uninterrupted one.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomicSync } from '../io/atomic.js';
+import { writeFileAtomicSync } from './atomic_write.js';
 
 export class RunLog {
   constructor(readonly path: string) {}

@@ -25,7 +25,7 @@ import {
 } from './generated/kernels_wasm.js';
 import {
   CONTROL_BYTES, COUNTER_BYTES, counterSlots, MAX_CHUNKS, ThreadTeam, THREADED_KERNELS, type SpawnKernelWorker, type ThreadedKernel,
-} from './threads.js';
+} from './thread_team.js';
 
 type View = Float32Array | Int32Array;
 

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { SpawnKernelWorker } from '../engine/wasm/threads.js';
+import type { SpawnKernelWorker } from '../engine/wasm/thread_team.js';
 
 /** Starts a helper thread; it does not keep the process alive (unref), so a finished program exits. */
 export const spawnNodeKernelWorker: SpawnKernelWorker = (init) => {

@@ -1,0 +1,10 @@
+/**
+ * The Node-only edges of tsgpt, kept apart from the engine so the engine runs in a browser: loading a corpus
+ * (with the Tiny Shakespeare download and cache), run folders on disk, atomic file writes, helper threads for
+ * the WebAssembly kernels.
+ */
+export { loadCorpus, TINY_SHAKESPEARE, type Corpus, type LoadCorpusOptions } from './corpus.js';
+export { saveRun, loadRun, WEIGHTS_FILE, CONFIG_FILE, LOG_FILE, type LoadedRun } from './run_folder.js';
+export { parseRunFile, type RunFile } from '../checkpoint/run_config.js';
+export { writeFileAtomicSync } from './atomic_write.js';
+export { spawnNodeKernelWorker, coreCount } from './kernel_threads.js';
