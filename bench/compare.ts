@@ -25,13 +25,19 @@ const torch = run('/usr/bin/python3', [torchScript, '--preset', preset, '--json'
 const n = (v: number | string | undefined) => Number(v);
 console.log(`preset ${preset}`);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-console.log(`training  tsgpt (${ours['kernels']}, ${ours['threads']} threads): ${n(ours['ms_per_step']).toFixed(1)} ms/step   ` +
-  `${torch['framework']} (${torch['threads']} intra-op threads, OpenBLAS on ${torch['blas_threads'] ?? 'none'}): ` +
-  `${n(torch['ms_per_step']).toFixed(1)} ms/step   ` +
-  `tsgpt/PyTorch time ${ratio(n(ours['ms_per_step']), n(torch['ms_per_step']))}`);
-console.log(`sampling ${ours['sample_tokens']} tokens  tsgpt: ${n(ours['sample_tokens_per_s']).toFixed(0)} tok/s with the cache, ` +
-  `${n(ours['sample_tokens_per_s_uncached']).toFixed(0)} without   PyTorch: ${n(torch['sample_tokens_per_s_uncached']).toFixed(0)} tok/s   ` +
-  `tsgpt/PyTorch speed ${ratio(n(ours['sample_tokens_per_s']), n(torch['sample_tokens_per_s_uncached']))}`);
-console.log(`sampling within the context  tsgpt: ${n(ours['sample_block_tokens_per_s']).toFixed(0)} tok/s with the cache, ` +
-  `${n(ours['sample_block_tokens_per_s_uncached']).toFixed(0)} without   PyTorch: ${n(torch['sample_block_tokens_per_s_uncached']).toFixed(0)} tok/s   ` +
-  `tsgpt/PyTorch speed ${ratio(n(ours['sample_block_tokens_per_s']), n(torch['sample_block_tokens_per_s_uncached']))}`);
+console.log(
+  `training  tsgpt (${ours.kernels}, ${ours.threads} threads): ${n(ours.ms_per_step).toFixed(1)} ms/step   ` +
+    `${torch.framework} (${torch.threads} intra-op threads, OpenBLAS on ${torch.blas_threads ?? 'none'}): ` +
+    `${n(torch.ms_per_step).toFixed(1)} ms/step   ` +
+    `tsgpt/PyTorch time ${ratio(n(ours.ms_per_step), n(torch.ms_per_step))}`,
+);
+console.log(
+  `sampling ${ours.sample_tokens} tokens  tsgpt: ${n(ours.sample_tokens_per_s).toFixed(0)} tok/s with the cache, ` +
+    `${n(ours.sample_tokens_per_s_uncached).toFixed(0)} without   PyTorch: ${n(torch.sample_tokens_per_s_uncached).toFixed(0)} tok/s   ` +
+    `tsgpt/PyTorch speed ${ratio(n(ours.sample_tokens_per_s), n(torch.sample_tokens_per_s_uncached))}`,
+);
+console.log(
+  `sampling within the context  tsgpt: ${n(ours.sample_block_tokens_per_s).toFixed(0)} tok/s with the cache, ` +
+    `${n(ours.sample_block_tokens_per_s_uncached).toFixed(0)} without   PyTorch: ${n(torch.sample_block_tokens_per_s_uncached).toFixed(0)} tok/s   ` +
+    `tsgpt/PyTorch speed ${ratio(n(ours.sample_block_tokens_per_s), n(torch.sample_block_tokens_per_s_uncached))}`,
+);

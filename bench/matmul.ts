@@ -74,7 +74,9 @@ function seconds(fn: () => void): number {
 }
 
 function timeMatmul(k: Kernels, layout: Layout, M: number, N: number, K: number): number {
-  const out = filled(M * N), a = filled(M * K), b = filled(K * N);
+  const out = filled(M * N),
+    a = filled(M * K),
+    b = filled(K * N);
   const fn = layout === 'NT' ? k.matmulNT : layout === 'NN' ? k.matmulNN : k.matmulTN;
   const s = seconds(() => fn(out.data, a.data, b.data, M, N, K, false));
   for (const t of [out, a, b]) t.dispose();
@@ -86,22 +88,32 @@ const names = backends.map(([n]) => n);
 const wasmNames = names.slice(1);
 
 console.log(
-  `tsgpt kernels, ${CPU ? 'one thread, CPU' : 'wall-clock'} time; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  `tsgpt kernels, ${CPU ? 'one thread, CPU' : 'wall-clock'} time; load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
 );
-console.log(`wasm builds: simd${relaxedAvailable ? ', relaxed-simd (default: ' + wasmVariant() + ')' : ' (no relaxed SIMD here)'}`);
+console.log(`wasm builds: simd${relaxedAvailable ? `, relaxed-simd (default: ${wasmVariant()})` : ' (no relaxed SIMD here)'}`);
 console.log('');
 console.log('matmul GFLOPS');
 console.log(
   `${'shape (M x K @ K x N)'.padEnd(22)}${'layout'.padEnd(7)}${names.map((n) => pad(n, 14)).join('')}` +
     wasmNames.map((n) => pad(`x ${n.slice(5)}`, 12)).join(''),
 );
-const shapes: [number, number, number][] = [[768, 128, 384], [768, 128, 512], [768, 512, 128], [768, 128, 65]];
+const shapes: [number, number, number][] = [
+  [768, 128, 384],
+  [768, 128, 512],
+  [768, 512, 128],
+  [768, 128, 65],
+];
 for (const [M, K, N] of shapes) {
   for (const layout of ['NT', 'NN', 'TN'] as const) {
     const g = backends.map(([, k]) => (2 * M * N * K) / timeMatmul(k, layout, M, N, K) / 1e9);
     console.log(
       `${`${M}x${K} @ ${K}x${N}`.padEnd(22)}${layout.padEnd(7)}${g.map((x) => pad(x.toFixed(1), 14)).join('')}` +
-        g.slice(1).map((x) => pad(`${(x / g[0]!).toFixed(1)}x`, 12)).join(''),
+        g
+          .slice(1)
+          .map((x) => pad(`${(x / g[0]!).toFixed(1)}x`, 12))
+          .join(''),
     );
   }
 }
@@ -111,12 +123,20 @@ for (const [M, K, N] of shapes) {
 console.log('');
 console.log('the matmuls of one baby training step (4 layers + lm_head; forward NT, backward NN and TN)');
 const layers: [number, number, number, number][] = [
-  [768, 128, 384, 4], [768, 128, 128, 4], [768, 128, 512, 4], [768, 512, 128, 4], [768, 128, 65, 1],
+  [768, 128, 384, 4],
+  [768, 128, 128, 4],
+  [768, 128, 512, 4],
+  [768, 512, 128, 4],
+  [768, 128, 65, 1],
 ];
 let flops = 0;
 const totals = backends.map(() => 0);
 for (const [M, K, N, count] of layers) {
-  for (const [layout, m, n, kk] of [['NT', M, N, K], ['NN', M, K, N], ['TN', N, K, M]] as const) {
+  for (const [layout, m, n, kk] of [
+    ['NT', M, N, K],
+    ['NN', M, K, N],
+    ['TN', N, K, M],
+  ] as const) {
     flops += count * 2 * m * n * kk;
     backends.forEach(([, k], i) => (totals[i]! += count * timeMatmul(k, layout, m, n, kk)));
   }
@@ -129,15 +149,28 @@ backends.forEach(([name], i) => {
 
 // Attention at baby's size: forward and backward of one layer (causal: T(T+1)/2 query-key pairs).
 console.log('');
-const B = 12, T = 64, nh = 4, hs = 32, C = nh * hs, scale = 1 / Math.sqrt(hs);
+const B = 12,
+  T = 64,
+  nh = 4,
+  hs = 32,
+  C = nh * hs,
+  scale = 1 / Math.sqrt(hs);
 console.log(`attention, one layer at B ${B}, T ${T}, ${nh} heads of ${hs} (GFLOPS count the causal half)`);
-const q = filled(B * T * C), k = filled(B * T * C), v = filled(B * T * C), dout = filled(B * T * C);
-const out = filled(B * T * C), att = filled(B * nh * T * T), dq = filled(B * T * C), dk = filled(B * T * C), dv = filled(B * T * C);
+const q = filled(B * T * C),
+  k = filled(B * T * C),
+  v = filled(B * T * C),
+  dout = filled(B * T * C);
+const out = filled(B * T * C),
+  att = filled(B * nh * T * T),
+  dq = filled(B * T * C),
+  dk = filled(B * T * C),
+  dv = filled(B * T * C);
 const pairFlops = B * nh * ((T * (T + 1)) / 2) * hs * 2;
 for (const [name, kern] of backends) {
   const f = seconds(() => kern.attentionForward(out.data, att.data, q.data, k.data, v.data, null, B, T, nh, hs, scale));
   const b = seconds(() =>
-    kern.attentionBackward(dq.data, dk.data, dv.data, dout.data, q.data, k.data, v.data, att.data, null, B, T, nh, hs, scale));
+    kern.attentionBackward(dq.data, dk.data, dv.data, dout.data, q.data, k.data, v.data, att.data, null, B, T, nh, hs, scale),
+  );
   console.log(
     `  ${name.padEnd(13)} forward ${(f * 1000).toFixed(2).padStart(6)} ms (${((2 * pairFlops) / f / 1e9).toFixed(1)} GFLOPS), ` +
       `backward ${(b * 1000).toFixed(2).padStart(6)} ms (${((4 * pairFlops) / b / 1e9).toFixed(1)} GFLOPS)`,

@@ -11,4 +11,4 @@ await new Trainer(model, config, train, val, rng).run({
   onEval: (e) => console.log(`step ${e.step}: train loss ${e.trainLoss.toFixed(3)}, val loss ${e.valLoss.toFixed(3)}`),
 });
 const ids = generate(model, tokenizer.encode('To be'), { maxNewTokens: 80, temperature: 0.8, rng });
-console.log('To be' + tokenizer.decode([...ids]));
+console.log(`To be${tokenizer.decode([...ids])}`);

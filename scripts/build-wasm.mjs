@@ -11,7 +11,7 @@
  * allocate nothing, so static data is all the module puts there; scratch comes from the arena.
  * Runs offline: asc and binaryen come from node_modules (the assemblyscript devDependency).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
@@ -24,6 +24,19 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'assembly', 'index.ts');
 const outFile = join(root, 'src', 'engine', 'wasm', 'generated', 'kernels_wasm.ts');
 
+// --if-stale (the quick test loop): nothing to do when the output is newer than every source and this script.
+if (process.argv.includes('--if-stale')) {
+  const mtime = (path) => statSync(path).mtimeMs;
+  const sources = [fileURLToPath(import.meta.url), ...readdirSync(join(root, 'assembly')).map((f) => join(root, 'assembly', f))];
+  let built = -1;
+  try {
+    built = mtime(outFile);
+  } catch {
+    // Never built: build now.
+  }
+  if (sources.every((f) => mtime(f) < built)) process.exit(0);
+}
+
 /** The arena never hands out its first 64 KiB (src/engine/arena.ts RESERVED_BYTES): our static data goes there. */
 const RESERVED_BYTES = 65536;
 /** Where static data starts: above 0 so a null pointer (0) never aliases a constant. */
@@ -31,10 +44,19 @@ const MEMORY_BASE = 1024;
 
 const common = [
   entry,
-  '--importMemory', '--noExportMemory', '--initialMemory', '1',
-  '--runtime', 'stub', '--use', 'abort=',
-  '--memoryBase', String(MEMORY_BASE),
-  '-O3', '--noAssert', '--converge',
+  '--importMemory',
+  '--noExportMemory',
+  '--initialMemory',
+  '1',
+  '--runtime',
+  'stub',
+  '--use',
+  'abort=',
+  '--memoryBase',
+  String(MEMORY_BASE),
+  '-O3',
+  '--noAssert',
+  '--converge',
 ];
 
 /** Page count a shared memory must declare as its maximum: 4 GiB, at least the arena's own maximum. */
@@ -76,7 +98,12 @@ async function check(binary, label, shared) {
 
 const variants = [
   { name: 'KERNELS_WASM_SIMD', features: ['simd'], shared: false, what: 'WebAssembly SIMD, plain memory' },
-  { name: 'KERNELS_WASM_RELAXED_SIMD', features: ['simd', 'relaxed-simd'], shared: false, what: 'relaxed SIMD too (f32x4.relaxed_madd), plain memory' },
+  {
+    name: 'KERNELS_WASM_RELAXED_SIMD',
+    features: ['simd', 'relaxed-simd'],
+    shared: false,
+    what: 'relaxed SIMD too (f32x4.relaxed_madd), plain memory',
+  },
   { name: 'KERNELS_WASM_SIMD_SHARED', features: ['simd'], shared: true, what: 'WebAssembly SIMD, shared memory' },
   { name: 'KERNELS_WASM_RELAXED_SIMD_SHARED', features: ['simd', 'relaxed-simd'], shared: true, what: 'relaxed SIMD too, shared memory' },
 ];
@@ -86,7 +113,7 @@ const report = [];
 for (const v of variants) {
   const binary = await compile(v.features, v.shared);
   const end = WebAssembly.validate(binary) ? await check(binary, v.name, v.shared) : null;
-  report.push(`${v.name} ${binary.length} B` + (end === null ? ' (not validated by this engine)' : `, static data ${MEMORY_BASE}..${end}`));
+  report.push(`${v.name} ${binary.length} B${end === null ? ' (not validated by this engine)' : `, static data ${MEMORY_BASE}..${end}`}`);
   source += `/** The kernels compiled for ${v.what} (${binary.length} bytes), base64. */\nexport const ${v.name} =\n  '${b64(binary)}';\n`;
 }
 mkdirSync(dirname(outFile), { recursive: true });

@@ -41,5 +41,11 @@ export { LADDER, LECTURE_STAGE, type LadderStage } from './train/ladder.js';
 export { trainingStepFlops, forwardFlops } from './measure/flops.js';
 export { benchPreset, type BenchResult, type BenchOptions } from './measure/bench_preset.js';
 export * as viz from './viz/index.js';
-export { createWasmKernels, createWasmKernelsSync, wasmSimdSupported, wasmVariant, type WasmKernelOptions } from './engine/wasm/wasm_kernels.js';
+export {
+  createWasmKernels,
+  createWasmKernelsSync,
+  wasmSimdSupported,
+  wasmVariant,
+  type WasmKernelOptions,
+} from './engine/wasm/wasm_kernels.js';
 export { serveKernels, type KernelWorker, type KernelWorkerInit, type SpawnKernelWorker } from './engine/wasm/thread_team.js';

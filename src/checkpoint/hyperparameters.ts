@@ -4,7 +4,7 @@
  * a valid value is. It also says which of them a resumed run may change.
  */
 import { TsgptError } from '../errors.js';
-import { describe } from './json_fields.js';
+import { describe } from '../validate.js';
 import type { RunConfig } from '../train/config.js';
 
 export type RunKey = keyof RunConfig;
@@ -28,7 +28,11 @@ export interface HyperparameterSpec {
 /** Keyed by field, so that a field added to RunConfig without a range here is a compile error. */
 const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key'> } = {
   model: { type: 'string', choices: ['bigram', 'gpt'], help: 'model family' },
-  style: { type: 'string', choices: ['nanogpt', 'lecture'], help: 'GPT form: nanoGPT (GELU, fused qkv, tied head) or the lecture\'s gpt.py' },
+  style: {
+    type: 'string',
+    choices: ['nanogpt', 'lecture'],
+    help: "GPT form: nanoGPT (GELU, fused qkv, tied head) or the lecture's gpt.py",
+  },
   nLayer: { type: 'int', min: 1, max: 256, help: 'transformer blocks' },
   nHead: { type: 'int', min: 1, max: 1024, help: 'attention heads per block' },
   nEmbd: { type: 'int', min: 1, max: 65536, help: 'embedding width' },
@@ -78,11 +82,17 @@ export function parseRunConfig(value: unknown, label: string): RunConfig {
         break;
       default: {
         const min = bigram && GPT_ONLY.has(spec.key) ? 0 : spec.min!;
-        const ok = typeof v === 'number' && Number.isFinite(v) && (spec.type === 'float' || Number.isSafeInteger(v))
-          && v >= min && (spec.maxExclusive ? v < spec.max! : v <= spec.max!);
+        const ok =
+          typeof v === 'number' &&
+          Number.isFinite(v) &&
+          (spec.type === 'float' || Number.isSafeInteger(v)) &&
+          v >= min &&
+          (spec.maxExclusive ? v < spec.max! : v <= spec.max!);
         if (!ok) {
           const kind = spec.type === 'int' ? 'an integer' : 'a number';
-          throw new TsgptError(`${where} must be ${kind} from ${min} to ${spec.max}${spec.maxExclusive ? ' (exclusive)' : ''}, got ${describe(v)}`);
+          throw new TsgptError(
+            `${where} must be ${kind} from ${min} to ${spec.max}${spec.maxExclusive ? ' (exclusive)' : ''}, got ${describe(v)}`,
+          );
         }
       }
     }

@@ -30,7 +30,8 @@ export function parameterLowerBound(c: ModelConfig): number {
 /** No form of the model has more parameters than this. */
 export function parameterUpperBound(c: ModelConfig): number {
   if (c.kind === 'bigram') return c.vocabSize * c.vocabSize;
-  const C = c.nEmbd, V = c.vocabSize;
+  const C = c.nEmbd,
+    V = c.vocabSize;
   // Embeddings, an untied head with its bias, a final LayerNorm; per block at most attention (4 C^2 + 4 C),
   // a 4x MLP (8 C^2 + 5 C) and two LayerNorms (4 C), rounded up.
   return 2 * V * C + V + c.blockSize * C + 2 * C + c.nLayer * (12 * C * C + 16 * C);

@@ -27,7 +27,8 @@ export function loadOptimizer(optimizer: AdamW, bytes: Uint8Array, label: string
     const v = data[2 * i + 1]!;
     // v is a running mean of squares: a negative value would make AdamW's square root NaN.
     const negative = v.findIndex((x) => x < 0);
-    if (negative >= 0) throw new TsgptError(`${label}: v.${s.name} holds ${v[negative]} at index ${negative}; second moments cannot be negative`);
+    if (negative >= 0)
+      throw new TsgptError(`${label}: v.${s.name} holds ${v[negative]} at index ${negative}; second moments cannot be negative`);
   });
   optimizer.states.forEach((s, i) => {
     s.m.data.set(data[2 * i]!);

@@ -6,7 +6,7 @@
  * otherwise go on silently from weights nobody trained.
  */
 import { TsgptError } from '../errors.js';
-import { asObject, describe, integer, parseVersionedJson } from './json_fields.js';
+import { asObject, describe, integer, parseVersionedJson } from '../validate.js';
 import type { RngState } from '../engine/random.js';
 import type { ResumeState, TrainerState } from '../train/trainer.js';
 
@@ -30,7 +30,7 @@ export interface ResumeFile {
 
 export function encodeResumeFile(state: ResumeState, files: Record<string, FileDigest>): string {
   const file: ResumeFile = { format: RESUME_FORMAT, version: RESUME_FORMAT_VERSION, state, files };
-  return JSON.stringify(file, null, 2) + '\n';
+  return `${JSON.stringify(file, null, 2)}\n`;
 }
 
 /** Parses state.json, checking every field; `expectedFiles` are the names whose digests must be present. */

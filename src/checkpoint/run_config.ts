@@ -11,7 +11,7 @@ import { CharTokenizer } from '../tokenizers/char.js';
 import type { RunConfig } from '../train/config.js';
 import type { TrainerState } from '../train/trainer.js';
 import { HYPERPARAMETERS, parseRunConfig } from './hyperparameters.js';
-import { asObject, describe, integer, parseVersionedJson } from './json_fields.js';
+import { asObject, describe, integer, parseVersionedJson } from '../validate.js';
 import { MAX_PARAMETERS, parameterLowerBound } from './model_size.js';
 import { parseTrainerState } from './resume_state.js';
 
@@ -57,13 +57,20 @@ export function parseRunFile(text: string, label: string): { file: RunFile; toke
   }
   const run = parseRunConfig(obj.run, `${label}: run`);
   const training = parseTraining(asObject(obj.training, `${label}: training`), `${label}: training`);
-  if (typeof obj.data !== 'string' || obj.data.length > 4096) throw new TsgptError(`${label}: data must be the corpus's source, got ${describe(obj.data)}`);
+  if (typeof obj.data !== 'string' || obj.data.length > 4096)
+    throw new TsgptError(`${label}: data must be the corpus's source, got ${describe(obj.data)}`);
   const sha = obj.dataSha256;
   if (sha !== undefined && (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha))) {
     throw new TsgptError(`${label}: dataSha256 must be 64 hex digits, got ${describe(sha)}`);
   }
   const file: RunFile = {
-    format: RUN_FORMAT, version: RUN_FORMAT_VERSION, model: config, tokenizer: tokenizer.toJSON(), run, training, data: obj.data,
+    format: RUN_FORMAT,
+    version: RUN_FORMAT_VERSION,
+    model: config,
+    tokenizer: tokenizer.toJSON(),
+    run,
+    training,
+    data: obj.data,
     ...(sha !== undefined ? { dataSha256: sha as string } : {}),
   };
   return { file, tokenizer };
@@ -86,8 +93,15 @@ function parseModelConfig(model: Record<string, unknown>, label: string): ModelC
       throw new TsgptError(`${label}: model.dropout must be in [0, 1), got ${describe(dropout)}`);
     }
     config = {
-      kind: 'gpt', style: model.style, vocabSize: int('vocabSize', MAX_VOCAB), blockSize: int('blockSize'),
-      nLayer: int('nLayer'), nHead: int('nHead'), nEmbd: int('nEmbd'), dropout, bias: model.bias,
+      kind: 'gpt',
+      style: model.style,
+      vocabSize: int('vocabSize', MAX_VOCAB),
+      blockSize: int('blockSize'),
+      nLayer: int('nLayer'),
+      nHead: int('nHead'),
+      nEmbd: int('nEmbd'),
+      dropout,
+      bias: model.bias,
       ...parseAblations(model, label),
     };
     if (config.nEmbd % config.nHead !== 0) throw new TsgptError(`${label}: model.nEmbd is not divisible by model.nHead`);
@@ -96,7 +110,9 @@ function parseModelConfig(model: Record<string, unknown>, label: string): ModelC
   }
   const atLeast = parameterLowerBound(config);
   if (atLeast > MAX_PARAMETERS) {
-    throw new TsgptError(`${label}: the model it describes has over ${atLeast.toExponential(2)} parameters; tsgpt handles at most ${MAX_PARAMETERS.toExponential(2)}`);
+    throw new TsgptError(
+      `${label}: the model it describes has over ${atLeast.toExponential(2)} parameters; tsgpt handles at most ${MAX_PARAMETERS.toExponential(2)}`,
+    );
   }
   return config;
 }
@@ -105,13 +121,17 @@ function parseModelConfig(model: Record<string, unknown>, label: string): ModelC
 function parseAblations(model: Record<string, unknown>, label: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const choices: Record<string, readonly unknown[]> = {
-    residual: [true, false], layerNorm: [true, false], projection: [true, false],
-    feedForward: ['mlp', 'linear', 'none'], init: ['gpt', 'torch'],
+    residual: [true, false],
+    layerNorm: [true, false],
+    projection: [true, false],
+    feedForward: ['mlp', 'linear', 'none'],
+    init: ['gpt', 'torch'],
   };
   for (const [key, allowed] of Object.entries(choices)) {
     const v = model[key];
     if (v === undefined) continue;
-    if (!allowed.includes(v)) throw new TsgptError(`${label}: model.${key} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(v)}`);
+    if (!allowed.includes(v))
+      throw new TsgptError(`${label}: model.${key} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(v)}`);
     out[key] = v;
   }
   return out;
@@ -122,10 +142,19 @@ function parseAblations(model: Record<string, unknown>, label: string): Record<s
  * them (batches are cut to run.blockSize, say). Sampling reads only the model section, so only resuming checks.
  */
 export function checkRunMatchesModel(run: RunConfig, model: ModelConfig, label: string): void {
-  const pairs: [string, unknown, unknown][] = [['model', run.model, model.kind], ['blockSize', run.blockSize, model.blockSize]];
+  const pairs: [string, unknown, unknown][] = [
+    ['model', run.model, model.kind],
+    ['blockSize', run.blockSize, model.blockSize],
+  ];
   if (model.kind === 'gpt') {
-    pairs.push(['style', run.style, model.style], ['nLayer', run.nLayer, model.nLayer], ['nHead', run.nHead, model.nHead],
-      ['nEmbd', run.nEmbd, model.nEmbd], ['dropout', run.dropout, model.dropout], ['bias', run.bias, model.bias]);
+    pairs.push(
+      ['style', run.style, model.style],
+      ['nLayer', run.nLayer, model.nLayer],
+      ['nHead', run.nHead, model.nHead],
+      ['nEmbd', run.nEmbd, model.nEmbd],
+      ['dropout', run.dropout, model.dropout],
+      ['bias', run.bias, model.bias],
+    );
   }
   for (const [key, a, b] of pairs) {
     if (a !== b) throw new TsgptError(`${label}: run.${key} is ${describe(a)} but the model section says ${describe(b)}`);

@@ -4,12 +4,16 @@
  * with the model's shapes: a checkpoint of another model is refused by name, not loaded half-way.
  */
 import { TsgptError } from '../errors.js';
+import { oneLine } from '../validate.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor, type SafetensorsTensor } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 
 export function encodeWeights(model: Module, metadata: Record<string, string> = {}): Uint8Array {
   const tensors: NamedTensor[] = model.namedParameters().map(([name, t]) => ({
-    name, dtype: 'F32', shape: [...t.shape], data: t.data,
+    name,
+    dtype: 'F32',
+    shape: [...t.shape],
+    data: t.data,
   }));
   return encodeSafetensors(tensors, { format: 'pt', ...metadata });
 }
@@ -18,7 +22,12 @@ export function encodeWeights(model: Module, metadata: Record<string, string> = 
 export function loadWeights(model: Module, bytes: Uint8Array, label: string): Record<string, string> {
   const { metadata, tensors } = decodeSafetensors(bytes, label);
   const params = model.namedParameters();
-  const checked = checkTensors(tensors, params.map(([name, t]) => [name, t.shape]), label, 'parameter(s) of the model');
+  const checked = checkTensors(
+    tensors,
+    params.map(([name, t]) => [name, t.shape]),
+    label,
+    'parameter(s) of the model',
+  );
   params.forEach(([, t], i) => t.data.set(checked[i]!));
   return metadata;
 }
@@ -30,7 +39,10 @@ export function loadWeights(model: Module, bytes: Uint8Array, label: string): Re
  * every later computation into NaN. `what` names the expected set in the message about missing names.
  */
 export function checkTensors(
-  tensors: Map<string, SafetensorsTensor>, expected: readonly (readonly [string, readonly number[]])[], label: string, what: string,
+  tensors: Map<string, SafetensorsTensor>,
+  expected: readonly (readonly [string, readonly number[]])[],
+  label: string,
+  what: string,
 ): Float32Array[] {
   const names = new Set(expected.map(([name]) => name));
   const missing = expected.filter(([name]) => !tensors.has(name)).map(([name]) => name);
@@ -45,14 +57,15 @@ export function checkTensors(
     }
     const data = stored.data as Float32Array;
     for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i]!)) throw new TsgptError(`${label}: ${name} holds ${data[i]} at index ${i}; weights must be finite numbers`);
+      if (!Number.isFinite(data[i]!))
+        throw new TsgptError(`${label}: ${name} holds ${data[i]} at index ${i}; weights must be finite numbers`);
     }
     return data;
   });
 }
 
 function listNames(names: string[]): string {
-  const show = (n: string) => JSON.stringify(n.length > 60 ? n.slice(0, 60) + '…' : n).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+  const show = (n: string) => oneLine(JSON.stringify(n.length > 60 ? `${n.slice(0, 60)}…` : n));
   const shown = names.slice(0, 4).map((n) => (/^[\w.]+$/.test(n) ? n : show(n)));
   return names.length <= 4 ? shown.join(', ') : `${shown.join(', ')} and ${names.length - 4} more`;
 }

@@ -19,10 +19,28 @@ export const ATTENTION_PAGE = 'index.html';
 
 export const ATTENTION_FLAGS: FlagSpec[] = [
   { name: 'from', type: 'string', metavar: 'DIR', help: 'run folder of a GPT written by tsgpt train (required)' },
-  { name: 'text', type: 'string', metavar: 'TEXT', help: 'the text to run through the model (required; its last block-size characters if longer)' },
-  { name: 'query-pos', type: 'int', min: 0, max: 1e6, metavar: 'N', help: 'also show where position N (0 = first character shown) attends, as bars per head' },
+  {
+    name: 'text',
+    type: 'string',
+    metavar: 'TEXT',
+    help: 'the text to run through the model (required; its last block-size characters if longer)',
+  },
+  {
+    name: 'query-pos',
+    type: 'int',
+    min: 0,
+    max: 1e6,
+    metavar: 'N',
+    help: 'also show where position N (0 = first character shown) attends, as bars per head',
+  },
   { name: 'out', type: 'string', metavar: 'DIR', help: 'folder for the SVG files and the HTML page', defaultText: `DIR/${ATTENTION_DIR}` },
-  { name: 'unknown', type: 'string', choices: ['error', 'skip', 'replace'], help: 'characters of the text outside the vocabulary', defaultText: 'error' },
+  {
+    name: 'unknown',
+    type: 'string',
+    choices: ['error', 'skip', 'replace'],
+    help: 'characters of the text outside the vocabulary',
+    defaultText: 'error',
+  },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -48,7 +66,13 @@ export interface TextAttention {
 }
 
 /** Encodes `text`, keeps its last blockSize tokens, and returns every layer's and head's attention over them. */
-export function attentionOfText(model: LanguageModel, tokenizer: Tokenizer, text: string, unknown: UnknownPolicy, run: string): TextAttention {
+export function attentionOfText(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  text: string,
+  unknown: UnknownPolicy,
+  run: string,
+): TextAttention {
   if (!(model instanceof GPT)) {
     throw new TsgptError(`${run} holds a bigram model, which has no attention; attention maps need a GPT run`);
   }
@@ -64,7 +88,8 @@ export function attentionOfText(model: LanguageModel, tokenizer: Tokenizer, text
 
 /** One sentence saying the text was cut to the model's context, or null when it was not. */
 export function croppingNote(a: TextAttention): string | null {
-  return a.cropped === null ? null
+  return a.cropped === null
+    ? null
     : `The text has ${a.cropped.total} characters but the model reads at most ${a.cropped.kept}: showing its last ${a.cropped.kept}.`;
 }
 
@@ -73,7 +98,8 @@ export async function attentionCommand(args: readonly string[]): Promise<void> {
   const from = flags.get('from') as string | undefined;
   if (from === undefined) throw new TsgptError("tsgpt attention needs --from DIR, a run folder written by 'tsgpt train'");
   const text = flags.get('text') as string | undefined;
-  if (text === undefined) throw new TsgptError('tsgpt attention needs --text TEXT, the characters to look at (e.g. --text "ROMEO: But soft")');
+  if (text === undefined)
+    throw new TsgptError('tsgpt attention needs --text TEXT, the characters to look at (e.g. --text "ROMEO: But soft")');
   const { model, tokenizer } = loadRun(from);
   const a = attentionOfText(model, tokenizer, text, ((flags.get('unknown') as string | undefined) ?? 'error') as UnknownPolicy, from);
   const T = a.tokens.length;
@@ -98,10 +124,12 @@ export async function attentionCommand(args: readonly string[]): Promise<void> {
       `block size ${config.blockSize}. Text (${T} characters): ${visibleText(a.tokens.join(''))}`,
     ...(cropped === null ? [] : [cropped]),
     HOW_TO_READ_ATTENTION,
-    ...(queryPos === undefined ? [] : [`The bar charts show where position ${queryPos} (${visibleToken(a.tokens[queryPos]!)}) attends in each head.`]),
+    ...(queryPos === undefined
+      ? []
+      : [`The bar charts show where position ${queryPos} (${visibleToken(a.tokens[queryPos]!)}) attends in each head.`]),
   ];
   const page = join(out, ATTENTION_PAGE);
   writeText(page, attentionPageHtml({ title: `Attention: ${from}`, notes, figures }));
-  if (cropped !== null) process.stderr.write(cropped + '\n');
+  if (cropped !== null) process.stderr.write(`${cropped}\n`);
   process.stderr.write(`wrote ${figures.length} SVG files and ${page}\n`);
 }

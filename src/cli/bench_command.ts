@@ -28,22 +28,24 @@ export async function benchCommand(args: readonly string[]): Promise<void> {
   if (!isPresetName(preset)) throw new TsgptError(`unknown preset "${preset}"`);
   const heavy = preset === 'lecture';
   const r = benchPreset({
-    preset, config: PRESETS[preset], kernels: kernels().name,
+    preset,
+    config: PRESETS[preset],
+    kernels: kernels().name,
     steps: (flags.get('steps') as number | undefined) ?? (heavy ? 2 : 50),
     warmupSteps: (flags.get('warmup') as number | undefined) ?? (heavy ? 1 : 20),
     sampleTokens: (flags.get('sample-tokens') as number | undefined) ?? 300,
   });
   if (flags.get('json')) {
-    process.stdout.write(JSON.stringify(r) + '\n');
+    process.stdout.write(`${JSON.stringify(r)}\n`);
     return;
   }
   const rate = (x: number) => Math.round(x).toLocaleString('en-US');
   process.stdout.write(
     `preset ${r.preset}, kernels ${r.kernels} on ${r.threads} thread${r.threads === 1 ? '' : 's'}, ${r.steps} steps\n` +
-    `training: ${r.ms_per_step.toFixed(1)} ms/step, ${rate(r.tokens_per_s)} tokens/s, ${r.gflops.toFixed(2)} GFLOPS ` +
-    `(${(100 * r.share_of_ceiling).toFixed(0)}% of this machine's matmul ceiling, ${r.ceiling_gflops.toFixed(1)} GFLOPS)\n` +
-    `sampling ${r.sample_tokens} tokens: ${rate(r.sample_tokens_per_s)} tokens/s with the KV cache, ${rate(r.sample_tokens_per_s_uncached)} without\n` +
-    `sampling within the context (${PRESETS[preset].blockSize - 1} tokens): ${rate(r.sample_block_tokens_per_s)} tokens/s with the cache, ` +
-    `${rate(r.sample_block_tokens_per_s_uncached)} without\n`,
+      `training: ${r.ms_per_step.toFixed(1)} ms/step, ${rate(r.tokens_per_s)} tokens/s, ${r.gflops.toFixed(2)} GFLOPS ` +
+      `(${(100 * r.share_of_ceiling).toFixed(0)}% of this machine's matmul ceiling, ${r.ceiling_gflops.toFixed(1)} GFLOPS)\n` +
+      `sampling ${r.sample_tokens} tokens: ${rate(r.sample_tokens_per_s)} tokens/s with the KV cache, ${rate(r.sample_tokens_per_s_uncached)} without\n` +
+      `sampling within the context (${PRESETS[preset].blockSize - 1} tokens): ${rate(r.sample_block_tokens_per_s)} tokens/s with the cache, ` +
+      `${rate(r.sample_block_tokens_per_s_uncached)} without\n`,
   );
 }

@@ -42,7 +42,10 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[], 
       raw = 'false';
     }
     if (spec === undefined) {
-      const hint = closest(name, specs.map((s) => s.name));
+      const hint = closest(
+        name,
+        specs.map((s) => s.name),
+      );
       throw new TsgptError(
         `unknown option --${name} for 'tsgpt ${command}'${hint ? ` (did you mean --${hint}?)` : ''}; see 'tsgpt ${command} --help'`,
       );
@@ -97,7 +100,8 @@ function describeType(spec: FlagSpec): string {
   if (spec.type === 'bool') return 'true or false';
   if (spec.type === 'string') return spec.choices ? `one of ${spec.choices.join(', ')}` : 'a non-empty value';
   const kind = spec.type === 'int' ? 'an integer' : 'a number';
-  const lo = spec.min, hi = spec.max;
+  const lo = spec.min,
+    hi = spec.max;
   if (lo !== undefined && hi !== undefined) return `${kind} from ${lo} to ${hi}${spec.maxExclusive ? ' (exclusive)' : ''}`;
   if (lo !== undefined) return `${kind} >= ${lo}`;
   return kind;
@@ -105,7 +109,8 @@ function describeType(spec: FlagSpec): string {
 
 /** The declared name nearest to a mistyped one, if it is near enough to be a likely typo. */
 function closest(name: string, names: readonly string[]): string | null {
-  let best: string | null = null, bestDistance = Infinity;
+  let best: string | null = null,
+    bestDistance = Infinity;
   for (const candidate of names) {
     const d = editDistance(name, candidate);
     if (d < bestDistance) [best, bestDistance] = [candidate, d];

@@ -15,9 +15,22 @@ import { formatDuration } from './progress.js';
 
 export const LADDER_FLAGS: FlagSpec[] = [
   { name: 'data', type: 'string', metavar: 'PATH', help: 'UTF-8 text file to train on', defaultText: '$TSGPT_DATA, else Tiny Shakespeare' },
-  { name: 'max-iters', type: 'int', min: 1, max: 1e9, help: 'cap every stage at this many steps (a smoke run)', defaultText: "each stage's own: 3000 or 5000" },
+  {
+    name: 'max-iters',
+    type: 'int',
+    min: 1,
+    max: 1e9,
+    help: 'cap every stage at this many steps (a smoke run)',
+    defaultText: "each stage's own: 3000 or 5000",
+  },
   { name: 'eval-iters', type: 'int', min: 1, max: 1e6, help: 'batches per split in each evaluation', defaultText: '200' },
-  { name: 'stages', type: 'string', metavar: 'A,B', help: `run only these stages (${[...LADDER, LECTURE_STAGE].map((s) => s.name).join(', ')})`, defaultText: 'all but lecture' },
+  {
+    name: 'stages',
+    type: 'string',
+    metavar: 'A,B',
+    help: `run only these stages (${[...LADDER, LECTURE_STAGE].map((s) => s.name).join(', ')})`,
+    defaultText: 'all but lecture',
+  },
   { name: 'with-lecture', type: 'bool', help: 'add the scaled-up lecture model as the last stage (hours on a CPU)', defaultText: 'false' },
   { name: 'seed', type: 'int', min: 0, max: 4294967295, help: 'random seed', defaultText: '1337' },
   { name: 'json', type: 'bool', help: 'print one JSON object a line per stage instead of a table', defaultText: 'false' },
@@ -56,7 +69,7 @@ export async function ladderCommand(args: readonly string[]): Promise<void> {
     });
   }
   const json = flags.get('json') === true;
-  const err = (line: string) => process.stderr.write(line + '\n');
+  const err = (line: string) => process.stderr.write(`${line}\n`);
   const corpus = await loadCorpus({ path: flags.get('data') as string | undefined, log: err });
   const tokenizer = CharTokenizer.fromText(corpus.text);
   const { train, val } = splitTrainVal(tokenizer.encode(corpus.text));
@@ -65,14 +78,19 @@ export async function ladderCommand(args: readonly string[]): Promise<void> {
   const seed = (flags.get('seed') as number | undefined) ?? 1337;
 
   const rows: LadderRow[] = [];
-  if (!json) process.stdout.write(tableHeader() + '\n');
+  if (!json) process.stdout.write(`${tableHeader()}\n`);
   for (const stage of stages) {
     const steps = Math.min(stage.run.maxIters, maxIters ?? Infinity);
     const run = {
-      ...stage.run, seed, maxIters: steps, lrDecayIters: Math.min(stage.run.lrDecayIters, steps),
-      evalInterval: Math.min(stage.run.evalInterval, steps), evalIters: evalIters ?? stage.run.evalIters,
+      ...stage.run,
+      seed,
+      maxIters: steps,
+      lrDecayIters: Math.min(stage.run.lrDecayIters, steps),
+      evalInterval: Math.min(stage.run.evalInterval, steps),
+      evalIters: evalIters ?? stage.run.evalIters,
     };
-    if (val.length <= run.blockSize) throw new TsgptError(`${corpus.source} is too short for the ${stage.name} stage's context of ${run.blockSize}`);
+    if (val.length <= run.blockSize)
+      throw new TsgptError(`${corpus.source} is too short for the ${stage.name} stage's context of ${run.blockSize}`);
     const rng = new Rng(seed);
     const model = createModel(stage.model(tokenizer.vocabSize), rng);
     const trainer = new Trainer(model, run, train, val, rng);
@@ -81,13 +99,18 @@ export async function ladderCommand(args: readonly string[]): Promise<void> {
     if (!json) err(`training ${stage.name} (${steps} steps)...`);
     await trainer.run({ onEval: (e) => void (last = e) });
     const row: LadderRow = {
-      stage: stage.name, adds: stage.adds, params: model.numParameters(), train_loss: last.trainLoss,
-      val_loss: last.valLoss, seconds: (performance.now() - started) / 1000, steps,
+      stage: stage.name,
+      adds: stage.adds,
+      params: model.numParameters(),
+      train_loss: last.trainLoss,
+      val_loss: last.valLoss,
+      seconds: (performance.now() - started) / 1000,
+      steps,
     };
     model.dispose();
     trainer.optimizer.dispose();
     rows.push(row);
-    process.stdout.write((json ? JSON.stringify(row) : tableRow(row)) + '\n');
+    process.stdout.write(`${json ? JSON.stringify(row) : tableRow(row)}\n`);
   }
   if (!json) err(`ladder done in ${formatDuration(rows.reduce((s, r) => s + r.seconds, 0))}`);
 }
@@ -97,6 +120,8 @@ function tableHeader(): string {
 }
 
 function tableRow(r: LadderRow): string {
-  return `${r.stage.padEnd(16)} ${r.adds.padEnd(58)} ${r.params.toLocaleString('en-US').padStart(10)} ` +
-    `${r.train_loss.toFixed(4).padStart(7)} ${r.val_loss.toFixed(4).padStart(7)} ${r.seconds.toFixed(1).padStart(8)}`;
+  return (
+    `${r.stage.padEnd(16)} ${r.adds.padEnd(58)} ${r.params.toLocaleString('en-US').padStart(10)} ` +
+    `${r.train_loss.toFixed(4).padStart(7)} ${r.val_loss.toFixed(4).padStart(7)} ${r.seconds.toFixed(1).padStart(8)}`
+  );
 }

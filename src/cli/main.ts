@@ -24,7 +24,7 @@ const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>
   plot: { run: plotCommand, summary: 'draw the loss curves of one or more run folders as an SVG', help: PLOT_HELP },
   attention: { run: attentionCommand, summary: 'draw the attention maps of a GPT run over a text (SVG + HTML page)', help: ATTENTION_HELP },
   report: { run: reportCommand, summary: 'write a self-contained HTML report of a run folder', help: REPORT_HELP },
-  ladder: { run: ladderCommand, summary: "train each stage of the lecture and compare their losses", help: LADDER_HELP },
+  ladder: { run: ladderCommand, summary: 'train each stage of the lecture and compare their losses', help: LADDER_HELP },
   bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine', help: BENCH_HELP },
 };
 
@@ -37,7 +37,9 @@ const HELP = `tsgpt: a GPT built from scratch in TypeScript, trained and sampled
 Usage: tsgpt <command> [options]
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
 
 Options:
   --help      show this help ('tsgpt <command> --help' for a command's options)
@@ -59,7 +61,7 @@ function version(): string {
  * TSGPT_KERNELS=reference asks for the plain TypeScript ones, which the tests compare everything against.
  */
 function selectKernels(threads: number): void {
-  const choice = process.env['TSGPT_KERNELS'] || 'wasm';
+  const choice = process.env.TSGPT_KERNELS || 'wasm';
   if (choice === 'reference') return;
   if (choice !== 'wasm') throw new TsgptError(`TSGPT_KERNELS must be "wasm" or "reference", got "${choice}"`);
   enableRelaxedSimd();
@@ -89,11 +91,11 @@ function takeThreads(args: readonly string[]): { threads: number; rest: string[]
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(HELP + '\n');
+    process.stdout.write(`${HELP}\n`);
     return command === undefined ? 2 : 0;
   }
   if (command === '--version' || command === '-v') {
-    process.stdout.write(version() + '\n');
+    process.stdout.write(`${version()}\n`);
     return 0;
   }
   const entry = COMMANDS[command];

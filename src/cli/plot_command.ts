@@ -16,9 +16,15 @@ import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
 export const LOSS_CURVE_FILE = 'loss.svg';
 
 export const PLOT_FLAGS: FlagSpec[] = [
-  { name: 'out', type: 'string', metavar: 'FILE', help: 'the SVG to write', defaultText: `RUN/${LOSS_CURVE_FILE} for one run, ./${LOSS_CURVE_FILE} for several` },
+  {
+    name: 'out',
+    type: 'string',
+    metavar: 'FILE',
+    help: 'the SVG to write',
+    defaultText: `RUN/${LOSS_CURVE_FILE} for one run, ./${LOSS_CURVE_FILE} for several`,
+  },
   { name: 'title', type: 'string', metavar: 'TEXT', help: 'chart title', defaultText: '"Loss: " and the run names' },
-  { name: 'terminal', type: 'bool', help: 'also print each run\'s curve as text' },
+  { name: 'terminal', type: 'bool', help: "also print each run's curve as text" },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -36,7 +42,8 @@ export async function plotCommand(args: readonly string[]): Promise<void> {
   if (positionals.length === 0) throw new TsgptError("tsgpt plot needs at least one run folder, e.g. 'tsgpt plot runs/baby'");
   const names = runNames(positionals);
   const runs = positionals.map((dir, i) => ({ name: names[i]!, log: readLossLog(dir) }));
-  const out = (flags.get('out') as string | undefined) ?? (positionals.length === 1 ? join(positionals[0]!, LOSS_CURVE_FILE) : LOSS_CURVE_FILE);
+  const out =
+    (flags.get('out') as string | undefined) ?? (positionals.length === 1 ? join(positionals[0]!, LOSS_CURVE_FILE) : LOSS_CURVE_FILE);
   writeText(out, lossCurveSvg(runs, { title: flags.get('title') as string | undefined }));
   if (flags.get('terminal')) {
     for (const r of runs) process.stdout.write(`${r.name}\n${terminalLossCurve(r.log)}\n\n`);
@@ -99,7 +106,8 @@ export function runNames(dirs: readonly string[]): string[] {
  */
 export function splitPositionals(args: readonly string[], specs: readonly FlagSpec[]): { positionals: string[]; flagArgs: string[] } {
   const byName = new Map(specs.map((s) => [s.name, s]));
-  const positionals: string[] = [], flagArgs: string[] = [];
+  const positionals: string[] = [],
+    flagArgs: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--') {

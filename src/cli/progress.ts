@@ -14,7 +14,11 @@ export class ProgressBar {
   private lastLine = '';
   private readonly every: number;
 
-  constructor(private readonly total: number, private readonly stream: ProgressStream, private readonly firstStep = 0) {
+  constructor(
+    private readonly total: number,
+    private readonly stream: ProgressStream,
+    private readonly firstStep = 0,
+  ) {
     this.every = Math.max(1, Math.round(total / 20));
   }
 
@@ -40,7 +44,7 @@ export class ProgressBar {
   /** Prints a line above the bar (an evaluation result) without breaking the redraw. */
   log(line: string): void {
     if (this.stream.isTTY && this.lastLine) this.stream.write(`\r\x1b[2K${line}\n${this.lastLine}`);
-    else this.stream.write(line + '\n');
+    else this.stream.write(`${line}\n`);
   }
 
   /** Ends the bar's line; returns the wall time since the bar started, in seconds. */

@@ -24,12 +24,24 @@ const DEFAULT_ATTENTION_TEXT = 'ROMEO: But soft';
 export const REPORT_FLAGS: FlagSpec[] = [
   { name: 'from', type: 'string', metavar: 'DIR', help: 'the run folder (or give it as the first argument)' },
   { name: 'out', type: 'string', metavar: 'FILE', help: 'the HTML page to write', defaultText: `DIR/${REPORT_FILE}` },
-  { name: 'temperatures', type: 'string', metavar: 'LIST', help: 'comma-separated sampling temperatures', defaultText: DEFAULT_TEMPERATURES },
+  {
+    name: 'temperatures',
+    type: 'string',
+    metavar: 'LIST',
+    help: 'comma-separated sampling temperatures',
+    defaultText: DEFAULT_TEMPERATURES,
+  },
   { name: 'tokens', type: 'int', min: 1, max: 100000, help: 'new tokens per sample', defaultText: '200' },
   { name: 'start', type: 'string', metavar: 'TEXT', help: 'text the samples continue', defaultText: 'a newline' },
   { name: 'top-k', type: 'int', min: 0, max: 1e9, help: 'sample from the k most likely tokens only (0: all)', defaultText: '200' },
   { name: 'seed', type: 'int', min: 0, max: 4294967295, help: 'random seed (each temperature starts from it)', defaultText: '1337' },
-  { name: 'attention-text', type: 'string', metavar: 'TEXT', help: 'the prompt whose attention maps are shown', defaultText: `"${DEFAULT_ATTENTION_TEXT}" if the vocabulary has its characters, else the first sample's first 24` },
+  {
+    name: 'attention-text',
+    type: 'string',
+    metavar: 'TEXT',
+    help: 'the prompt whose attention maps are shown',
+    defaultText: `"${DEFAULT_ATTENTION_TEXT}" if the vocabulary has its characters, else the first sample's first 24`,
+  },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -65,7 +77,8 @@ export async function reportCommand(args: readonly string[]): Promise<void> {
     return { temperature, prompt: start, text: tokenizer.decode(ids) };
   });
 
-  let lossSvg: string | null = null, lossNote: string | undefined;
+  let lossSvg: string | null = null,
+    lossNote: string | undefined;
   try {
     lossSvg = lossCurveSvg([{ name: basename(resolve(dir)), log: readLossLog(dir) }]);
   } catch (e) {
@@ -85,20 +98,38 @@ export async function reportCommand(args: readonly string[]): Promise<void> {
     const cropped = croppingNote(a);
     attention = {
       figures: attentionFigures({ maps: a.maps, tokens: a.tokens, cell }),
-      notes: [`Prompt (${a.tokens.length} characters): ${visibleText(a.tokens.join(''))}`, ...(cropped === null ? [] : [cropped]), HOW_TO_READ_ATTENTION],
+      notes: [
+        `Prompt (${a.tokens.length} characters): ${visibleText(a.tokens.join(''))}`,
+        ...(cropped === null ? [] : [cropped]),
+        HOW_TO_READ_ATTENTION,
+      ],
     };
   } else {
     attention = { unavailable: 'This is a bigram model: it has no attention layers, so there are no attention maps.' };
   }
 
   const m = file.model;
-  const modelRows: [string, string][] = m.kind === 'gpt'
-    ? [['kind', `GPT (${m.style} form)`], ['vocabulary', String(m.vocabSize)], ['block size', String(m.blockSize)],
-      ['layers', String(m.nLayer)], ['heads', String(m.nHead)], ['embedding width', String(m.nEmbd)],
-      ['dropout', String(m.dropout)], ['bias', String(m.bias)]]
-    : [['kind', 'bigram table'], ['vocabulary', String(m.vocabSize)], ['block size', String(m.blockSize)]];
-  const runRows = Object.entries((file.run ?? {}) as unknown as Record<string, unknown>)
-    .map(([k, v]): [string, string] => [kebab(k), formatValue(v)]);
+  const modelRows: [string, string][] =
+    m.kind === 'gpt'
+      ? [
+          ['kind', `GPT (${m.style} form)`],
+          ['vocabulary', String(m.vocabSize)],
+          ['block size', String(m.blockSize)],
+          ['layers', String(m.nLayer)],
+          ['heads', String(m.nHead)],
+          ['embedding width', String(m.nEmbd)],
+          ['dropout', String(m.dropout)],
+          ['bias', String(m.bias)],
+        ]
+      : [
+          ['kind', 'bigram table'],
+          ['vocabulary', String(m.vocabSize)],
+          ['block size', String(m.blockSize)],
+        ];
+  const runRows = Object.entries((file.run ?? {}) as unknown as Record<string, unknown>).map(([k, v]): [string, string] => [
+    kebab(k),
+    formatValue(v),
+  ]);
   const t = file.training;
   const trainingRows: [string, string][] = [
     ['steps trained', formatValue(t?.step)],
@@ -109,13 +140,18 @@ export async function reportCommand(args: readonly string[]): Promise<void> {
   ];
   const html = runReportHtml({
     name: dir,
-    tables: [{ title: 'Model', rows: modelRows }, { title: 'Training run', rows: runRows }, { title: 'Checkpoint', rows: trainingRows }],
+    tables: [
+      { title: 'Model', rows: modelRows },
+      { title: 'Training run', rows: runRows },
+      { title: 'Checkpoint', rows: trainingRows },
+    ],
     parameters: reportedParameterCount(model),
     parameterNote: model instanceof GPT ? 'counted as nanoGPT counts them: without the position embedding' : 'the bigram table',
     lossSvg,
     lossNote,
     samples,
-    sampleNote: `${tokens} new tokens each after the start text (highlighted), seed ${seed} for every temperature, ` +
+    sampleNote:
+      `${tokens} new tokens each after the start text (highlighted), seed ${seed} for every temperature, ` +
       `top-k ${topK === 0 ? 'off' : topK}, from the checkpoint with the best validation loss.`,
     attention,
   });
@@ -126,7 +162,11 @@ export async function reportCommand(args: readonly string[]): Promise<void> {
 
 /** "0.5,0.8,1" -> [0.5, 0.8, 1], each a temperature from 0 (greedy) to 100. */
 export function parseTemperatures(list: string): number[] {
-  const values = list.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const values = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
   if (values.length === 0 || values.length > 20 || values.some((v) => !Number.isFinite(v) || v < 0 || v > 100)) {
     throw new TsgptError(`option --temperatures takes comma-separated numbers from 0 to 100, got "${list}"`);
   }
@@ -134,7 +174,7 @@ export function parseTemperatures(list: string): number[] {
 }
 
 function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 function formatValue(v: unknown): string {

@@ -19,7 +19,13 @@ import { isPresetName, modelConfigFor, PRESETS, type PresetName, type RunConfig 
 import { NonFiniteError, Trainer } from '../train/trainer.js';
 import { HYPERPARAMETERS, type RunKey } from '../checkpoint/hyperparameters.js';
 import { lockRunFolder, refuseIfTraining } from '../node/run_lock.js';
-import { ARENA_BYTES, MAX_PARAMETERS, parameterUpperBound, TRAINING_ESTIMATE_SLACK, trainingBytesEstimate } from '../checkpoint/model_size.js';
+import {
+  ARENA_BYTES,
+  MAX_PARAMETERS,
+  parameterUpperBound,
+  TRAINING_ESTIMATE_SLACK,
+  trainingBytesEstimate,
+} from '../checkpoint/model_size.js';
 import { readResumable, restoreTrainer, type ResumableRun } from '../node/run_resume.js';
 import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../checkpoint/run_config.js';
 import { checkFolderForNewRun, LOG_FILE, saveCheckpoint, type SaveHooks } from '../node/run_folder.js';
@@ -33,7 +39,7 @@ import { formatDuration, ProgressBar } from './progress.js';
 const SAVE_EVERY_MS = 10 * 60 * 1000;
 
 export function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 function presetValues(key: RunKey): string {
@@ -44,11 +50,19 @@ const RESUMABLE = HYPERPARAMETERS.filter((h) => h.resumable).map((h) => kebab(h.
 
 export const TRAIN_FLAGS: FlagSpec[] = [
   { name: 'preset', type: 'string', choices: Object.keys(PRESETS), help: 'starting configuration', defaultText: 'baby' },
-  { name: 'data', type: 'string', metavar: 'PATH', help: 'UTF-8 text file to train on', defaultText: '$TSGPT_DATA, else Tiny Shakespeare (downloaded once, cached)' },
+  {
+    name: 'data',
+    type: 'string',
+    metavar: 'PATH',
+    help: 'UTF-8 text file to train on',
+    defaultText: '$TSGPT_DATA, else Tiny Shakespeare (downloaded once, cached)',
+  },
   { name: 'out', type: 'string', metavar: 'DIR', help: 'run folder for the checkpoint and logs', defaultText: 'runs/<preset>' },
   {
-    name: 'resume', type: 'string', metavar: 'DIR',
-    help: `continue the run in DIR from its latest snapshot (may change only ${RESUMABLE.map((f) => '--' + f).join(', ')})`,
+    name: 'resume',
+    type: 'string',
+    metavar: 'DIR',
+    help: `continue the run in DIR from its latest snapshot (may change only ${RESUMABLE.map((f) => `--${f}`).join(', ')})`,
     defaultText: 'a new run',
   },
   ...HYPERPARAMETERS.map(({ key, resumable: _, ...spec }) => ({ ...spec, name: kebab(key), defaultText: presetValues(key) })),
@@ -88,12 +102,15 @@ export function resolveRunConfig(flags: Map<string, unknown>): { preset: PresetN
   // A flag that would be silently ignored is refused: the user meant something by it.
   if (config.model === 'bigram') {
     const given = GPT_ONLY_FLAGS.find((f) => flags.has(f));
-    if (given !== undefined) throw new TsgptError(`--${given} has no effect on the bigram model; use --model gpt (or --preset baby) for a transformer`);
+    if (given !== undefined)
+      throw new TsgptError(`--${given} has no effect on the bigram model; use --model gpt (or --preset baby) for a transformer`);
   }
   if (!config.decayLr) {
     const given = DECAY_ONLY_FLAGS.find((f) => flags.has(f));
     if (given !== undefined) {
-      throw new TsgptError(`--${given} has no effect with a constant learning rate (the ${preset} preset's); add --decay-lr for warm-up and cosine decay`);
+      throw new TsgptError(
+        `--${given} has no effect with a constant learning rate (the ${preset} preset's); add --decay-lr for warm-up and cosine decay`,
+      );
     }
   }
   // A GPT flag on the bigram preset means the user wants a GPT: say so instead of silently ignoring it.
@@ -129,7 +146,7 @@ interface RunPlan {
 
 export async function trainCommand(args: readonly string[]): Promise<void> {
   const flags = parseFlags(args, TRAIN_FLAGS, 'train');
-  const log = (line: string) => process.stderr.write(line + '\n');
+  const log = (line: string) => process.stderr.write(`${line}\n`);
   const plan = flags.has('resume') ? await planResume(flags, log) : await planNewRun(flags, log);
   await train(plan, log);
 }
@@ -159,7 +176,7 @@ async function planResume(flags: Map<string, FlagValue>, log: (line: string) => 
     else if (v !== recorded[key]) {
       throw new TsgptError(
         `--${kebab(key)} cannot change when resuming (the run in ${dir} was trained with ${String(recorded[key])}); ` +
-        `with --resume only ${RESUMABLE.map((f) => '--' + f).join(', ')} and --data may be given`,
+          `with --resume only ${RESUMABLE.map((f) => `--${f}`).join(', ')} and --data may be given`,
       );
     }
   }
@@ -176,11 +193,15 @@ async function planResume(flags: Map<string, FlagValue>, log: (line: string) => 
   const corpusSha256 = sha256(corpus.text);
   const expected = resumable.file.dataSha256;
   if (expected !== undefined && expected !== corpusSha256) {
-    throw new TsgptError(`${corpus.source} is not the text the run in ${dir} trained on (its SHA-256 differs); pass the original file with --data`);
+    throw new TsgptError(
+      `${corpus.source} is not the text the run in ${dir} trained on (its SHA-256 differs); pass the original file with --data`,
+    );
   }
   const tokenizer = CharTokenizer.fromText(corpus.text);
   if (tokenizer.chars.join('') !== resumable.tokenizer.chars.join('')) {
-    throw new TsgptError(`${corpus.source} does not give the vocabulary the run in ${dir} was trained with; pass the original file with --data`);
+    throw new TsgptError(
+      `${corpus.source} does not give the vocabulary the run in ${dir} was trained with; pass the original file with --data`,
+    );
   }
   return { outDir: dir, config, corpus, corpusSha256, tokenizer: resumable.tokenizer, preset: null, resumable };
 }
@@ -193,7 +214,7 @@ function splitCorpus(plan: RunPlan): { train: Int32Array; val: Int32Array } {
   if (val.length <= config.blockSize || train.length <= config.blockSize) {
     throw new TsgptError(
       `${corpus.source} is too short for --block-size ${config.blockSize}: its validation split has ${val.length} tokens ` +
-      `(the last 10% of ${tokens.length}), and a batch needs windows of ${config.blockSize + 1}; use a longer text or a smaller --block-size`,
+        `(the last 10% of ${tokens.length}), and a batch needs windows of ${config.blockSize + 1}; use a longer text or a smaller --block-size`,
     );
   }
   return { train, val };
@@ -210,7 +231,7 @@ function checkModelFits(model: ModelConfig, config: RunConfig): void {
   if (params > MAX_PARAMETERS || bytes / TRAINING_ESTIMATE_SLACK > ARENA_BYTES) {
     throw new TsgptError(
       `this model and batch need more than ${gb(bytes / TRAINING_ESTIMATE_SLACK)} GB (${params.toExponential(2)} parameters), more than tsgpt's ` +
-      `${gb(ARENA_BYTES)} GB tensor memory; lower --n-embd, --n-layer, --block-size or --batch-size`,
+        `${gb(ARENA_BYTES)} GB tensor memory; lower --n-embd, --n-layer, --block-size or --batch-size`,
     );
   }
 }
@@ -250,7 +271,11 @@ async function train(plan: RunPlan, log: (line: string) => void): Promise<void> 
 
 /** Trains with the folder locked; returns the signal that stopped the run early, if one did. */
 async function trainLocked(
-  plan: RunPlan, modelConfig: ModelConfig, trainTokens: Int32Array, valTokens: Int32Array, log: (line: string) => void,
+  plan: RunPlan,
+  modelConfig: ModelConfig,
+  trainTokens: Int32Array,
+  valTokens: Int32Array,
+  log: (line: string) => void,
 ): Promise<NodeJS.Signals | null> {
   const { outDir, config, corpus, tokenizer, resumable } = plan;
   const rng = new Rng(config.seed);
@@ -276,15 +301,24 @@ async function trainLocked(
   }
 
   const staticFile = {
-    format: RUN_FORMAT, version: RUN_FORMAT_VERSION, model: modelConfig, tokenizer: tokenizer.toJSON() as RunFile['tokenizer'],
-    run: config, data: corpus.source, dataSha256: plan.corpusSha256,
+    format: RUN_FORMAT,
+    version: RUN_FORMAT_VERSION,
+    model: modelConfig,
+    tokenizer: tokenizer.toJSON() as RunFile['tokenizer'],
+    run: config,
+    data: corpus.source,
+    dataSha256: plan.corpusSha256,
   } as const;
   let best: RunFile['training'] | null = resumable === null ? null : withoutResume(resumable.file.training);
   let savedStep = resumable?.state.step ?? -1;
   let savedAt = performance.now();
   const hooks = saveHooks();
   const save = (newBest: boolean) => {
-    saveCheckpoint(outDir, { model, optimizer: trainer.optimizer, state: trainer.resumeState(), file: { ...staticFile, training: best! }, newBest }, hooks);
+    saveCheckpoint(
+      outDir,
+      { model, optimizer: trainer.optimizer, state: trainer.resumeState(), file: { ...staticFile, training: best! }, newBest },
+      hooks,
+    );
     savedStep = trainer.step;
     savedAt = performance.now();
   };
@@ -305,7 +339,15 @@ async function trainLocked(
     await trainer.run({
       shouldStop: () => stop.requested !== null,
       onStep: (r) => {
-        runLog.append({ type: 'step', step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, ms: r.ms, tokens_per_s: (r.tokens / r.ms) * 1000 });
+        runLog.append({
+          type: 'step',
+          step: r.step,
+          loss: r.loss,
+          lr: r.lr,
+          grad_norm: r.gradNorm,
+          ms: r.ms,
+          tokens_per_s: (r.tokens / r.ms) * 1000,
+        });
         bar.update(r.step, r.loss, r.ms, r.tokens);
         if (performance.now() - savedAt > SAVE_EVERY_MS && best !== null) save(false);
       },
@@ -340,10 +382,17 @@ async function trainLocked(
     log(`continue with: tsgpt train --resume ${outDir}`);
     return stop.requested;
   }
-  runLog.append({ type: 'end', step: trainer.step, train_loss: last.trainLoss, val_loss: last.valLoss, best_val_loss: trainer.bestValLoss, seconds });
+  runLog.append({
+    type: 'end',
+    step: trainer.step,
+    train_loss: last.trainLoss,
+    val_loss: last.valLoss,
+    best_val_loss: trainer.bestValLoss,
+    seconds,
+  });
   log(
     `done: ${trainer.step} steps in ${formatDuration(seconds)} (${seconds.toFixed(1)} s); final val loss ${last.valLoss.toFixed(4)}, ` +
-    `best ${trainer.bestValLoss.toFixed(4)}; checkpoint in ${outDir}`,
+      `best ${trainer.bestValLoss.toFixed(4)}; checkpoint in ${outDir}`,
   );
   log(lossCurveForTerminal(outDir));
   log(`sample from it with: tsgpt sample --from ${outDir}`);
@@ -389,14 +438,14 @@ class StopSignals {
  * TSGPT_TEST_NAN_GRADIENT=STEP:NAME makes that parameter's gradient NaN at that step.
  */
 function saveHooks(): SaveHooks {
-  const ms = Number(process.env['TSGPT_TEST_SAVE_PAUSE_MS'] ?? 0);
+  const ms = Number(process.env.TSGPT_TEST_SAVE_PAUSE_MS ?? 0);
   if (!(ms > 0)) return {};
   const cell = new Int32Array(new SharedArrayBuffer(4));
   return { pause: () => void Atomics.wait(cell, 0, 0, ms) };
 }
 
 function installFaults(trainer: Trainer): void {
-  const spec = process.env['TSGPT_TEST_NAN_GRADIENT'];
+  const spec = process.env.TSGPT_TEST_NAN_GRADIENT;
   if (!spec) return;
   const [stepText, name] = spec.split(':');
   const param = trainer.model.namedParameters().find(([n]) => n === name)?.[1];

@@ -9,8 +9,10 @@ export function getBatch(tokens: Int32Array, batchSize: number, blockSize: numbe
   if (tokens.length <= blockSize) {
     throw new RangeError(`a split of ${tokens.length} tokens is too short for windows of ${blockSize} + 1`);
   }
-  const x = new Tensor([batchSize, blockSize], 'i32'), y = new Tensor([batchSize, blockSize], 'i32');
-  const xs = x.ints, ys = y.ints;
+  const x = new Tensor([batchSize, blockSize], 'i32'),
+    y = new Tensor([batchSize, blockSize], 'i32');
+  const xs = x.ints,
+    ys = y.ints;
   for (let b = 0; b < batchSize; b++) {
     const start = rng.int(tokens.length - blockSize);
     xs.set(tokens.subarray(start, start + blockSize), b * blockSize);

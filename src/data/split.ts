@@ -7,9 +7,6 @@ export function splitTrainVal(tokens: Int32Array, trainFraction = 0.9): { train:
     () => `train fraction must be strictly between 0 and 1, got ${trainFraction}`,
   );
   const n = Math.floor(tokens.length * trainFraction);
-  check(
-    n > 0 && n < tokens.length,
-    () => `a corpus of ${tokens.length} tokens is too small to split into training and validation parts`,
-  );
+  check(n > 0 && n < tokens.length, () => `a corpus of ${tokens.length} tokens is too small to split into training and validation parts`);
   return { train: tokens.subarray(0, n), val: tokens.subarray(n) };
 }

@@ -88,7 +88,8 @@ export class Arena {
   release(offset: number, bytes: number): void {
     const size = roundUp(Math.max(bytes, 1), ALIGN);
     this.bytesInUse -= size;
-    let start = offset, end = offset + size;
+    let start = offset,
+      end = offset + size;
     const before = this.freeEnding.get(start);
     if (before !== undefined) {
       this.takeFree(before, start - before);
@@ -99,7 +100,8 @@ export class Arena {
       this.takeFree(end, afterSize);
       end += afterSize;
     }
-    if (end === this.top) this.top = start; // back to the untouched tail
+    if (end === this.top)
+      this.top = start; // back to the untouched tail
     else this.addFree(start, end - start);
   }
 
@@ -130,7 +132,8 @@ export class Arena {
   /** Start of a free block of the smallest size of at least `size` bytes, or -1. */
   private smallestFreeAtLeast(size: number): number {
     if (size > this.largestFree) return -1;
-    let bestSize = Infinity, largest = 0;
+    let bestSize = Infinity,
+      largest = 0;
     for (const s of this.freeBySize.keys()) {
       if (s >= size && s < bestSize) bestSize = s;
       if (s > largest) largest = s;

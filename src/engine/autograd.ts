@@ -44,7 +44,7 @@ export function noGrad<T>(fn: () => T): T {
 /** Whether an op with these inputs must record itself. */
 export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   if (!gradEnabled) return false;
-  for (const t of inputs) if (t != null && t.requiresGrad) return true;
+  for (const t of inputs) if (t?.requiresGrad) return true;
   return false;
 }
 
@@ -102,7 +102,8 @@ export function gradToWrite(t: Tensor | null): { data: Float32Array; overwrite: 
  * it did; if not, nothing changed.
  */
 export function handOverGrad(from: Tensor, to: Tensor): boolean {
-  const g = from.grad, fresh = to.grad;
+  const g = from.grad,
+    fresh = to.grad;
   if (g === null || fresh === null || to.node === null || !unwritten.has(fresh)) return false;
   if (!sameShape(g.shape, to.shape)) return false;
   unwritten.delete(fresh);
@@ -153,7 +154,7 @@ export function runBackward(root: Tensor, seed: number | Tensor): void {
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
     if (node.output.grad !== null && !node.output.disposed) {
-      for (const t of node.inputs) if (t !== null && t.requiresGrad) gradOf(t);
+      for (const t of node.inputs) if (t?.requiresGrad) gradOf(t);
       // A gradient no consumer wrote (made, then not reached) reads as zeros.
       if (unwritten.delete(node.output.grad)) kernels().fillZero(node.output.grad.data, node.output.grad.size);
       node.backward();

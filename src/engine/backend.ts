@@ -8,7 +8,16 @@ import { adamwStep, sumOfSquares } from './kernels/adamw.js';
 import { attentionBackward, attentionCachedForward, attentionForward } from './kernels/attention.js';
 import { crossEntropyBackward, crossEntropyForward } from './kernels/cross_entropy.js';
 import {
-  addBackward, addForward, biasBackward, biasForward, copy, dropoutMask, fillZero, mulBackward, mulForward, transpose,
+  addBackward,
+  addForward,
+  biasBackward,
+  biasForward,
+  copy,
+  dropoutMask,
+  fillZero,
+  mulBackward,
+  mulForward,
+  transpose,
 } from './kernels/elementwise.js';
 import { embeddingBackward, embeddingForward } from './kernels/embedding.js';
 import { geluBackward, geluForward, reluBackward, reluForward } from './kernels/activations.js';
@@ -58,10 +67,36 @@ export interface Kernels {
 export const referenceKernels: Kernels = {
   name: 'reference',
   threads: 1,
-  matmulNT, matmulNN, matmulTN, fillZero, copy, dropoutMask, transpose, biasForward, biasBackward, addForward, addBackward, mulForward, mulBackward,
-  embeddingForward, embeddingBackward, layernormForward, layernormBackward, reluForward, reluBackward,
-  geluForward, geluBackward, softmaxForward, softmaxBackward, attentionForward, attentionBackward, attentionCachedForward,
-  crossEntropyForward, crossEntropyBackward, adamwStep, sumOfSquares,
+  matmulNT,
+  matmulNN,
+  matmulTN,
+  fillZero,
+  copy,
+  dropoutMask,
+  transpose,
+  biasForward,
+  biasBackward,
+  addForward,
+  addBackward,
+  mulForward,
+  mulBackward,
+  embeddingForward,
+  embeddingBackward,
+  layernormForward,
+  layernormBackward,
+  reluForward,
+  reluBackward,
+  geluForward,
+  geluBackward,
+  softmaxForward,
+  softmaxBackward,
+  attentionForward,
+  attentionBackward,
+  attentionCachedForward,
+  crossEntropyForward,
+  crossEntropyBackward,
+  adamwStep,
+  sumOfSquares,
 };
 
 let active: Kernels = referenceKernels;

@@ -10,7 +10,19 @@ export { noGrad, isGradEnabled } from './autograd.js';
 export { kernels, setKernels, referenceKernels, type Kernels } from './backend.js';
 export { Rng, type RngState } from './random.js';
 export {
-  Tensor, tidy, keep, untracked, zeros, full, tensor, intTensor, randn, rand, parameter, type DType, type Shape,
+  Tensor,
+  tidy,
+  keep,
+  untracked,
+  zeros,
+  full,
+  tensor,
+  intTensor,
+  randn,
+  rand,
+  parameter,
+  type DType,
+  type Shape,
 } from './tensor.js';
 export { add } from './ops/add.js';
 export { relu, gelu } from './ops/activations.js';

@@ -7,7 +7,7 @@
  * passes to the enclosing scope) or it is `keep()`-ed. A tensor made outside any tidy lives until dispose().
  * Parameters, optimizer moments and their gradients live outside; activations live inside the step's tidy.
  */
-import { Arena, defaultArena } from './arena.js';
+import { type Arena, defaultArena } from './arena.js';
 import { runBackward, truncateTape, tapeLength, type TapeNode } from './autograd.js';
 import { kernels } from './backend.js';
 import type { Rng } from './random.js';

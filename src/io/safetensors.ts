@@ -5,6 +5,7 @@
  * Decoding treats the bytes as hostile: checkpoints get downloaded and passed around, and a corrupt or crafted
  * file must end in a one-line TsgptError, never a crash, a hang or an attempt to allocate gigabytes.
  */
+import { oneLine } from '../validate.js';
 import { TsgptError } from '../errors.js';
 
 export type SafetensorsDType = 'F32' | 'I32';
@@ -46,7 +47,7 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
   let offset = 0;
   for (const t of tensors) {
     if (t.name === METADATA_KEY) throw new Error(`tensor name ${METADATA_KEY} is reserved by the safetensors format`);
-    if (Object.prototype.hasOwnProperty.call(header, t.name)) throw new Error(`duplicate tensor name "${t.name}"`);
+    if (Object.hasOwn(header, t.name)) throw new Error(`duplicate tensor name "${t.name}"`);
     const expectedType = t.dtype === 'F32' ? Float32Array : t.dtype === 'I32' ? Int32Array : undefined;
     if (expectedType === undefined || !(t.data instanceof expectedType)) {
       throw new Error(`tensor "${t.name}": dtype ${String(t.dtype)} does not match its ${t.data.constructor.name}`);
@@ -257,9 +258,5 @@ function formatShape(dims: readonly number[]): string {
 
 /** Names from a hostile header can be megabytes long or hold line separators; messages must stay one short line. */
 function quote(s: string): string {
-  return oneLine(JSON.stringify(s.length > 60 ? s.slice(0, 60) + '…' : s));
-}
-
-function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+  return oneLine(JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s));
 }

@@ -67,7 +67,8 @@ export function benchPreset(o: BenchOptions): BenchResult {
     };
     const timed = () => {
       const t0 = performance.now();
-      let n = 0, runs = 0;
+      let n = 0,
+        runs = 0;
       do {
         n += run();
         runs++;
@@ -82,11 +83,20 @@ export function benchPreset(o: BenchOptions): BenchResult {
   const ceiling = Math.max(ceilingBefore, matmulCeilingGflops());
   const block = modelConfig.blockSize - 1;
   const result: BenchResult = {
-    preset: o.preset, kernels: o.kernels, threads: kernels().threads, steps: o.steps,
-    ms_per_step: msPerStep, tokens_per_s: (tokensPerStep / msPerStep) * 1000, gflops,
-    ceiling_gflops: ceiling, share_of_ceiling: gflops / ceiling,
-    sample_tokens: o.sampleTokens, sample_tokens_per_s: sampleRate(true, o.sampleTokens), sample_tokens_per_s_uncached: sampleRate(false, o.sampleTokens),
-    sample_block_tokens_per_s: sampleRate(true, block), sample_block_tokens_per_s_uncached: sampleRate(false, block),
+    preset: o.preset,
+    kernels: o.kernels,
+    threads: kernels().threads,
+    steps: o.steps,
+    ms_per_step: msPerStep,
+    tokens_per_s: (tokensPerStep / msPerStep) * 1000,
+    gflops,
+    ceiling_gflops: ceiling,
+    share_of_ceiling: gflops / ceiling,
+    sample_tokens: o.sampleTokens,
+    sample_tokens_per_s: sampleRate(true, o.sampleTokens),
+    sample_tokens_per_s_uncached: sampleRate(false, o.sampleTokens),
+    sample_block_tokens_per_s: sampleRate(true, block),
+    sample_block_tokens_per_s_uncached: sampleRate(false, block),
   };
   trainer.optimizer.dispose();
   model.dispose();

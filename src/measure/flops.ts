@@ -12,7 +12,10 @@ export function trainingStepFlops(model: ModelConfig, batchSize: number, blockSi
 
 export function forwardFlops(model: ModelConfig, batchSize: number, T: number): number {
   if (model.kind === 'bigram') return 0;
-  const M = batchSize * T, C = model.nEmbd, V = model.vocabSize, L = model.nLayer;
+  const M = batchSize * T,
+    C = model.nEmbd,
+    V = model.vocabSize,
+    L = model.nLayer;
   const ffn = model.feedForward ?? 'mlp';
   const perLayer =
     2 * M * C * 3 * C + // q, k, v projections

@@ -19,11 +19,15 @@ export interface BigramConfig {
 export class BigramLanguageModel extends Module implements LanguageModel {
   readonly token_embedding_table: Embedding;
 
-  constructor(readonly config: BigramConfig, rng: Rng) {
+  constructor(
+    readonly config: BigramConfig,
+    rng: Rng,
+  ) {
     super();
     // nn.Embedding's default init, N(0, 1), as in the lecture's bigram.py.
     this.token_embedding_table = this.registerModule(
-      'token_embedding_table', new Embedding(config.vocabSize, config.vocabSize, rng, { std: 1 }),
+      'token_embedding_table',
+      new Embedding(config.vocabSize, config.vocabSize, rng, { std: 1 }),
     );
   }
 

@@ -36,7 +36,10 @@ export interface GPTConfig extends LectureAblation {
 /** The transformer trunk of the nanoGPT form, so names come out as "transformer.wte.weight". */
 class Transformer extends Module {
   constructor(
-    readonly wte: Embedding, readonly wpe: Embedding, readonly h: ModuleList<Block>, readonly ln_f: LayerNorm,
+    readonly wte: Embedding,
+    readonly wpe: Embedding,
+    readonly h: ModuleList<Block>,
+    readonly ln_f: LayerNorm,
   ) {
     super();
     this.registerModule('wte', wte);
@@ -55,14 +58,17 @@ export class GPT extends Module implements LanguageModel {
   readonly lmHead: Linear | null;
   private readonly positions = new Map<number, Tensor>();
 
-  constructor(readonly config: GPTConfig, private readonly rng: Rng) {
+  constructor(
+    readonly config: GPTConfig,
+    private readonly rng: Rng,
+  ) {
     super();
     validateGPTConfig(config);
     const { style, vocabSize, blockSize, nEmbd, bias, init } = config;
     this.tokenEmbedding = new Embedding(vocabSize, nEmbd, rng, { init });
     this.positionEmbedding = new Embedding(blockSize, nEmbd, rng, { init });
     this.blocks = new ModuleList(Array.from({ length: config.nLayer }, () => new Block(config, rng)));
-    this.lnF = config.layerNorm ?? true ? new LayerNorm(nEmbd, { bias }) : null;
+    this.lnF = (config.layerNorm ?? true) ? new LayerNorm(nEmbd, { bias }) : null;
     if (style === 'nanogpt') {
       this.registerModule('transformer', new Transformer(this.tokenEmbedding, this.positionEmbedding, this.blocks, this.lnF!));
       this.lmHead = null;
@@ -212,7 +218,6 @@ export class GPT extends Module implements LanguageModel {
   }
 }
 
-
 export function validateGPTConfig(c: GPTConfig): void {
   const positive = (name: string, v: number) => {
     if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
@@ -225,8 +230,12 @@ export function validateGPTConfig(c: GPTConfig): void {
   if (c.nEmbd % c.nHead !== 0) throw new RangeError(`n_embd (${c.nEmbd}) must be divisible by n_head (${c.nHead})`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
   if (c.style !== 'lecture' && c.style !== 'nanogpt') throw new RangeError(`unknown GPT style "${String(c.style)}"`);
-  const ablated = c.residual === false || c.layerNorm === false || c.projection === false
-    || (c.feedForward !== undefined && c.feedForward !== 'mlp') || c.init === 'torch';
+  const ablated =
+    c.residual === false ||
+    c.layerNorm === false ||
+    c.projection === false ||
+    (c.feedForward !== undefined && c.feedForward !== 'mlp') ||
+    c.init === 'torch';
   if (c.style === 'nanogpt' && ablated) {
     throw new RangeError('the lecture\'s ablations (residual, layerNorm, projection, feedForward, init) apply to style "lecture" only');
   }

@@ -33,16 +33,30 @@ export class GPTDecoder {
 
   /** Whether this model has the shape the decoder runs: nanoGPT's blocks, whole. */
   static supports(model: GPT): boolean {
-    return model.config.style === 'nanogpt' && model.lnF !== null && model.blocks.items.every((b) =>
-      b.residual && b.ln1 !== null && b.ln2 !== null && b.attn instanceof CausalSelfAttention && b.mlp instanceof MLP);
+    return (
+      model.config.style === 'nanogpt' &&
+      model.lnF !== null &&
+      model.blocks.items.every(
+        (b) => b.residual && b.ln1 !== null && b.ln2 !== null && b.attn instanceof CausalSelfAttention && b.mlp instanceof MLP,
+      )
+    );
   }
 
-  constructor(private readonly model: GPT, private readonly cache: KVCache) {
+  constructor(
+    private readonly model: GPT,
+    private readonly cache: KVCache,
+  ) {
     if (!GPTDecoder.supports(model)) throw new Error('GPTDecoder runs nanoGPT-style GPTs only');
     this.layers = model.blocks.items.map((b) => ({
-      ln1: b.ln1!, attn: b.attn as CausalSelfAttention, ln2: b.ln2!, fc: (b.mlp as MLP).c_fc, proj: (b.mlp as MLP).c_proj,
+      ln1: b.ln1!,
+      attn: b.attn as CausalSelfAttention,
+      ln2: b.ln2!,
+      fc: (b.mlp as MLP).c_fc,
+      proj: (b.mlp as MLP).c_proj,
     }));
-    const B = cache.batch, C = (this.C = model.config.nEmbd), V = model.vocabSize;
+    const B = cache.batch,
+      C = (this.C = model.config.nEmbd),
+      V = model.vocabSize;
     const make = (n: number) => {
       const t = untracked(() => new Tensor([n]));
       this.buffers.push(t);
@@ -59,7 +73,10 @@ export class GPTDecoder {
   step(next: ArrayLike<number>): Float32Array {
     const k = kernels();
     const { model, cache } = this;
-    const B = cache.batch, C = this.C, offset = cache.length, V = model.vocabSize;
+    const B = cache.batch,
+      C = this.C,
+      offset = cache.length,
+      V = model.vocabSize;
     if (offset >= cache.maxLength) throw new RangeError(`GPTDecoder: position ${offset} beyond the cache's ${cache.maxLength}`);
     const ids = this.ids.ints;
     for (let b = 0; b < B; b++) {
@@ -72,15 +89,19 @@ export class GPTDecoder {
     const wpe = model.positionEmbedding.weight.data;
     k.embeddingForward(tok!, model.tokenEmbedding.weight.data, ids, B, C);
     k.addForward(x!, tok!, wpe.subarray(offset * C, (offset + 1) * C), B * C, C);
-    const nh = model.config.nHead, hs = C / nh, Tmax = cache.maxLength;
+    const nh = model.config.nHead,
+      hs = C / nh,
+      Tmax = cache.maxLength;
     this.layers.forEach((layer, i) => {
       const slot = cache.slots[i]![0]!;
       k.layernormForward(h!, mean!, rstd!, x!, layer.ln1.weight.data, layer.ln1.bias?.data ?? null, B, C, layer.ln1.eps);
       linearInto(qkv!, h!, layer.attn.c_attn.weight, layer.attn.c_attn.bias, B);
       // Split each row [q | k | v]: q to its own rows, k and v into the cache at this position.
-      const kc = slot.k.data, vc = slot.v.data;
+      const kc = slot.k.data,
+        vc = slot.v.data;
       for (let b = 0; b < B; b++) {
-        const row = b * 3 * C, at = (b * Tmax + offset) * C;
+        const row = b * 3 * C,
+          at = (b * Tmax + offset) * C;
         q!.set(qkv!.subarray(row, row + C), b * C);
         kc.set(qkv!.subarray(row + C, row + 2 * C), at);
         vc.set(qkv!.subarray(row + 2 * C, row + 3 * C), at);

@@ -22,5 +22,5 @@ export interface CachedLanguageModel extends LanguageModel {
 
 export function supportsKVCache(model: LanguageModel): model is CachedLanguageModel {
   const m = model as unknown as Record<string, unknown>;
-  return typeof m['createKVCache'] === 'function' && typeof m['forwardCached'] === 'function';
+  return typeof m.createKVCache === 'function' && typeof m.forwardCached === 'function';
 }

@@ -25,7 +25,13 @@ export class Head extends Module {
   readonly value: Linear;
   observer: AttentionObserver | null = null;
 
-  constructor(nEmbd: number, readonly headSize: number, readonly dropoutP: number, private readonly rng: Rng, init?: Init) {
+  constructor(
+    nEmbd: number,
+    readonly headSize: number,
+    readonly dropoutP: number,
+    private readonly rng: Rng,
+    init?: Init,
+  ) {
     super();
     // Registered in the lecture's order, so parameter lists line up with gpt.py's state dict.
     this.key = this.registerModule('key', new Linear(nEmbd, headSize, rng, { bias: false, init }));
@@ -35,7 +41,9 @@ export class Head extends Module {
 
   /** x [B, T, nEmbd] -> [B, T, headSize] */
   forward(x: Tensor): Tensor {
-    const k = this.key.forward(x), q = this.query.forward(x), v = this.value.forward(x);
+    const k = this.key.forward(x),
+      q = this.query.forward(x),
+      v = this.value.forward(x);
     return attention(q, k, v, 1, this.attentionOptions());
   }
 
@@ -66,17 +74,22 @@ export class MultiHeadAttention extends Module {
   readonly proj: Linear | null;
 
   constructor(
-    nEmbd: number, nHead: number, readonly dropoutP: number, private readonly rng: Rng,
+    nEmbd: number,
+    nHead: number,
+    readonly dropoutP: number,
+    private readonly rng: Rng,
     opts: { bias?: boolean; projection?: boolean; init?: Init } = {},
   ) {
     super();
     const headSize = nEmbd / nHead;
-    this.heads = this.registerModule('heads', new ModuleList(
-      Array.from({ length: nHead }, () => new Head(nEmbd, headSize, dropoutP, rng, opts.init)),
-    ));
-    this.proj = opts.projection ?? true
-      ? this.registerModule('proj', new Linear(nEmbd, nEmbd, rng, { bias: opts.bias ?? true, init: opts.init }))
-      : null;
+    this.heads = this.registerModule(
+      'heads',
+      new ModuleList(Array.from({ length: nHead }, () => new Head(nEmbd, headSize, dropoutP, rng, opts.init))),
+    );
+    this.proj =
+      (opts.projection ?? true)
+        ? this.registerModule('proj', new Linear(nEmbd, nEmbd, rng, { bias: opts.bias ?? true, init: opts.init }))
+        : null;
   }
 
   /** One cache slot per head. */
@@ -115,7 +128,10 @@ export class CausalSelfAttention extends Module {
   observer: AttentionObserver | null = null;
 
   constructor(
-    readonly nEmbd: number, readonly nHead: number, readonly dropoutP: number, private readonly rng: Rng,
+    readonly nEmbd: number,
+    readonly nHead: number,
+    readonly dropoutP: number,
+    private readonly rng: Rng,
     opts: { bias: boolean; projStd: number },
   ) {
     super();
@@ -125,7 +141,10 @@ export class CausalSelfAttention extends Module {
 
   forward(x: Tensor): Tensor {
     const y = attentionQKV(this.c_attn.forward(x), this.nHead, {
-      dropout: this.dropoutP, rng: this.rng, training: this.training, onWeights: this.observer ?? undefined,
+      dropout: this.dropoutP,
+      rng: this.rng,
+      training: this.training,
+      onWeights: this.observer ?? undefined,
     });
     return dropout(this.c_proj.forward(y), this.dropoutP, this.rng, this.training);
   }

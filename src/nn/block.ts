@@ -53,7 +53,9 @@ export class Block extends Module {
     const { nEmbd, nHead, dropout, bias } = cfg;
     this.residual = cfg.residual ?? true;
     if (cfg.style === 'lecture') {
-      const { init } = cfg, kind = cfg.feedForward ?? 'mlp', norms = cfg.layerNorm ?? true;
+      const { init } = cfg,
+        kind = cfg.feedForward ?? 'mlp',
+        norms = cfg.layerNorm ?? true;
       // Registration order follows gpt.py's Block.__init__ (sa, ffwd, ln1, ln2): the state dict's order.
       this.attn = this.registerModule('sa', new MultiHeadAttention(nEmbd, nHead, dropout, rng, { bias, init, projection: cfg.projection }));
       this.mlp = kind === 'none' ? null : this.registerModule('ffwd', new FeedForward(nEmbd, dropout, rng, { bias, init, kind }));

@@ -17,14 +17,17 @@ export class FeedForward extends Module {
   constructor(nEmbd: number, dropoutP: number, rng: Rng, opts: { bias?: boolean; init?: Init; kind?: 'mlp' | 'linear' } = {}) {
     super();
     const { bias = true, init } = opts;
-    this.net = this.registerModule('net', opts.kind === 'linear'
-      ? new Sequential(new Linear(nEmbd, nEmbd, rng, { bias, init }), new ReLU())
-      : new Sequential(
-        new Linear(nEmbd, 4 * nEmbd, rng, { bias, init }),
-        new ReLU(),
-        new Linear(4 * nEmbd, nEmbd, rng, { bias, init }),
-        new Dropout(dropoutP, rng),
-      ));
+    this.net = this.registerModule(
+      'net',
+      opts.kind === 'linear'
+        ? new Sequential(new Linear(nEmbd, nEmbd, rng, { bias, init }), new ReLU())
+        : new Sequential(
+            new Linear(nEmbd, 4 * nEmbd, rng, { bias, init }),
+            new ReLU(),
+            new Linear(4 * nEmbd, nEmbd, rng, { bias, init }),
+            new Dropout(dropoutP, rng),
+          ),
+    );
   }
 
   forward(x: Tensor): Tensor {
@@ -36,7 +39,12 @@ export class MLP extends Module {
   readonly c_fc: Linear;
   readonly c_proj: Linear;
 
-  constructor(nEmbd: number, readonly dropoutP: number, private readonly rng: Rng, opts: { bias: boolean; projStd: number }) {
+  constructor(
+    nEmbd: number,
+    readonly dropoutP: number,
+    private readonly rng: Rng,
+    opts: { bias: boolean; projStd: number },
+  ) {
     super();
     this.c_fc = this.registerModule('c_fc', new Linear(nEmbd, 4 * nEmbd, rng, { bias: opts.bias }));
     this.c_proj = this.registerModule('c_proj', new Linear(4 * nEmbd, nEmbd, rng, { bias: opts.bias, std: opts.projStd }));

@@ -24,7 +24,11 @@ export class KVCache {
   /** Positions filled: the next token goes at this position. */
   length = 0;
 
-  constructor(readonly batch: number, readonly maxLength: number, readonly slots: KVSlot[][]) {}
+  constructor(
+    readonly batch: number,
+    readonly maxLength: number,
+    readonly slots: KVSlot[][],
+  ) {}
 
   dispose(): void {
     for (const layer of this.slots) for (const s of layer) s.dispose();

@@ -23,12 +23,21 @@ export class Linear extends Module {
   /** weight [out, in] as in PyTorch. */
   constructor(inFeatures: number, outFeatures: number, rng: Rng, opts: { bias?: boolean; std?: number; init?: Init } = {}) {
     super();
-    const torch = opts.init === 'torch', bound = 1 / Math.sqrt(inFeatures);
-    this.weight = this.registerParameter('weight', parameter(() =>
-      torch ? rand([outFeatures, inFeatures], rng, -bound, bound) : randn([outFeatures, inFeatures], rng, opts.std ?? 0.02)));
-    this.bias = opts.bias ?? true
-      ? this.registerParameter('bias', parameter(() => (torch ? rand([outFeatures], rng, -bound, bound) : zeros([outFeatures]))))
-      : null;
+    const torch = opts.init === 'torch',
+      bound = 1 / Math.sqrt(inFeatures);
+    this.weight = this.registerParameter(
+      'weight',
+      parameter(() =>
+        torch ? rand([outFeatures, inFeatures], rng, -bound, bound) : randn([outFeatures, inFeatures], rng, opts.std ?? 0.02),
+      ),
+    );
+    this.bias =
+      (opts.bias ?? true)
+        ? this.registerParameter(
+            'bias',
+            parameter(() => (torch ? rand([outFeatures], rng, -bound, bound) : zeros([outFeatures]))),
+          )
+        : null;
   }
 
   forward(x: Tensor): Tensor {
@@ -43,7 +52,10 @@ export class Embedding extends Module {
   constructor(numEmbeddings: number, embeddingDim: number, rng: Rng, opts: { std?: number; init?: Init } = {}) {
     super();
     const std = opts.std ?? (opts.init === 'torch' ? 1 : 0.02);
-    this.weight = this.registerParameter('weight', parameter(() => randn([numEmbeddings, embeddingDim], rng, std)));
+    this.weight = this.registerParameter(
+      'weight',
+      parameter(() => randn([numEmbeddings, embeddingDim], rng, std)),
+    );
   }
 
   /** ids: an i32 tensor of any shape; returns [...ids.shape, embeddingDim]. */
@@ -59,8 +71,17 @@ export class LayerNorm extends Module {
   constructor(dim: number, opts: { bias?: boolean; eps?: number } = {}) {
     super();
     this.eps = opts.eps ?? 1e-5;
-    this.weight = this.registerParameter('weight', parameter(() => full([dim], 1)));
-    this.bias = opts.bias ?? true ? this.registerParameter('bias', parameter(() => zeros([dim]))) : null;
+    this.weight = this.registerParameter(
+      'weight',
+      parameter(() => full([dim], 1)),
+    );
+    this.bias =
+      (opts.bias ?? true)
+        ? this.registerParameter(
+            'bias',
+            parameter(() => zeros([dim])),
+          )
+        : null;
   }
 
   readonly eps: number;
@@ -71,7 +92,10 @@ export class LayerNorm extends Module {
 }
 
 export class Dropout extends Module {
-  constructor(readonly p: number, private readonly rng: Rng) {
+  constructor(
+    readonly p: number,
+    private readonly rng: Rng,
+  ) {
     super();
   }
 

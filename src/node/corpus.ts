@@ -7,6 +7,7 @@ import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { TsgptError, check } from '../errors.js';
+import { oneLine } from '../validate.js';
 import { writeFileAtomicSync } from './atomic_write.js';
 
 export const TINY_SHAKESPEARE = {
@@ -46,16 +47,16 @@ export interface Corpus {
 
 export async function loadCorpus(opts: LoadCorpusOptions = {}): Promise<Corpus> {
   const env = opts.env ?? process.env;
-  const log = opts.log ?? ((line: string) => void process.stderr.write(line + '\n'));
+  const log = opts.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   if (opts.path !== undefined) {
     return { text: await readTextFile(opts.path, opts.path), source: opts.path };
   }
   // An empty variable is treated as unset, the way shells make `TSGPT_DATA= tsgpt ...` mean "no override".
-  const fromEnv = env['TSGPT_DATA'];
+  const fromEnv = env.TSGPT_DATA;
   if (fromEnv) {
     return { text: await readTextFile(fromEnv, `${fromEnv} (from TSGPT_DATA)`), source: fromEnv };
   }
-  const cacheDir = opts.cacheDir ?? (env['TSGPT_CACHE'] || join(homedir(), '.cache', 'tsgpt'));
+  const cacheDir = opts.cacheDir ?? (env.TSGPT_CACHE || join(homedir(), '.cache', 'tsgpt'));
   return loadTinyShakespeare(cacheDir, opts.fetchImpl ?? fetch, log);
 }
 
@@ -78,7 +79,7 @@ async function readTextFile(path: string, label: string): Promise<string> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new TsgptError(`data file not found: ${label}`);
     if (code === 'EACCES' || code === 'EPERM') throw new TsgptError(`no permission to read data file ${label}`);
-    throw new TsgptError(`cannot read data file ${label}: ${oneLine(err)}`);
+    throw new TsgptError(`cannot read data file ${label}: ${errorText(err)}`);
   }
   let text: string;
   try {
@@ -147,7 +148,7 @@ async function loadTinyShakespeare(cacheDir: string, fetchImpl: typeof fetch, lo
     if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
     bytes = new Uint8Array(await response.arrayBuffer());
   } catch (err) {
-    throw new TsgptError(`downloading Tiny Shakespeare from ${url} failed (${oneLine(err)}); ${hint}`);
+    throw new TsgptError(`downloading Tiny Shakespeare from ${url} failed (${errorText(err)}); ${hint}`);
   }
 
   const digest = sha256Hex(bytes);
@@ -167,7 +168,7 @@ async function loadTinyShakespeare(cacheDir: string, fetchImpl: typeof fetch, lo
     writeFileAtomicSync(file, bytes);
   } catch (err) {
     // Training can go on with the text in hand; only the next run pays for the failure.
-    log(`could not cache Tiny Shakespeare at ${file} (${oneLine(err)}); it will be downloaded again next time`);
+    log(`could not cache Tiny Shakespeare at ${file} (${errorText(err)}); it will be downloaded again next time`);
     return { text, source: url };
   }
   return { text, source: file };
@@ -178,7 +179,7 @@ async function readCached(file: string, log: (line: string) => void): Promise<Ui
     return await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') log(`cannot read cached ${file} (${oneLine(err)}); downloading instead`);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') log(`cannot read cached ${file} (${errorText(err)}); downloading instead`);
     return undefined;
   }
 }
@@ -191,11 +192,10 @@ function decodeUtf8(bytes: Uint8Array): string {
   return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
 }
 
-/** Node's fetch hides the useful part (DNS failure, refused connection) in `cause`. */
-function oneLine(err: unknown): string {
+/** An error's message on one line; Node's fetch hides the useful part (DNS failure, refused connection) in `cause`. */
+function errorText(err: unknown): string {
   let message = err instanceof Error ? err.message : String(err);
   const cause = err instanceof Error ? (err as { cause?: unknown }).cause : undefined;
   if (cause instanceof Error && cause.message && !message.includes(cause.message)) message += `: ${cause.message}`;
-  return message.replace(/\s+/g, ' ').trim();
+  return oneLine(message).replace(/\s+/g, ' ').trim();
 }
-

@@ -38,13 +38,20 @@ export function readTextBounded(path: string, maxBytes: number, label = path): s
 export function describeFsError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   switch (code) {
-    case 'ENOENT': return 'no such file';
-    case 'ENOTDIR': return 'a parent is not a folder';
+    case 'ENOENT':
+      return 'no such file';
+    case 'ENOTDIR':
+      return 'a parent is not a folder';
     case 'EACCES':
-    case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'it is a folder';
-    case 'ENOSPC': return 'no space left on the device';
-    case 'EROFS': return 'the file system is read-only';
-    default: return (code ?? (err instanceof Error ? err.message : String(err))).replace(/\s+/g, ' ');
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'EROFS':
+      return 'the file system is read-only';
+    default:
+      return (code ?? (err instanceof Error ? err.message : String(err))).replace(/\s+/g, ' ');
   }
 }

@@ -59,7 +59,7 @@ export interface SaveHooks {
 export function saveRun(dir: string, model: LanguageModel, file: RunFile): void {
   mkdirSync(dir, { recursive: true });
   writeFileAtomicSync(join(dir, WEIGHTS_FILE), encodeWeights(model, bestMetadata(file)));
-  writeFileAtomicSync(join(dir, CONFIG_FILE), JSON.stringify(file, null, 2) + '\n');
+  writeFileAtomicSync(join(dir, CONFIG_FILE), `${JSON.stringify(file, null, 2)}\n`);
 }
 
 export interface Checkpoint {
@@ -82,7 +82,15 @@ export function saveCheckpoint(dir: string, c: Checkpoint, hooks: SaveHooks = {}
   const state = encodeResumeFile(c.state, { [WEIGHTS_FILE]: digest(weights), [OPTIMIZER_FILE]: digest(moments) });
   const folder = `${RESUME_DIR}/step-${String(c.state.step).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
   pause();
-  writeFolderAtomicSync(join(dir, folder), [[WEIGHTS_FILE, weights], [OPTIMIZER_FILE, moments], [STATE_FILE, state]], atomicHooks);
+  writeFolderAtomicSync(
+    join(dir, folder),
+    [
+      [WEIGHTS_FILE, weights],
+      [OPTIMIZER_FILE, moments],
+      [STATE_FILE, state],
+    ],
+    atomicHooks,
+  );
   pause();
   if (c.newBest) {
     writeFileAtomicSync(join(dir, WEIGHTS_FILE), encodeWeights(c.model, bestMetadata(c.file)), atomicHooks);
@@ -90,7 +98,7 @@ export function saveCheckpoint(dir: string, c: Checkpoint, hooks: SaveHooks = {}
   }
   const pointer: ResumePointer = { step: c.state.step, folder };
   const file: RunFile = { ...c.file, training: { ...c.file.training, resume: pointer } };
-  writeFileAtomicSync(join(dir, CONFIG_FILE), JSON.stringify(file, null, 2) + '\n', atomicHooks);
+  writeFileAtomicSync(join(dir, CONFIG_FILE), `${JSON.stringify(file, null, 2)}\n`, atomicHooks);
   pause();
   removeLeftovers(dir, folder);
   return pointer;
@@ -204,7 +212,9 @@ export function checkFolderForNewRun(dir: string): void {
     throw new TsgptError(`cannot use --out ${dir}: ${describeFsError(err)}`);
   }
   if (entries.length > 0 && !entries.some((e) => RUN_FOLDER_MARKS.includes(e))) {
-    throw new TsgptError(`--out ${dir} is a folder of other files (${JSON.stringify(entries.sort()[0])}, ...), not a tsgpt run; choose a new or empty folder`);
+    throw new TsgptError(
+      `--out ${dir} is a folder of other files (${JSON.stringify(entries.sort()[0])}, ...), not a tsgpt run; choose a new or empty folder`,
+    );
   }
   if (!entries.includes(CONFIG_FILE)) return;
   let file: RunFile;
@@ -217,7 +227,7 @@ export function checkFolderForNewRun(dir: string): void {
   if (at !== undefined && at < file.run.maxIters) {
     throw new TsgptError(
       `${dir} holds an unfinished run (step ${at} of ${file.run.maxIters}): continue it with 'tsgpt train --resume ${dir}', ` +
-      'or delete the folder to start over',
+        'or delete the folder to start over',
     );
   }
 }

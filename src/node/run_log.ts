@@ -33,11 +33,11 @@ export class RunLog {
         kept.push(line);
       }
     }
-    writeFileAtomicSync(path, kept.map((l) => l + '\n').join(''));
+    writeFileAtomicSync(path, kept.map((l) => `${l}\n`).join(''));
     return new RunLog(path);
   }
 
   append(entry: object): void {
-    appendFileSync(this.path, JSON.stringify(entry) + '\n');
+    appendFileSync(this.path, `${JSON.stringify(entry)}\n`);
   }
 }

@@ -33,7 +33,9 @@ export function readResumable(dir: string): ResumableRun {
   checkRunMatchesModel(file.run, file.model, configPath);
   const pointer = file.training.resume;
   if (pointer === undefined) {
-    throw new TsgptError(`${dir} has no resume state (${configPath} names none: it was written by an older tsgpt); start a new run instead`);
+    throw new TsgptError(
+      `${dir} has no resume state (${configPath} names none: it was written by an older tsgpt); start a new run instead`,
+    );
   }
   const folder = join(dir, pointer.folder);
   const statePath = join(folder, STATE_FILE);

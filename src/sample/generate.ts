@@ -17,7 +17,7 @@
 import { noGrad } from '../engine/autograd.js';
 import type { Rng } from '../engine/random.js';
 import { transposeWeights, withTransposedWeights } from '../engine/ops/linear.js';
-import { intTensor, tidy } from '../engine/tensor.js';
+import { intTensor, type Tensor, tidy } from '../engine/tensor.js';
 import { supportsKVCache, type CachedLanguageModel, type LanguageModel } from '../models/language_model.js';
 import type { KVCache } from '../nn/kv_cache.js';
 import { GPT } from '../models/gpt.js';
@@ -35,9 +35,7 @@ export interface GenerateOptions extends SamplingOptions {
  * Generates for a batch of prompts of equal length together; yields the B new tokens of each step. Tokens
  * are drawn in batch order at every step, so sample b of a batch differs from the same prompt run alone.
  */
-export function* generateBatch(
-  model: LanguageModel, prompts: readonly ArrayLike<number>[], opts: GenerateOptions,
-): Generator<number[]> {
+export function* generateBatch(model: LanguageModel, prompts: readonly ArrayLike<number>[], opts: GenerateOptions): Generator<number[]> {
   const B = prompts.length;
   if (B === 0) throw new RangeError('generateBatch needs at least one prompt');
   const length = prompts[0]!.length;
@@ -57,33 +55,43 @@ export function* generateBatch(
   try {
     for (let step = 0; step < opts.maxNewTokens; step++) {
       const contextLength = contexts[0]!.length;
-      tidy(() => noGrad(() => withTransposedWeights(transposed, () => {
-        let logits, n: number;
-        if (cache !== null && contextLength <= blockSize) {
-          // Feed what the cache has not seen: the whole prompt first, then one token a step.
-          const start = cache.length;
-          n = contextLength - start;
-          if (n === 1 && decoder !== null) {
-            lastRows.set(decoder.step(contexts.map((c) => c[start]!)));
-            return;
-          }
-          logits = cached!.forwardCached(intTensor(contexts.flatMap((c) => c.slice(start)), [B, n]), cache);
-        } else {
-          // Past the block size (or with no cache): the whole cropped window, as nanoGPT's generate. A GPT
-          // computes only what the last position's logits need (the same bits); the plain path stays as the
-          // reference the fast one is tested against.
-          const windows = contexts.map((c) => c.slice(-blockSize));
-          const ids = intTensor(windows.flat(), [B, windows[0]!.length]);
-          if (cache !== null && model instanceof GPT) {
-            n = 1;
-            logits = model.forwardLast(ids);
-          } else {
-            n = windows[0]!.length;
-            logits = model.forward(ids).logits;
-          }
-        }
-        for (let b = 0; b < B; b++) lastRows.set(logits.data.subarray(((b + 1) * n - 1) * V, (b + 1) * n * V), b * V);
-      })));
+      tidy(() =>
+        noGrad(() =>
+          withTransposedWeights(transposed, () => {
+            let logits: Tensor, n: number;
+            if (cache !== null && contextLength <= blockSize) {
+              // Feed what the cache has not seen: the whole prompt first, then one token a step.
+              const start = cache.length;
+              n = contextLength - start;
+              if (n === 1 && decoder !== null) {
+                lastRows.set(decoder.step(contexts.map((c) => c[start]!)));
+                return;
+              }
+              logits = cached!.forwardCached(
+                intTensor(
+                  contexts.flatMap((c) => c.slice(start)),
+                  [B, n],
+                ),
+                cache,
+              );
+            } else {
+              // Past the block size (or with no cache): the whole cropped window, as nanoGPT's generate. A GPT
+              // computes only what the last position's logits need (the same bits); the plain path stays as the
+              // reference the fast one is tested against.
+              const windows = contexts.map((c) => c.slice(-blockSize));
+              const ids = intTensor(windows.flat(), [B, windows[0]!.length]);
+              if (cache !== null && model instanceof GPT) {
+                n = 1;
+                logits = model.forwardLast(ids);
+              } else {
+                n = windows[0]!.length;
+                logits = model.forward(ids).logits;
+              }
+            }
+            for (let b = 0; b < B; b++) lastRows.set(logits.data.subarray(((b + 1) * n - 1) * V, (b + 1) * n * V), b * V);
+          }),
+        ),
+      );
       const next = contexts.map((c, b) => {
         const token = sampleToken(lastRows.subarray(b * V, (b + 1) * V), opts, opts.rng, probs);
         c.push(token);

@@ -37,12 +37,14 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rn
   const topP = opts.topP ?? 1;
   if (topP < 1) {
     const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);
-    let mass = 0, kept = 0;
+    let mass = 0,
+      kept = 0;
     while (kept < V && (kept === 0 || mass < topP)) mass += probs[order[kept++]!]!;
     for (let r = kept; r < V; r++) probs[order[r]!] = 0;
     for (let i = 0; i < V; i++) probs[i]! /= mass;
   }
-  let u = rng.uniform(), last = best;
+  let u = rng.uniform(),
+    last = best;
   for (let i = 0; i < V; i++) {
     if (probs[i]! <= 0) continue;
     last = i;

@@ -42,10 +42,7 @@ export class CharTokenizer implements Tokenizer {
       () => `${source}: expected an object with "type" and "chars", got ${describeJSON(obj)}`,
     );
     const record = obj as Record<string, unknown>;
-    check(
-      record.type === 'char',
-      () => `${source}: "type" is ${describeJSON(record.type)}, expected "char"`,
-    );
+    check(record.type === 'char', () => `${source}: "type" is ${describeJSON(record.type)}, expected "char"`);
     return new CharTokenizer(validateChars(record.chars, source));
   }
 
@@ -80,9 +77,7 @@ export class CharTokenizer implements Tokenizer {
       const all = [...unknown];
       const listed = all.slice(0, MAX_LISTED).map((cp) => showChar(String.fromCodePoint(cp)));
       const rest = all.length > MAX_LISTED ? ` and ${all.length - MAX_LISTED} more` : '';
-      throw new TsgptError(
-        `${options.label ?? 'text'} has characters outside the vocabulary: ${listed.join(', ')}${rest}`,
-      );
+      throw new TsgptError(`${options.label ?? 'text'} has characters outside the vocabulary: ${listed.join(', ')}${rest}`);
     }
     // Astral characters and skipped ones make the output shorter than the UTF-16 length we allocated.
     return n === out.length ? out : out.slice(0, n);
@@ -138,7 +133,7 @@ export function showChar(s: string): string {
   let out = '';
   for (const ch of JSON.stringify(s)) {
     if (ch !== ' ' && /[\p{C}\p{Z}\p{M}]/u.test(ch)) {
-      for (let k = 0; k < ch.length; k++) out += '\\u' + ch.charCodeAt(k).toString(16).padStart(4, '0');
+      for (let k = 0; k < ch.length; k++) out += `\\u${ch.charCodeAt(k).toString(16).padStart(4, '0')}`;
     } else {
       out += ch;
     }
@@ -150,7 +145,7 @@ function describeJSON(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (value === null) return 'null';
-  if (typeof value === 'string') return showChar(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  if (typeof value === 'string') return showChar(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
 }

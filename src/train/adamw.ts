@@ -26,17 +26,25 @@ export class AdamW {
   /** Number of updates taken: Adam's bias corrections use it. */
   step = 0;
 
-  constructor(namedParams: readonly [string, Tensor][], readonly config: AdamWConfig) {
+  constructor(
+    namedParams: readonly [string, Tensor][],
+    readonly config: AdamWConfig,
+  ) {
     this.states = untracked(() =>
       namedParams.map(([name, param]) => ({
-        name, param, m: zeros(param.shape), v: zeros(param.shape), decay: param.shape.length >= 2,
+        name,
+        param,
+        m: zeros(param.shape),
+        v: zeros(param.shape),
+        decay: param.shape.length >= 2,
       })),
     );
   }
 
   /** Numbers of parameters with and without decay, as nanoGPT prints them. */
   groupSizes(): { decayed: number; notDecayed: number; decayedTensors: number; notDecayedTensors: number } {
-    const d = this.states.filter((s) => s.decay), n = this.states.filter((s) => !s.decay);
+    const d = this.states.filter((s) => s.decay),
+      n = this.states.filter((s) => !s.decay);
     const count = (xs: ParamState[]) => xs.reduce((a, s) => a + s.param.size, 0);
     return { decayed: count(d), notDecayed: count(n), decayedTensors: d.length, notDecayedTensors: n.length };
   }
@@ -53,8 +61,19 @@ export class AdamW {
     for (const s of this.states) {
       if (s.param.grad === null) continue; // never reached by backward: PyTorch skips it too
       k.adamwStep(
-        s.param.data, s.param.grad.data, s.m.data, s.v.data, s.param.size,
-        lr, beta1, beta2, eps, s.decay ? weightDecay : 0, this.step, gradScale, zeroGrads,
+        s.param.data,
+        s.param.grad.data,
+        s.m.data,
+        s.v.data,
+        s.param.size,
+        lr,
+        beta1,
+        beta2,
+        eps,
+        s.decay ? weightDecay : 0,
+        this.step,
+        gradScale,
+        zeroGrads,
       );
     }
   }

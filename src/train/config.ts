@@ -47,32 +47,84 @@ const common = {
  */
 export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
   bigram: {
-    ...common, model: 'bigram', style: 'lecture', nLayer: 0, nHead: 0, nEmbd: 0, dropout: 0, bias: true,
-    blockSize: 8, batchSize: 32, maxIters: 3000, evalInterval: 300, evalIters: 200,
-    learningRate: 1e-2, decayLr: false, minLr: 1e-2, warmupIters: 0, lrDecayIters: 3000,
-    weightDecay: 0.01, beta2: 0.999, gradClip: 0,
+    ...common,
+    model: 'bigram',
+    style: 'lecture',
+    nLayer: 0,
+    nHead: 0,
+    nEmbd: 0,
+    dropout: 0,
+    bias: true,
+    blockSize: 8,
+    batchSize: 32,
+    maxIters: 3000,
+    evalInterval: 300,
+    evalIters: 200,
+    learningRate: 1e-2,
+    decayLr: false,
+    minLr: 1e-2,
+    warmupIters: 0,
+    lrDecayIters: 3000,
+    weightDecay: 0.01,
+    beta2: 0.999,
+    gradClip: 0,
   },
   baby: {
-    ...common, model: 'gpt', style: 'nanogpt', nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: false,
-    blockSize: 64, batchSize: 12, maxIters: 2000, evalInterval: 250, evalIters: 20,
-    learningRate: 1e-3, decayLr: true, minLr: 1e-4, warmupIters: 100, lrDecayIters: 2000,
-    weightDecay: 0.1, beta2: 0.99, gradClip: 1,
+    ...common,
+    model: 'gpt',
+    style: 'nanogpt',
+    nLayer: 4,
+    nHead: 4,
+    nEmbd: 128,
+    dropout: 0,
+    bias: false,
+    blockSize: 64,
+    batchSize: 12,
+    maxIters: 2000,
+    evalInterval: 250,
+    evalIters: 20,
+    learningRate: 1e-3,
+    decayLr: true,
+    minLr: 1e-4,
+    warmupIters: 100,
+    lrDecayIters: 2000,
+    weightDecay: 0.1,
+    beta2: 0.99,
+    gradClip: 1,
   },
   // The lecture's batch of 64 runs as 2 micro-batches of 32: the same 64 windows (batches are drawn one after
   // another) and the same gradient of their mean loss, in half the memory. 64 windows of 256 at width 384
   // keep about 4.7 GB of activations alive at once, beyond WebAssembly's 4 GB address space.
   lecture: {
-    ...common, model: 'gpt', style: 'lecture', nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0.2, bias: true,
-    blockSize: 256, batchSize: 32, gradientAccumulationSteps: 2, maxIters: 5000, evalInterval: 500, evalIters: 200,
-    learningRate: 3e-4, decayLr: false, minLr: 3e-4, warmupIters: 0, lrDecayIters: 5000,
-    weightDecay: 0.01, beta2: 0.999, gradClip: 0,
+    ...common,
+    model: 'gpt',
+    style: 'lecture',
+    nLayer: 6,
+    nHead: 6,
+    nEmbd: 384,
+    dropout: 0.2,
+    bias: true,
+    blockSize: 256,
+    batchSize: 32,
+    gradientAccumulationSteps: 2,
+    maxIters: 5000,
+    evalInterval: 500,
+    evalIters: 200,
+    learningRate: 3e-4,
+    decayLr: false,
+    minLr: 3e-4,
+    warmupIters: 0,
+    lrDecayIters: 5000,
+    weightDecay: 0.01,
+    beta2: 0.999,
+    gradClip: 0,
   },
 };
 
 export type PresetName = keyof typeof PRESETS;
 
 export function isPresetName(name: string): name is PresetName {
-  return Object.prototype.hasOwnProperty.call(PRESETS, name);
+  return Object.hasOwn(PRESETS, name);
 }
 
 /** The model a run config describes, for a vocabulary of the given size. */

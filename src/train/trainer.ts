@@ -62,7 +62,11 @@ export interface ResumeState extends TrainerState {
  * whose gradient is not finite, or the loss itself.
  */
 export class NonFiniteError extends TsgptError {
-  constructor(readonly step: number, readonly tensor: string, detail: string) {
+  constructor(
+    readonly step: number,
+    readonly tensor: string,
+    detail: string,
+  ) {
     super(`step ${step}: ${detail}`);
   }
 }
@@ -89,11 +93,17 @@ export class Trainer {
   private gradsZeroAtPass = -1;
 
   constructor(
-    readonly model: LanguageModel, readonly config: RunConfig,
-    readonly trainTokens: Int32Array, readonly valTokens: Int32Array, readonly modelRng: Rng,
+    readonly model: LanguageModel,
+    readonly config: RunConfig,
+    readonly trainTokens: Int32Array,
+    readonly valTokens: Int32Array,
+    readonly modelRng: Rng,
   ) {
     this.optimizer = new AdamW(model.namedParameters(), {
-      beta1: config.beta1, beta2: config.beta2, eps: 1e-8, weightDecay: config.weightDecay,
+      beta1: config.beta1,
+      beta2: config.beta2,
+      eps: 1e-8,
+      weightDecay: config.weightDecay,
     });
     this.dataRng = new Rng(config.seed + 1);
     this.evalRng = new Rng(config.seed + 2);
@@ -107,10 +117,12 @@ export class Trainer {
     const mean = (tokens: Int32Array) => {
       let sum = 0;
       for (let i = 0; i < evalIters; i++) {
-        sum += tidy(() => noGrad(() => {
-          const { x, y } = getBatch(tokens, batchSize, blockSize, this.evalRng);
-          return this.model.forward(x, y).loss!.item();
-        }));
+        sum += tidy(() =>
+          noGrad(() => {
+            const { x, y } = getBatch(tokens, batchSize, blockSize, this.evalRng);
+            return this.model.forward(x, y).loss!.item();
+          }),
+        );
       }
       return sum / evalIters;
     };
@@ -147,7 +159,11 @@ export class Trainer {
     this.gradsZeroAtPass = backwardPassCount();
     this.step++;
     return {
-      step: this.step, loss, lr, gradNorm: norm, ms: performance.now() - started,
+      step: this.step,
+      loss,
+      lr,
+      gradNorm: norm,
+      ms: performance.now() - started,
       tokens: c.batchSize * c.blockSize * c.gradientAccumulationSteps,
     };
   }
@@ -161,7 +177,8 @@ export class Trainer {
       const first = bad === null ? '' : ` (the first non-finite gradient is ${bad.name}'s, at index ${bad.index})`;
       throw new NonFiniteError(step, bad?.name ?? 'loss', `the loss is ${loss}${first}; ${hint}`);
     }
-    if (bad !== null) throw new NonFiniteError(step, bad.name, `the gradient of ${bad.name} is ${bad.value} at index ${bad.index}; ${hint}`);
+    if (bad !== null)
+      throw new NonFiniteError(step, bad.name, `the gradient of ${bad.name} is ${bad.value} at index ${bad.index}; ${hint}`);
     // Every gradient is finite but the sum of their squares overflowed.
     throw new NonFiniteError(step, 'gradient norm', `the gradient norm overflowed to Infinity; ${hint}`);
   }
@@ -173,7 +190,10 @@ export class Trainer {
       if ((this.step % c.evalInterval === 0 || this.step === c.maxIters) && this.evaluatedStep !== this.step) {
         const { train, val } = this.estimateLoss();
         this.evaluatedStep = this.step;
-        for (const [split, loss] of [['training', train], ['validation', val]] as const) {
+        for (const [split, loss] of [
+          ['training', train],
+          ['validation', val],
+        ] as const) {
           if (!Number.isFinite(loss)) {
             throw new NonFiniteError(this.step, `${split} loss`, `the ${split} loss is ${loss} at evaluation; the weights have diverged`);
           }

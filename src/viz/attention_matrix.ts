@@ -19,7 +19,8 @@ export function meanOverHeads(heads: readonly ArrayLike<number>[], T: number): F
 export function causalRowError(matrix: ArrayLike<number>, T: number): number {
   let worst = 0;
   for (let t = 0; t < T; t++) {
-    let sum = 0, above = 0;
+    let sum = 0,
+      above = 0;
     for (let s = 0; s < T; s++) {
       const w = matrix[t * T + s]!;
       if (s <= t) sum += w;

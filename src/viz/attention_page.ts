@@ -37,26 +37,45 @@ export function attentionFigures(input: AttentionInput): AttentionFigure[] {
   const T = input.tokens.length;
   const labels = input.tokens.map(visibleToken);
   const shown = visibleText(input.tokens.join(''));
-  const subtitle = `"${[...shown].length > 70 ? [...shown].slice(0, 69).join('') + '…' : shown}" (${T} positions)`;
+  const subtitle = `"${[...shown].length > 70 ? `${[...shown].slice(0, 69).join('')}…` : shown}" (${T} positions)`;
   const cell = input.cell ?? Math.min(22, Math.max(5, Math.floor(320 / Math.max(1, T))));
   const out: AttentionFigure[] = [];
   input.maps.forEach((heads, layer) => {
     heads.forEach((matrix, head) => {
       const title = `layer ${layer} · head ${head}`;
-      out.push({ file: `layer${layer}_head${head}.svg`, kind: 'head', layer, head, title,
-        svg: attentionHeatmapSvg(matrix, labels, { title, subtitle, cell }) });
+      out.push({
+        file: `layer${layer}_head${head}.svg`,
+        kind: 'head',
+        layer,
+        head,
+        title,
+        svg: attentionHeatmapSvg(matrix, labels, { title, subtitle, cell }),
+      });
     });
     const mean = meanOverHeads(heads, T);
     const meanTitle = `layer ${layer} · mean of ${heads.length} head${heads.length === 1 ? '' : 's'}`;
-    out.push({ file: `layer${layer}_mean.svg`, kind: 'mean', layer, title: meanTitle,
-      svg: attentionHeatmapSvg(mean, labels, { title: meanTitle, subtitle, cell }) });
+    out.push({
+      file: `layer${layer}_mean.svg`,
+      kind: 'mean',
+      layer,
+      title: meanTitle,
+      svg: attentionHeatmapSvg(mean, labels, { title: meanTitle, subtitle, cell }),
+    });
     if (input.queryPos !== undefined) {
       const q = input.queryPos;
       const rows: QueryBarsRow[] = heads.map((matrix, head) => ({ name: `head ${head}`, matrix }));
       rows.push({ name: 'mean', matrix: mean, mean: true });
       const title = `layer ${layer} · where position ${q} (${labels[q]}) attends`;
-      out.push({ file: `query${q}_layer${layer}.svg`, kind: 'query', layer, title,
-        svg: queryBarsSvg(rows, labels, q, { title, subtitle: `one bar for each position 0..${q} it may attend to; height = attention weight` }) });
+      out.push({
+        file: `query${q}_layer${layer}.svg`,
+        kind: 'query',
+        layer,
+        title,
+        svg: queryBarsSvg(rows, labels, q, {
+          title,
+          subtitle: `one bar for each position 0..${q} it may attend to; height = attention weight`,
+        }),
+      });
     }
   });
   return out;
@@ -65,13 +84,24 @@ export function attentionFigures(input: AttentionInput): AttentionFigure[] {
 /** The figures as HTML sections, one per layer (heading level h2 on their own page, h3 inside a report). */
 export function attentionSections(figures: readonly AttentionFigure[], heading: 'h2' | 'h3'): string {
   const layers = [...new Set(figures.map((f) => f.layer))].sort((a, b) => a - b);
-  return layers.map((layer) => {
-    const of = figures.filter((f) => f.layer === layer);
-    const maps = of.filter((f) => f.kind !== 'query').map((f) => figure(f.svg)).join('');
-    const bars = of.filter((f) => f.kind === 'query').map((f) => figure(f.svg)).join('');
-    return `<section class="layer">${tag(heading, `Layer ${layer}`)}<div class="figures grid">${maps}</div>` +
-      (bars === '' ? '' : `<div class="figures">${bars}</div>`) + '</section>';
-  }).join('\n');
+  return layers
+    .map((layer) => {
+      const of = figures.filter((f) => f.layer === layer);
+      const maps = of
+        .filter((f) => f.kind !== 'query')
+        .map((f) => figure(f.svg))
+        .join('');
+      const bars = of
+        .filter((f) => f.kind === 'query')
+        .map((f) => figure(f.svg))
+        .join('');
+      return (
+        `<section class="layer">${tag(heading, `Layer ${layer}`)}<div class="figures grid">${maps}</div>` +
+        (bars === '' ? '' : `<div class="figures">${bars}</div>`) +
+        '</section>'
+      );
+    })
+    .join('\n');
 }
 
 export interface AttentionPageOptions {

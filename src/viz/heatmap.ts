@@ -17,7 +17,8 @@ export interface HeatmapOptions {
 
 /** Above this many positions the per-cell tooltips are left out: they would make the file several MB. */
 const MAX_TOOLTIP_T = 64;
-const INK = '#222222', MUTED = '#666666';
+const INK = '#222222',
+  MUTED = '#666666';
 
 /** `labels` are the visible token labels (see visibleToken), one per position; `matrix` is T x T row-major. */
 export function attentionHeatmapSvg(matrix: ArrayLike<number>, labels: readonly string[], options: HeatmapOptions): string {
@@ -33,23 +34,35 @@ export function attentionHeatmapSvg(matrix: ArrayLike<number>, labels: readonly 
   const left = Math.ceil(30 + labelW + 6);
   const top = Math.ceil((options.subtitle ? 60 : 44) + 18 + (turned ? labelW : font) + 4);
   const size = T * cell;
-  const barX = left + size + 30, barH = Math.max(120, Math.min(size, 240)), barW = 12;
+  const barX = left + size + 30,
+    barH = Math.max(120, Math.min(size, 240)),
+    barW = 12;
   const titleW = textWidth(options.title, 15) + 24;
   const W = Math.ceil(Math.max(barX + barW + 34, titleW, left + size + 24));
   const H = Math.ceil(Math.max(top + size, top + barH + 16) + 30);
   const mid = left + size / 2;
 
   let body = text(W / 2, 22, options.title, { class: 'title', 'font-size': 15, 'font-weight': 'bold', 'text-anchor': 'middle', fill: INK });
-  if (options.subtitle) body += text(W / 2, 40, options.subtitle, { class: 'subtitle', 'font-size': 11, 'text-anchor': 'middle', fill: MUTED });
+  if (options.subtitle)
+    body += text(W / 2, 40, options.subtitle, { class: 'subtitle', 'font-size': 11, 'text-anchor': 'middle', fill: MUTED });
   body += text(mid, top - (turned ? labelW : font) - 10, 'key: position attended to', {
-    class: 'axis-title', 'text-anchor': 'middle', 'font-size': 12, fill: INK,
+    class: 'axis-title',
+    'text-anchor': 'middle',
+    'font-size': 12,
+    fill: INK,
   });
   body += text(14, top + size / 2, 'query: attending position', {
-    class: 'axis-title', 'text-anchor': 'middle', 'font-size': 12, fill: INK, transform: `rotate(-90 14 ${top + size / 2})`,
+    class: 'axis-title',
+    'text-anchor': 'middle',
+    'font-size': 12,
+    fill: INK,
+    transform: `rotate(-90 14 ${top + size / 2})`,
   });
 
   // The characters: down the left for the queries, across the top for the keys.
-  let rowLabels = '', colLabels = '', indices = '';
+  let rowLabels = '',
+    colLabels = '',
+    indices = '';
   for (let i = 0; i < T; i++) {
     const c = i * cell + cell / 2;
     rowLabels += text(left - 5, top + c + font * 0.35, labels[i]!, { 'text-anchor': 'end' });
@@ -81,7 +94,11 @@ export function attentionHeatmapSvg(matrix: ArrayLike<number>, labels: readonly 
     // back along the diagonal to the first row's second cell.
     let d = `M${left + cell} ${top}H${left + size}V${top + (T - 1) * cell}`;
     for (let t = T - 2; t >= 0; t--) d += `H${left + (t + 1) * cell}V${top + t * cell}`;
-    body += el('path', { class: 'masked', d: d + 'Z', fill: '#ececec', stroke: 'none' }, tooltip('masked: a position never attends to later positions'));
+    body += el(
+      'path',
+      { class: 'masked', d: `${d}Z`, fill: '#ececec', stroke: 'none' },
+      tooltip('masked: a position never attends to later positions'),
+    );
   }
   body += el('rect', { class: 'frame', x: left, y: top, width: size, height: size, fill: 'none', stroke: '#999999', 'stroke-width': 0.5 });
   body += colourBar(barX, top, barW, barH);

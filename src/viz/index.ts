@@ -16,7 +16,13 @@ export { attentionHeatmapSvg, type HeatmapOptions } from './heatmap.js';
 export { queryBarsSvg, type QueryBarsRow, type QueryBarsOptions } from './query_bars.js';
 export { htmlPage, figure, keyValueTable, type PageOptions } from './html.js';
 export {
-  attentionFigures, attentionSections, attentionPageHtml, ATTENTION_FILE_PATTERN, HOW_TO_READ_ATTENTION,
-  type AttentionInput, type AttentionFigure, type AttentionPageOptions,
+  attentionFigures,
+  attentionSections,
+  attentionPageHtml,
+  ATTENTION_FILE_PATTERN,
+  HOW_TO_READ_ATTENTION,
+  type AttentionInput,
+  type AttentionFigure,
+  type AttentionPageOptions,
 } from './attention_page.js';
 export { runReportHtml, formatParameters, type RunReportInput, type ReportSample } from './report_page.js';

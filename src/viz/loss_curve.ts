@@ -23,8 +23,11 @@ export interface LossCurveOptions {
 /** Evaluations get point markers up to this many; beyond it the markers would merge into a thick line. */
 const MAX_MARKERS = 60;
 /** Single-run colours: training blue, validation vermillion (Okabe-Ito, safe for colour blindness). */
-const TRAIN = '#0072b2', VAL = '#d55e00';
-const INK = '#222222', MUTED = '#666666', GRID = '#e6e6e6';
+const TRAIN = '#0072b2',
+  VAL = '#d55e00';
+const INK = '#222222',
+  MUTED = '#666666',
+  GRID = '#e6e6e6';
 
 interface Style {
   colour: string;
@@ -35,17 +38,30 @@ interface Style {
 }
 
 export function lossCurveSvg(runs: readonly LossCurveRun[], options: LossCurveOptions = {}): string {
-  const W = options.width ?? 760, H = options.height ?? 440;
+  const W = options.width ?? 760,
+    H = options.height ?? 440;
   const single = runs.length === 1;
   const m = { top: single ? 58 : 44, right: 24, bottom: 56, left: 68 };
-  const pw = W - m.left - m.right, ph = H - m.top - m.bottom;
+  const pw = W - m.left - m.right,
+    ph = H - m.top - m.bottom;
 
   const series = runs.map((r) => ({ ...r, steps: downsampleSteps(r.log.steps, Math.max(50, Math.floor(pw))) }));
-  const xs: number[] = [], ys: number[] = [];
+  const xs: number[] = [],
+    ys: number[] = [];
   for (const r of series) {
-    for (const p of r.steps) if (Number.isFinite(p.loss)) xs.push(p.step), ys.push(p.loss);
+    for (const p of r.steps) {
+      if (Number.isFinite(p.loss)) {
+        xs.push(p.step);
+        ys.push(p.loss);
+      }
+    }
     for (const e of r.log.evals) {
-      for (const v of [e.trainLoss, e.valLoss]) if (Number.isFinite(v)) xs.push(e.step), ys.push(v);
+      for (const v of [e.trainLoss, e.valLoss]) {
+        if (Number.isFinite(v)) {
+          xs.push(e.step);
+          ys.push(v);
+        }
+      }
     }
   }
   const empty = ys.length === 0;
@@ -56,18 +72,32 @@ export function lossCurveSvg(runs: readonly LossCurveRun[], options: LossCurveOp
 
   let body = '';
   // Grid first so that everything else is drawn over it.
-  body += el('g', { class: 'grid', stroke: GRID, 'stroke-width': 1 },
+  body += el(
+    'g',
+    { class: 'grid', stroke: GRID, 'stroke-width': 1 },
     yt.values.map((v) => el('line', { x1: m.left, x2: m.left + pw, y1: y(v), y2: y(v) })).join('') +
-    xt.values.map((v) => el('line', { x1: x(v), x2: x(v), y1: m.top, y2: m.top + ph })).join(''));
+      xt.values.map((v) => el('line', { x1: x(v), x2: x(v), y1: m.top, y2: m.top + ph })).join(''),
+  );
   body += axes(xt, yt, x, y, m, pw, ph);
 
   const names = runs.map((r) => r.name);
   const title = options.title ?? (single ? `Loss: ${names[0]}` : `Loss: ${names.join(', ')}`);
-  body += text(W / 2, 24, fit(title, W - 40, 16), { class: 'title', 'font-size': 16, 'font-weight': 'bold', 'text-anchor': 'middle', fill: INK });
+  body += text(W / 2, 24, fit(title, W - 40, 16), {
+    class: 'title',
+    'font-size': 16,
+    'font-weight': 'bold',
+    'text-anchor': 'middle',
+    fill: INK,
+  });
   if (single) body += text(W / 2, 42, summary(runs[0]!.log), { class: 'subtitle', 'font-size': 12, 'text-anchor': 'middle', fill: MUTED });
 
   if (empty) {
-    body += text(m.left + pw / 2, m.top + ph / 2, 'no losses logged yet', { class: 'empty', 'text-anchor': 'middle', fill: MUTED, 'font-size': 14 });
+    body += text(m.left + pw / 2, m.top + ph / 2, 'no losses logged yet', {
+      class: 'empty',
+      'text-anchor': 'middle',
+      fill: MUTED,
+      'font-size': 14,
+    });
   }
   const legendRows: { style: Style; label: string }[] = [];
   series.forEach((r, i) => {
@@ -76,13 +106,27 @@ export function lossCurveSvg(runs: readonly LossCurveRun[], options: LossCurveOp
     const trainStyle: Style = { colour, dash: '5 3', marker: 'hollow', width: 1.5 };
     const valStyle: Style = { colour: single ? VAL : colour, marker: 'filled', width: 2 };
     const tag = single ? '' : `${r.name}: `;
-    body += line(r.steps.map((p) => [x(p.step), y(p.loss)]), stepStyle, 'series train-steps');
+    body += line(
+      r.steps.map((p) => [x(p.step), y(p.loss)]),
+      stepStyle,
+      'series train-steps',
+    );
     const evals = r.log.evals;
     const markers = evals.length <= MAX_MARKERS;
-    body += line(evals.map((e) => [x(e.step), y(e.trainLoss)]), trainStyle, 'series train-evals',
-      markers ? evals.map((e) => ({ cx: x(e.step), cy: y(e.trainLoss), tip: `${tag}step ${e.step}: train loss ${e.trainLoss.toFixed(4)}` })) : []);
-    body += line(evals.map((e) => [x(e.step), y(e.valLoss)]), valStyle, 'series val-evals',
-      markers ? evals.map((e) => ({ cx: x(e.step), cy: y(e.valLoss), tip: `${tag}step ${e.step}: val loss ${e.valLoss.toFixed(4)}` })) : []);
+    body += line(
+      evals.map((e) => [x(e.step), y(e.trainLoss)]),
+      trainStyle,
+      'series train-evals',
+      markers
+        ? evals.map((e) => ({ cx: x(e.step), cy: y(e.trainLoss), tip: `${tag}step ${e.step}: train loss ${e.trainLoss.toFixed(4)}` }))
+        : [],
+    );
+    body += line(
+      evals.map((e) => [x(e.step), y(e.valLoss)]),
+      valStyle,
+      'series val-evals',
+      markers ? evals.map((e) => ({ cx: x(e.step), cy: y(e.valLoss), tip: `${tag}step ${e.step}: val loss ${e.valLoss.toFixed(4)}` })) : [],
+    );
     if (single) {
       if (r.steps.length > 0) legendRows.push({ style: stepStyle, label: 'training loss, each step' });
       legendRows.push({ style: trainStyle, label: 'training loss, evaluated' });
@@ -111,41 +155,72 @@ function summary(log: LossLog): string {
 }
 
 function axes(
-  xt: ReturnType<typeof niceTicks>, yt: ReturnType<typeof niceTicks>,
-  x: (v: number) => number, y: (v: number) => number,
-  m: { top: number; left: number }, pw: number, ph: number,
+  xt: ReturnType<typeof niceTicks>,
+  yt: ReturnType<typeof niceTicks>,
+  x: (v: number) => number,
+  y: (v: number) => number,
+  m: { top: number; left: number },
+  pw: number,
+  ph: number,
 ): string {
   const bottom = m.top + ph;
   const xAxis =
     el('line', { class: 'axis-line', x1: m.left, x2: m.left + pw, y1: bottom, y2: bottom, stroke: INK }) +
-    xt.values.map((v) =>
-      el('line', { class: 'tick', x1: x(v), x2: x(v), y1: bottom, y2: bottom + 5, stroke: INK }) +
-      text(x(v), bottom + 18, formatTick(v, xt.step), { class: 'tick-label', 'text-anchor': 'middle', fill: INK })).join('') +
+    xt.values
+      .map(
+        (v) =>
+          el('line', { class: 'tick', x1: x(v), x2: x(v), y1: bottom, y2: bottom + 5, stroke: INK }) +
+          text(x(v), bottom + 18, formatTick(v, xt.step), { class: 'tick-label', 'text-anchor': 'middle', fill: INK }),
+      )
+      .join('') +
     text(m.left + pw / 2, bottom + 42, 'step', { class: 'axis-title', 'text-anchor': 'middle', fill: INK, 'font-size': 13 });
   const yAxis =
     el('line', { class: 'axis-line', x1: m.left, x2: m.left, y1: m.top, y2: bottom, stroke: INK }) +
-    yt.values.map((v) =>
-      el('line', { class: 'tick', x1: m.left - 5, x2: m.left, y1: y(v), y2: y(v), stroke: INK }) +
-      text(m.left - 8, y(v) + 4, formatTick(v, yt.step), { class: 'tick-label', 'text-anchor': 'end', fill: INK })).join('') +
+    yt.values
+      .map(
+        (v) =>
+          el('line', { class: 'tick', x1: m.left - 5, x2: m.left, y1: y(v), y2: y(v), stroke: INK }) +
+          text(m.left - 8, y(v) + 4, formatTick(v, yt.step), { class: 'tick-label', 'text-anchor': 'end', fill: INK }),
+      )
+      .join('') +
     text(18, m.top + ph / 2, 'cross-entropy loss', {
-      class: 'axis-title', 'text-anchor': 'middle', fill: INK, 'font-size': 13, transform: `rotate(-90 18 ${m.top + ph / 2})`,
+      class: 'axis-title',
+      'text-anchor': 'middle',
+      fill: INK,
+      'font-size': 13,
+      transform: `rotate(-90 18 ${m.top + ph / 2})`,
     });
   return el('g', { class: 'axis x' }, xAxis) + el('g', { class: 'axis y' }, yAxis);
 }
 
-function line(
-  points: [number, number][], s: Style, cls: string, markers: { cx: number; cy: number; tip: string }[] = [],
-): string {
+function line(points: [number, number][], s: Style, cls: string, markers: { cx: number; cy: number; tip: string }[] = []): string {
   const d = pathData(points);
-  let out = d === '' ? '' : el('path', {
-    d, fill: 'none', stroke: s.colour, 'stroke-width': s.width, 'stroke-dasharray': s.dash, 'stroke-opacity': s.opacity,
-    'stroke-linejoin': 'round',
-  });
+  let out =
+    d === ''
+      ? ''
+      : el('path', {
+          d,
+          fill: 'none',
+          stroke: s.colour,
+          'stroke-width': s.width,
+          'stroke-dasharray': s.dash,
+          'stroke-opacity': s.opacity,
+          'stroke-linejoin': 'round',
+        });
   for (const p of markers) {
     if (!Number.isFinite(p.cy)) continue;
-    out += el('circle', {
-      cx: p.cx, cy: p.cy, r: 3, fill: s.marker === 'hollow' ? '#ffffff' : s.colour, stroke: s.colour, 'stroke-width': 1.5,
-    }, tooltip(p.tip));
+    out += el(
+      'circle',
+      {
+        cx: p.cx,
+        cy: p.cy,
+        r: 3,
+        fill: s.marker === 'hollow' ? '#ffffff' : s.colour,
+        stroke: s.colour,
+        'stroke-width': 1.5,
+      },
+      tooltip(p.tip),
+    );
   }
   return out === '' ? '' : el('g', { class: cls }, out);
 }
@@ -153,7 +228,10 @@ function line(
 /** The legend box, anchored at its top-right corner (inside the plot, where falling losses leave room). */
 function legend(rows: { style: Style; label: string }[], right: number, top: number, maxWidth: number): string {
   if (rows.length === 0) return '';
-  const fontSize = 11, rowH = 17, glyph = 26, pad = 8;
+  const fontSize = 11,
+    rowH = 17,
+    glyph = 26,
+    pad = 8;
   const labels = rows.map((r) => fit(r.label, maxWidth - glyph - 3 * pad, fontSize));
   const w = Math.min(maxWidth, Math.max(...labels.map((l) => textWidth(l, fontSize))) + glyph + 3 * pad);
   const h = rows.length * rowH + pad;
@@ -163,11 +241,24 @@ function legend(rows: { style: Style; label: string }[], right: number, top: num
     const cy = top + pad / 2 + rowH * i + rowH / 2;
     const s = r.style;
     out += el('line', {
-      x1: left + pad, x2: left + pad + glyph, y1: cy, y2: cy, stroke: s.colour, 'stroke-width': s.width,
-      'stroke-dasharray': s.dash, 'stroke-opacity': s.opacity,
+      x1: left + pad,
+      x2: left + pad + glyph,
+      y1: cy,
+      y2: cy,
+      stroke: s.colour,
+      'stroke-width': s.width,
+      'stroke-dasharray': s.dash,
+      'stroke-opacity': s.opacity,
     });
     if (s.marker !== undefined) {
-      out += el('circle', { cx: left + pad + glyph / 2, cy, r: 3, fill: s.marker === 'hollow' ? '#ffffff' : s.colour, stroke: s.colour, 'stroke-width': 1.5 });
+      out += el('circle', {
+        cx: left + pad + glyph / 2,
+        cy,
+        r: 3,
+        fill: s.marker === 'hollow' ? '#ffffff' : s.colour,
+        stroke: s.colour,
+        'stroke-width': 1.5,
+      });
     }
     out += text(left + 2 * pad + glyph, cy + 4, labels[i]!, { class: 'legend-label', 'font-size': fontSize, fill: INK });
   });
@@ -178,6 +269,5 @@ function legend(rows: { style: Style; label: string }[], right: number, top: num
 function fit(label: string, width: number, fontSize: number): string {
   const chars = [...label];
   const max = Math.max(1, Math.floor(width / (fontSize * 0.6)));
-  return chars.length <= max ? label : chars.slice(0, max - 1).join('') + '…';
+  return chars.length <= max ? label : `${chars.slice(0, max - 1).join('')}…`;
 }
-

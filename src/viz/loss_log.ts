@@ -31,7 +31,8 @@ export interface LossLog {
 export function parseLossLog(text: string, label: string): LossLog {
   const lines = text.split('\n');
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
-  const steps = new Map<number, StepPoint>(), evals = new Map<number, EvalPoint>();
+  const steps = new Map<number, StepPoint>(),
+    evals = new Map<number, EvalPoint>();
   let records = 0;
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
@@ -47,10 +48,10 @@ export function parseLossLog(text: string, label: string): LossLog {
     }
     records++;
     const r = record as Record<string, unknown>;
-    const step = r['step'];
+    const step = r.step;
     if (typeof step !== 'number' || !Number.isFinite(step)) return;
-    if (r['type'] === 'step') steps.set(step, { step, loss: finite(r['loss']) });
-    else if (r['type'] === 'eval') evals.set(step, { step, trainLoss: finite(r['train_loss']), valLoss: finite(r['val_loss']) });
+    if (r.type === 'step') steps.set(step, { step, loss: finite(r.loss) });
+    else if (r.type === 'eval') evals.set(step, { step, trainLoss: finite(r.train_loss), valLoss: finite(r.val_loss) });
   });
   if (records === 0 && lines.length > 0) throw new TsgptError(`${label}: holds no log records; is this a tsgpt log.jsonl?`);
   const byStep = (a: { step: number }, b: { step: number }) => a.step - b.step;

@@ -12,7 +12,11 @@ export function runColour(i: number): string {
 
 /** Stops of the ramp, light to dark, as [r, g, b]. */
 const RAMP: [number, number, number][] = [
-  [247, 251, 255], [198, 219, 239], [107, 174, 214], [33, 113, 181], [8, 48, 107],
+  [247, 251, 255],
+  [198, 219, 239],
+  [107, 174, 214],
+  [33, 113, 181],
+  [8, 48, 107],
 ];
 
 /**
@@ -33,7 +37,11 @@ export function weightColour(w: number): string {
   const pos = weightToRamp(w) * (RAMP.length - 1);
   const i = Math.min(RAMP.length - 2, Math.floor(pos));
   const f = pos - i;
-  const a = RAMP[i]!, b = RAMP[i + 1]!;
-  const hex = (k: number) => Math.round(a[k]! + (b[k]! - a[k]!) * f).toString(16).padStart(2, '0');
+  const a = RAMP[i]!,
+    b = RAMP[i + 1]!;
+  const hex = (k: number) =>
+    Math.round(a[k]! + (b[k]! - a[k]!) * f)
+      .toString(16)
+      .padStart(2, '0');
   return `#${hex(0)}${hex(1)}${hex(2)}`;
 }

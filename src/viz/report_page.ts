@@ -36,11 +36,14 @@ export function runReportHtml(r: RunReportInput): string {
   const parts: string[] = [tag('h1', title)];
 
   parts.push(tag('h2', 'Model and configuration'));
-  parts.push(`<p><span class="big">${escapeXml(formatParameters(r.parameters))}</span> parameters <span class="note">(${escapeXml(r.parameterNote)})</span></p>`);
-  parts.push('<div class="tables">' + r.tables.map((t) => `<div>${tag('h3', t.title)}${keyValueTable(t.rows)}</div>`).join('') + '</div>');
+  parts.push(
+    `<p><span class="big">${escapeXml(formatParameters(r.parameters))}</span> parameters <span class="note">(${escapeXml(r.parameterNote)})</span></p>`,
+  );
+  parts.push(`<div class="tables">${r.tables.map((t) => `<div>${tag('h3', t.title)}${keyValueTable(t.rows)}</div>`).join('')}</div>`);
 
   parts.push(tag('h2', 'Loss'));
-  if (r.lossSvg !== null) parts.push(`<div class="figures">${figure(r.lossSvg, 'training and validation loss against step, from log.jsonl')}</div>`);
+  if (r.lossSvg !== null)
+    parts.push(`<div class="figures">${figure(r.lossSvg, 'training and validation loss against step, from log.jsonl')}</div>`);
   if (r.lossNote !== undefined) parts.push(tag('p', r.lossNote, 'note'));
 
   parts.push(tag('h2', 'Samples'));

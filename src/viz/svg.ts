@@ -40,7 +40,8 @@ export function tooltip(content: string): string {
 
 /** A polyline as path data; a non-finite point breaks the line (a diverged loss leaves a gap, not a spike). */
 export function pathData(points: readonly (readonly [number, number])[]): string {
-  let d = '', pen = false;
+  let d = '',
+    pen = false;
   for (const [x, y] of points) {
     if (!Number.isFinite(x) || !Number.isFinite(y)) {
       pen = false;
@@ -62,7 +63,8 @@ export interface SvgDocument {
 
 /** A standalone SVG file's text (with its namespace, as a .svg file needs). */
 export function svgDocument(doc: SvgDocument): string {
-  const w = Math.ceil(doc.width), h = Math.ceil(doc.height);
+  const w = Math.ceil(doc.width),
+    h = Math.ceil(doc.height);
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" ` +
     `font-family="DejaVu Sans, Verdana, Arial, sans-serif" font-size="12">` +

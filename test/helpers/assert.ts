@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
  */
 export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   assert.equal(actual.length, expected.length, 'length');
-  let maxDiff = 0, scale = 0;
+  let maxDiff = 0,
+    scale = 0;
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
+    const a = actual[i]!,
+      e = expected[i]!;
     if (!Number.isFinite(a)) return Infinity;
     maxDiff = Math.max(maxDiff, Math.abs(a - e));
     scale = Math.max(scale, Math.abs(e));

@@ -35,7 +35,11 @@ export class CliProcess {
     this.child.stdout!.setEncoding('utf8').on('data', (s: string) => void (this.stdout += s));
     this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
       this.stderr += s;
-      this.waiters = this.waiters.filter((w) => (w.pattern.test(this.stderr) ? (w.resolve(), false) : true));
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pattern.test(this.stderr)) return true;
+        w.resolve();
+        return false;
+      });
     });
     this.done = new Promise((resolve) => {
       this.child.on('close', (code, signal) => {

@@ -8,7 +8,8 @@ import { Rng } from '../../src/engine/random.js';
 export function makeCorpus(length: number, seed = 7): string {
   const words = ['to be', 'or not', 'that is', 'the question', 'whether', 'tis nobler', 'in the mind', 'to suffer'];
   const rng = new Rng(seed);
-  let text = '', i = 0;
+  let text = '',
+    i = 0;
   while (text.length < length) {
     text += words[i % words.length] + (rng.uniform() < 0.2 ? ',\n' : ' ');
     i += rng.uniform() < 0.9 ? 1 : 2;

@@ -14,7 +14,7 @@ export interface Fixture {
 export function loadFixture(file: string): Fixture {
   const { metadata, tensors } = decodeSafetensors(readFileSync(new URL(file, FIXTURES)), file);
   return {
-    config: JSON.parse(metadata['config'] ?? '{}') as Record<string, unknown>,
+    config: JSON.parse(metadata.config ?? '{}') as Record<string, unknown>,
     get(name) {
       const t = tensors.get(name);
       if (t === undefined) throw new Error(`${file} has no tensor ${name}`);

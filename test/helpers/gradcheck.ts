@@ -53,12 +53,10 @@ export const DEFAULT_ATOL = 5e-4;
 export const DEFAULT_RTOL = 5e-3;
 
 /** Runs the check and returns its result without asserting. */
-export function gradCheck(
-  inputs: readonly GradInput[],
-  build: (xs: Tensor[]) => Tensor,
-  opts: GradCheckOptions = {},
-): GradCheckResult {
-  const h = opts.h ?? DEFAULT_H, atol = opts.atol ?? DEFAULT_ATOL, rtol = opts.rtol ?? DEFAULT_RTOL;
+export function gradCheck(inputs: readonly GradInput[], build: (xs: Tensor[]) => Tensor, opts: GradCheckOptions = {}): GradCheckResult {
+  const h = opts.h ?? DEFAULT_H,
+    atol = opts.atol ?? DEFAULT_ATOL,
+    rtol = opts.rtol ?? DEFAULT_RTOL;
   const maxPerInput = opts.maxPerInput ?? 60;
   const rng = new Rng(opts.seed ?? 12345);
   const values = inputs.map((x) => Float32Array.from(x.values));
@@ -101,12 +99,15 @@ export function gradCheck(
       }),
     );
 
-  let worst = 0, where = '', checked = 0;
+  let worst = 0,
+    where = '',
+    checked = 0;
   for (let i = 0; i < inputs.length; i++) {
     const v = values[i]!;
     for (const j of pickIndices(v.length, maxPerInput, rng)) {
       const orig = v[j]!;
-      const plus = Math.fround(orig + h), minus = Math.fround(orig - h);
+      const plus = Math.fround(orig + h),
+        minus = Math.fround(orig - h);
       v[j] = plus;
       const fPlus = objective();
       v[j] = minus;

@@ -28,11 +28,27 @@ export function makeTinyRun(dir: string, name: string, kind: 'gpt' | 'bigram' = 
   const corpus = join(dir, 'tiny-corpus.txt');
   writeFileSync(corpus, makeCorpus(6000));
   const out = join(dir, name);
-  const model = kind === 'gpt'
-    ? ['--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--warmup-iters', '3', '--lr-decay-iters', '30']
-    : ['--preset', 'bigram'];
-  const r = tsgptIn(dir, 'train', '--data', corpus, '--out', out, '--batch-size', '4', '--max-iters', '30', '--eval-interval', '10',
-    '--eval-iters', '2', ...model);
+  const model =
+    kind === 'gpt'
+      ? ['--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--warmup-iters', '3', '--lr-decay-iters', '30']
+      : ['--preset', 'bigram'];
+  const r = tsgptIn(
+    dir,
+    'train',
+    '--data',
+    corpus,
+    '--out',
+    out,
+    '--batch-size',
+    '4',
+    '--max-iters',
+    '30',
+    '--eval-interval',
+    '10',
+    '--eval-iters',
+    '2',
+    ...model,
+  );
   if (r.code !== 0) throw new Error(`tiny training run failed:\n${r.stderr}`);
   return out;
 }

@@ -105,7 +105,7 @@ export function findAll(root: XmlElement, test: (e: XmlElement) => boolean): Xml
 }
 
 export function hasClass(e: XmlElement, cls: string): boolean {
-  return (e.attrs['class'] ?? '').split(/\s+/).includes(cls);
+  return (e.attrs.class ?? '').split(/\s+/).includes(cls);
 }
 
 /** Elements by name and (optionally) class. */

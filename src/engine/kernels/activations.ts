@@ -36,7 +36,12 @@ export function geluForward(out: Float32Array, x: Float32Array, n: number, saved
  * `saved` is what geluForward saved (this reference does not need it).
  */
 export function geluBackward(
-  dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, accumulate = true, _saved: Float32Array | null = null,
+  dx: Float32Array,
+  x: Float32Array,
+  dout: Float32Array,
+  n: number,
+  accumulate = true,
+  _saved: Float32Array | null = null,
 ): void {
   if (!accumulate) dx.fill(0, 0, n);
   for (let i = 0; i < n; i++) {

@@ -8,8 +8,18 @@
  * of their own (the trainer's zero_grad).
  */
 export function adamwStep(
-  p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
-  lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number,
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  n: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  weightDecay: number,
+  step: number,
+  gradScale: number,
   zeroGrad = false,
 ): void {
   const bc1 = 1 - Math.pow(beta1, step);

@@ -9,14 +9,25 @@
  * multiplier (0 or 1/(1-p)), same shape as att, or null without dropout.
  */
 export function attentionForward(
-  out: Float32Array, att: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
-  keep: Float32Array | null, B: number, T: number, nh: number, hs: number, scale: number, ld: number = nh * hs,
+  out: Float32Array,
+  att: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  keep: Float32Array | null,
+  B: number,
+  T: number,
+  nh: number,
+  hs: number,
+  scale: number,
+  ld: number = nh * hs,
 ): void {
   const C = nh * hs;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
       for (let t = 0; t < T; t++) {
-        const qo = (b * T + t) * ld + h * hs, oo = (b * T + t) * C + h * hs;
+        const qo = (b * T + t) * ld + h * hs,
+          oo = (b * T + t) * C + h * hs;
         const row = ((b * nh + h) * T + t) * T;
         let max = -Infinity;
         for (let s = 0; s <= t; s++) {
@@ -57,9 +68,22 @@ let scratch: Float32Array = new Float32Array(0);
  * With `accumulate` false, the heads' columns of dq, dk, dv are overwritten instead (nothing is there yet).
  */
 export function attentionBackward(
-  dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null, dout: Float32Array,
-  q: Float32Array, k: Float32Array, v: Float32Array, att: Float32Array, keep: Float32Array | null,
-  B: number, T: number, nh: number, hs: number, scale: number, ld: number = nh * hs, accumulate = true,
+  dq: Float32Array | null,
+  dk: Float32Array | null,
+  dv: Float32Array | null,
+  dout: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  att: Float32Array,
+  keep: Float32Array | null,
+  B: number,
+  T: number,
+  nh: number,
+  hs: number,
+  scale: number,
+  ld: number = nh * hs,
+  accumulate = true,
 ): void {
   const C = nh * hs;
   if (!accumulate) {
@@ -72,7 +96,8 @@ export function attentionBackward(
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
       for (let t = 0; t < T; t++) {
-        const qo = (b * T + t) * ld + h * hs, oo = (b * T + t) * C + h * hs;
+        const qo = (b * T + t) * ld + h * hs,
+          oo = (b * T + t) * C + h * hs;
         const row = ((b * nh + h) * T + t) * T;
         let pdp = 0;
         for (let s = 0; s <= t; s++) {
@@ -105,8 +130,18 @@ export function attentionBackward(
  * uncached one bit for bit. `row` is scratch of at least offset + Tq floats.
  */
 export function attentionCachedForward(
-  out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, row: Float32Array,
-  B: number, Tq: number, Tmax: number, offset: number, nh: number, hs: number, scale: number,
+  out: Float32Array,
+  q: Float32Array,
+  kCache: Float32Array,
+  vCache: Float32Array,
+  row: Float32Array,
+  B: number,
+  Tq: number,
+  Tmax: number,
+  offset: number,
+  nh: number,
+  hs: number,
+  scale: number,
 ): void {
   const C = nh * hs;
   for (let b = 0; b < B; b++) {

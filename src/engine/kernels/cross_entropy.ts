@@ -5,9 +5,14 @@
  * Returns the mean loss and the number of rows counted.
  */
 export function crossEntropyForward(
-  lse: Float32Array, logits: Float32Array, targets: Int32Array, N: number, V: number,
+  lse: Float32Array,
+  logits: Float32Array,
+  targets: Int32Array,
+  N: number,
+  V: number,
 ): { loss: number; count: number } {
-  let total = 0, count = 0;
+  let total = 0,
+    count = 0;
   for (let i = 0; i < N; i++) {
     const o = i * V;
     let max = -Infinity;
@@ -26,15 +31,22 @@ export function crossEntropyForward(
 
 /** dlogits[i, j] += dloss (softmax(row)[j] - [j == target]) / count, for the rows counted. */
 export function crossEntropyBackward(
-  dlogits: Float32Array, logits: Float32Array, lse: Float32Array, targets: Int32Array,
-  N: number, V: number, count: number, dloss: number,
+  dlogits: Float32Array,
+  logits: Float32Array,
+  lse: Float32Array,
+  targets: Int32Array,
+  N: number,
+  V: number,
+  count: number,
+  dloss: number,
 ): void {
   if (count === 0) return;
   const s = dloss / count;
   for (let i = 0; i < N; i++) {
     const t = targets[i]!;
     if (t < 0) continue;
-    const o = i * V, l = lse[i]!;
+    const o = i * V,
+      l = lse[i]!;
     for (let j = 0; j < V; j++) dlogits[o + j] += s * Math.exp(logits[o + j]! - l);
     dlogits[o + t] -= s;
   }

@@ -29,7 +29,8 @@ export function transpose(out: Float32Array, x: Float32Array, rows: number, cols
  * uniform u32 / 2^32 is below p, else 1/(1-p). The numbers Rng.uniform() would give, one per element.
  */
 export function dropoutMask(out: Float32Array, n: number, p: number, state: Uint32Array): void {
-  const keep = 1 / (1 - p), threshold = p * 4294967296;
+  const keep = 1 / (1 - p),
+    threshold = p * 4294967296;
   for (let i = 0; i < n; i++) out[i] = xoshiroNext(state) < threshold ? 0 : keep;
 }
 
@@ -45,9 +46,7 @@ export function addForward(out: Float32Array, a: Float32Array, b: Float32Array, 
 }
 
 /** da += dout; db += dout summed over the repeats of b. Either may be null when it needs no gradient. */
-export function addBackward(
-  da: Float32Array | null, db: Float32Array | null, dout: Float32Array, n: number, period: number,
-): void {
+export function addBackward(da: Float32Array | null, db: Float32Array | null, dout: Float32Array, n: number, period: number): void {
   if (da !== null) for (let i = 0; i < n; i++) da[i] += dout[i]!;
   if (db !== null) {
     for (let base = 0; base < n; base += period) {

@@ -4,8 +4,15 @@
  * `bias` is null for nanoGPT's bias=False form.
  */
 export function layernormForward(
-  out: Float32Array, mean: Float32Array, rstd: Float32Array,
-  x: Float32Array, weight: Float32Array, bias: Float32Array | null, N: number, C: number, eps: number,
+  out: Float32Array,
+  mean: Float32Array,
+  rstd: Float32Array,
+  x: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array | null,
+  N: number,
+  C: number,
+  eps: number,
 ): void {
   for (let i = 0; i < N; i++) {
     const o = i * C;
@@ -35,15 +42,25 @@ export function layernormForward(
  * overwritten (nothing is there yet); dweight and dbias are always added to.
  */
 export function layernormBackward(
-  dx: Float32Array | null, dweight: Float32Array | null, dbias: Float32Array | null,
-  dout: Float32Array, x: Float32Array, mean: Float32Array, rstd: Float32Array, weight: Float32Array,
-  N: number, C: number, accumulateDx = true,
+  dx: Float32Array | null,
+  dweight: Float32Array | null,
+  dbias: Float32Array | null,
+  dout: Float32Array,
+  x: Float32Array,
+  mean: Float32Array,
+  rstd: Float32Array,
+  weight: Float32Array,
+  N: number,
+  C: number,
+  accumulateDx = true,
 ): void {
   if (dx !== null && !accumulateDx) dx.fill(0, 0, N * C);
   for (let i = 0; i < N; i++) {
     const o = i * C;
-    const m = mean[i]!, r = rstd[i]!;
-    let gMean = 0, gNormMean = 0;
+    const m = mean[i]!,
+      r = rstd[i]!;
+    let gMean = 0,
+      gNormMean = 0;
     for (let c = 0; c < C; c++) {
       const n = (x[o + c]! - m) * r;
       const g = dout[o + c]! * weight[c]!;

@@ -12,56 +12,130 @@ let scratchA: Float32Array = new Float32Array(0);
 let scratchB: Float32Array = new Float32Array(0);
 
 /** out[M,N] (+)= a[M,K] @ b[N,K]^T */
-export function matmulNT(
-  out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean,
-): void {
+export function matmulNT(out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void {
   let i = 0;
   for (; i + 4 <= M; i += 4) {
-    const a0 = i * K, a1 = a0 + K, a2 = a1 + K, a3 = a2 + K;
-    const o0 = i * N, o1 = o0 + N, o2 = o1 + N, o3 = o2 + N;
+    const a0 = i * K,
+      a1 = a0 + K,
+      a2 = a1 + K,
+      a3 = a2 + K;
+    const o0 = i * N,
+      o1 = o0 + N,
+      o2 = o1 + N,
+      o3 = o2 + N;
     let j = 0;
     for (; j + 4 <= N; j += 4) {
-      const b0 = j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      const b0 = j * K,
+        b1 = b0 + K,
+        b2 = b1 + K,
+        b3 = b2 + K;
+      let c00 = 0,
+        c01 = 0,
+        c02 = 0,
+        c03 = 0;
+      let c10 = 0,
+        c11 = 0,
+        c12 = 0,
+        c13 = 0;
+      let c20 = 0,
+        c21 = 0,
+        c22 = 0,
+        c23 = 0;
+      let c30 = 0,
+        c31 = 0,
+        c32 = 0,
+        c33 = 0;
       for (let k = 0; k < K; k++) {
-        const x0 = a[a0 + k]!, x1 = a[a1 + k]!, x2 = a[a2 + k]!, x3 = a[a3 + k]!;
-        const y0 = b[b0 + k]!, y1 = b[b1 + k]!, y2 = b[b2 + k]!, y3 = b[b3 + k]!;
-        c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
-        c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
-        c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3;
-        c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3;
+        const x0 = a[a0 + k]!,
+          x1 = a[a1 + k]!,
+          x2 = a[a2 + k]!,
+          x3 = a[a3 + k]!;
+        const y0 = b[b0 + k]!,
+          y1 = b[b1 + k]!,
+          y2 = b[b2 + k]!,
+          y3 = b[b3 + k]!;
+        c00 += x0 * y0;
+        c01 += x0 * y1;
+        c02 += x0 * y2;
+        c03 += x0 * y3;
+        c10 += x1 * y0;
+        c11 += x1 * y1;
+        c12 += x1 * y2;
+        c13 += x1 * y3;
+        c20 += x2 * y0;
+        c21 += x2 * y1;
+        c22 += x2 * y2;
+        c23 += x2 * y3;
+        c30 += x3 * y0;
+        c31 += x3 * y1;
+        c32 += x3 * y2;
+        c33 += x3 * y3;
       }
       if (accumulate) {
-        out[o0 + j] += c00; out[o0 + j + 1] += c01; out[o0 + j + 2] += c02; out[o0 + j + 3] += c03;
-        out[o1 + j] += c10; out[o1 + j + 1] += c11; out[o1 + j + 2] += c12; out[o1 + j + 3] += c13;
-        out[o2 + j] += c20; out[o2 + j + 1] += c21; out[o2 + j + 2] += c22; out[o2 + j + 3] += c23;
-        out[o3 + j] += c30; out[o3 + j + 1] += c31; out[o3 + j + 2] += c32; out[o3 + j + 3] += c33;
+        out[o0 + j] += c00;
+        out[o0 + j + 1] += c01;
+        out[o0 + j + 2] += c02;
+        out[o0 + j + 3] += c03;
+        out[o1 + j] += c10;
+        out[o1 + j + 1] += c11;
+        out[o1 + j + 2] += c12;
+        out[o1 + j + 3] += c13;
+        out[o2 + j] += c20;
+        out[o2 + j + 1] += c21;
+        out[o2 + j + 2] += c22;
+        out[o2 + j + 3] += c23;
+        out[o3 + j] += c30;
+        out[o3 + j + 1] += c31;
+        out[o3 + j + 2] += c32;
+        out[o3 + j + 3] += c33;
       } else {
-        out[o0 + j] = c00; out[o0 + j + 1] = c01; out[o0 + j + 2] = c02; out[o0 + j + 3] = c03;
-        out[o1 + j] = c10; out[o1 + j + 1] = c11; out[o1 + j + 2] = c12; out[o1 + j + 3] = c13;
-        out[o2 + j] = c20; out[o2 + j + 1] = c21; out[o2 + j + 2] = c22; out[o2 + j + 3] = c23;
-        out[o3 + j] = c30; out[o3 + j + 1] = c31; out[o3 + j + 2] = c32; out[o3 + j + 3] = c33;
+        out[o0 + j] = c00;
+        out[o0 + j + 1] = c01;
+        out[o0 + j + 2] = c02;
+        out[o0 + j + 3] = c03;
+        out[o1 + j] = c10;
+        out[o1 + j + 1] = c11;
+        out[o1 + j + 2] = c12;
+        out[o1 + j + 3] = c13;
+        out[o2 + j] = c20;
+        out[o2 + j + 1] = c21;
+        out[o2 + j + 2] = c22;
+        out[o2 + j + 3] = c23;
+        out[o3 + j] = c30;
+        out[o3 + j + 1] = c31;
+        out[o3 + j + 2] = c32;
+        out[o3 + j + 3] = c33;
       }
     }
     for (; j < N; j++) {
       const bj = j * K;
-      let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+      let c0 = 0,
+        c1 = 0,
+        c2 = 0,
+        c3 = 0;
       for (let k = 0; k < K; k++) {
         const y = b[bj + k]!;
-        c0 += a[a0 + k]! * y; c1 += a[a1 + k]! * y; c2 += a[a2 + k]! * y; c3 += a[a3 + k]! * y;
+        c0 += a[a0 + k]! * y;
+        c1 += a[a1 + k]! * y;
+        c2 += a[a2 + k]! * y;
+        c3 += a[a3 + k]! * y;
       }
       if (accumulate) {
-        out[o0 + j] += c0; out[o1 + j] += c1; out[o2 + j] += c2; out[o3 + j] += c3;
+        out[o0 + j] += c0;
+        out[o1 + j] += c1;
+        out[o2 + j] += c2;
+        out[o3 + j] += c3;
       } else {
-        out[o0 + j] = c0; out[o1 + j] = c1; out[o2 + j] = c2; out[o3 + j] = c3;
+        out[o0 + j] = c0;
+        out[o1 + j] = c1;
+        out[o2 + j] = c2;
+        out[o3 + j] = c3;
       }
     }
   }
   for (; i < M; i++) {
-    const ai = i * K, oi = i * N;
+    const ai = i * K,
+      oi = i * N;
     for (let j = 0; j < N; j++) {
       const bj = j * K;
       let c = 0;
@@ -72,17 +146,13 @@ export function matmulNT(
 }
 
 /** out[M,N] (+)= a[M,K] @ b[K,N] */
-export function matmulNN(
-  out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean,
-): void {
+export function matmulNN(out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void {
   scratchB = transposeInto(scratchB, b, K, N);
   matmulNT(out, a, scratchB, M, N, K, accumulate);
 }
 
 /** out[M,N] (+)= a[K,M]^T @ b[K,N] */
-export function matmulTN(
-  out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean,
-): void {
+export function matmulTN(out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void {
   scratchA = transposeInto(scratchA, a, K, M);
   scratchB = transposeInto(scratchB, b, K, N);
   matmulNT(out, scratchA, scratchB, M, N, K, accumulate);

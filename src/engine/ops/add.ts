@@ -16,7 +16,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
   if (bShape.length > a.shape.length || !sameShape(aSuffix, bShape)) {
     throw new RangeError(`add: shapes [${a.shape}] and [${b.shape}] do not broadcast`);
   }
-  const n = a.size, period = Math.max(b.size, 1);
+  const n = a.size,
+    period = Math.max(b.size, 1);
   const out = new Tensor(a.shape);
   const k = kernels();
   if (n > 0) k.addForward(out.data, a.data, b.data, n, period);
@@ -24,7 +25,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
     record('add', out, [a, b], () => {
       // A residual connection: out's gradient becomes a's as it is, and b's is a copy unless b has one already.
       if (period === n && handOverGrad(out, a)) {
-        const db = gradToWrite(b), dout = a.grad!.data;
+        const db = gradToWrite(b),
+          dout = a.grad!.data;
         if (db?.overwrite) k.copy(db.data, dout, n);
         else if (db !== null) k.addBackward(null, db.data, dout, n, period);
         return;

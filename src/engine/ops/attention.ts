@@ -28,7 +28,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, nHead: number, opts: 
   }
   const [B, T, C] = q.shape as [number, number, number];
   return causalAttention(
-    [q, k, v], B, T, C, C, nHead, opts,
+    [q, k, v],
+    B,
+    T,
+    C,
+    C,
+    nHead,
+    opts,
     () => [q.data, k.data, v.data],
     () => ({ grads: [gradIfNeeded(q), gradIfNeeded(k), gradIfNeeded(v)], accumulate: true }),
   );
@@ -47,7 +53,13 @@ export function attentionQKV(qkv: Tensor, nHead: number, opts: AttentionOptions 
   const C = C3 / 3;
   const thirds = (d: Float32Array): [Float32Array, Float32Array, Float32Array] => [d, d.subarray(C), d.subarray(2 * C)];
   return causalAttention(
-    [qkv], B, T, C, C3, nHead, opts,
+    [qkv],
+    B,
+    T,
+    C,
+    C3,
+    nHead,
+    opts,
     () => thirds(qkv.data),
     () => {
       // One gradient buffer for all three: the kernel writes every element of it, so a fresh one is overwritten.
@@ -62,12 +74,19 @@ export function attentionQKV(qkv: Tensor, nHead: number, opts: AttentionOptions 
  * whether the kernel adds to them or overwrites them.
  */
 function causalAttention(
-  inputs: Tensor[], B: number, T: number, C: number, ld: number, nHead: number, opts: AttentionOptions,
+  inputs: Tensor[],
+  B: number,
+  T: number,
+  C: number,
+  ld: number,
+  nHead: number,
+  opts: AttentionOptions,
   views: () => [Float32Array, Float32Array, Float32Array],
   grads: () => { grads: [Float32Array | null, Float32Array | null, Float32Array | null]; accumulate: boolean },
 ): Tensor {
   if (C % nHead !== 0) throw new RangeError(`attention: width ${C} is not divisible by ${nHead} heads`);
-  const hs = C / nHead, scale = 1 / Math.sqrt(hs);
+  const hs = C / nHead,
+    scale = 1 / Math.sqrt(hs);
   const p = opts.dropout ?? 0;
   const keep = opts.training && p > 0 ? dropoutMask([B, nHead, T, T], p, opts.rng!) : null;
   const out = new Tensor([B, T, C]);
@@ -78,7 +97,10 @@ function causalAttention(
   opts.onWeights?.(att);
   if (needsGrad(...inputs)) {
     record('attention', out, inputs, () => {
-      const { grads: [dq, dk, dv], accumulate } = grads();
+      const {
+        grads: [dq, dk, dv],
+        accumulate,
+      } = grads();
       const [q, k, v] = views();
       kern.attentionBackward(dq, dk, dv, out.grad!.data, q, k, v, att.data, keep?.data ?? null, B, T, nHead, hs, scale, ld, accumulate);
       // The weights and the mask are the largest things a forward keeps ([B, nh, T, T] each): free them now.

@@ -13,7 +13,8 @@ export function writeCacheRows(cache: Tensor, x: Tensor, offset: number): void {
   if (x.shape[0] !== B || x.shape[2] !== C || offset + n > Tmax) {
     throw new RangeError(`writeCacheRows: [${x.shape}] at ${offset} does not fit a cache of [${cache.shape}]`);
   }
-  const dst = cache.data, src = x.data;
+  const dst = cache.data,
+    src = x.data;
   for (let b = 0; b < B; b++) dst.set(src.subarray(b * n * C, (b + 1) * n * C), (b * Tmax + offset) * C);
 }
 

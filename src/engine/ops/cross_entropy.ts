@@ -9,7 +9,8 @@ import { lastDim, leadingSize } from './shapes.js';
  */
 export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   if (targets.dtype !== 'i32') throw new TypeError('crossEntropy: targets must be an i32 tensor');
-  const V = lastDim(logits.shape), N = leadingSize(logits.shape);
+  const V = lastDim(logits.shape),
+    N = leadingSize(logits.shape);
   if (targets.size !== N) {
     throw new RangeError(`crossEntropy: logits [${logits.shape}] and targets [${targets.shape}] disagree`);
   }

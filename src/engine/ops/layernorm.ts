@@ -5,20 +5,31 @@ import { lastDim, leadingSize } from './shapes.js';
 
 /** LayerNorm over the last dimension with weight [C] and optional bias [C]; saves mean and rstd per row. */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 1e-5): Tensor {
-  const C = lastDim(x.shape), N = leadingSize(x.shape);
+  const C = lastDim(x.shape),
+    N = leadingSize(x.shape);
   if (weight.shape.length !== 1 || weight.size !== C || (bias !== null && (bias.shape.length !== 1 || bias.size !== C))) {
     throw new RangeError(`layerNorm: input [${x.shape}] does not match weight [${weight.shape}]`);
   }
   const out = new Tensor(x.shape);
-  const mean = new Tensor([N]), rstd = new Tensor([N]);
+  const mean = new Tensor([N]),
+    rstd = new Tensor([N]);
   const k = kernels();
   k.layernormForward(out.data, mean.data, rstd.data, x.data, weight.data, bias?.data ?? null, N, C, eps);
   if (needsGrad(x, weight, bias)) {
     record('layerNorm', out, [x, weight, bias], () => {
       const dx = gradToWrite(x);
       k.layernormBackward(
-        dx?.data ?? null, gradIfNeeded(weight), gradIfNeeded(bias),
-        out.grad!.data, x.data, mean.data, rstd.data, weight.data, N, C, !(dx?.overwrite ?? false),
+        dx?.data ?? null,
+        gradIfNeeded(weight),
+        gradIfNeeded(bias),
+        out.grad!.data,
+        x.data,
+        mean.data,
+        rstd.data,
+        weight.data,
+        N,
+        C,
+        !(dx?.overwrite ?? false),
       );
       mean.dispose();
       rstd.dispose();

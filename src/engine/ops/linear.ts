@@ -25,7 +25,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
       const dx = gradToWrite(x);
       if (dx !== null) k.matmulNN(dx.data, y.grad!.data, weight.data, M, K, N, !dx.overwrite);
       if (weight.requiresGrad) k.matmulTN(gradIfNeeded(weight)!, y.grad!.data, x.data, N, K, M, true);
-      if (bias !== null && bias.requiresGrad) k.biasBackward(gradIfNeeded(bias)!, y.grad!.data, M, N);
+      if (bias?.requiresGrad) k.biasBackward(gradIfNeeded(bias)!, y.grad!.data, M, N);
     });
   }
   return y;

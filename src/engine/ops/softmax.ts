@@ -5,7 +5,8 @@ import { lastDim, leadingSize } from './shapes.js';
 
 /** Softmax over the last dimension. */
 export function softmax(x: Tensor): Tensor {
-  const C = lastDim(x.shape), N = leadingSize(x.shape);
+  const C = lastDim(x.shape),
+    N = leadingSize(x.shape);
   const out = new Tensor(x.shape);
   const k = kernels();
   k.softmaxForward(out.data, x.data, N, C);

@@ -7,7 +7,8 @@ import { lastDim, leadingSize, sameShape } from './shapes.js';
  * Pure data movement: no kernel, nothing for a backend to speed up beyond a copy.
  */
 export function split(x: Tensor, widths: readonly number[]): Tensor[] {
-  const C = lastDim(x.shape), N = leadingSize(x.shape);
+  const C = lastDim(x.shape),
+    N = leadingSize(x.shape);
   if (widths.reduce((a, b) => a + b, 0) !== C) throw new RangeError(`split: widths ${widths} do not sum to ${C}`);
   const parts: Tensor[] = [];
   let offset = 0;
@@ -27,7 +28,8 @@ export function split(x: Tensor, widths: readonly number[]): Tensor[] {
 /** Joins tensors along the last dimension (the lecture's torch.cat of the heads' outputs). */
 export function concat(xs: readonly Tensor[]): Tensor {
   if (xs.length === 0) throw new RangeError('concat: nothing to join');
-  const lead = xs[0]!.shape.slice(0, -1), N = leadingSize(xs[0]!.shape);
+  const lead = xs[0]!.shape.slice(0, -1),
+    N = leadingSize(xs[0]!.shape);
   const widths = xs.map((x) => lastDim(x.shape));
   const C = widths.reduce((a, b) => a + b, 0);
   for (const x of xs) {
@@ -54,11 +56,19 @@ export function concat(xs: readonly Tensor[]): Tensor {
 
 /** dst[r, dstCol + c] (+)= src[r, srcCol + c] for N rows and `width` columns, given each side's row length. */
 function copyColumns(
-  dst: Float32Array, dstCol: number, dstRow: number, src: Float32Array, srcCol: number, srcRow: number,
-  N: number, width: number, accumulate: boolean,
+  dst: Float32Array,
+  dstCol: number,
+  dstRow: number,
+  src: Float32Array,
+  srcCol: number,
+  srcRow: number,
+  N: number,
+  width: number,
+  accumulate: boolean,
 ): void {
   for (let r = 0; r < N; r++) {
-    const d = r * dstRow + dstCol, s = r * srcRow + srcCol;
+    const d = r * dstRow + dstCol,
+      s = r * srcRow + srcCol;
     if (accumulate) for (let c = 0; c < width; c++) dst[d + c] += src[s + c]!;
     else dst.set(src.subarray(s, s + width), d);
   }
@@ -73,11 +83,13 @@ export function lastPosition(x: Tensor): Tensor {
   const [B, T, C] = x.shape as [number, number, number];
   if (T === 0) throw new RangeError('lastPosition: x has no positions');
   const out = new Tensor([B, 1, C]);
-  const src = x.data, dst = out.data;
+  const src = x.data,
+    dst = out.data;
   for (let b = 0; b < B; b++) dst.set(src.subarray(((b + 1) * T - 1) * C, (b + 1) * T * C), b * C);
   if (needsGrad(x)) {
     record('lastPosition', out, [x], () => {
-      const dx = gradIfNeeded(x)!, g = out.grad!.data;
+      const dx = gradIfNeeded(x)!,
+        g = out.grad!.data;
       for (let b = 0; b < B; b++) {
         const o = ((b + 1) * T - 1) * C;
         for (let c = 0; c < C; c++) dx[o + c] += g[b * C + c]!;

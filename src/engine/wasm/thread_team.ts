@@ -24,8 +24,19 @@
 
 /** The exports helpers may run, by index: kernels that threads split (src/engine/wasm/backend.ts). */
 export const THREADED_KERNELS = [
-  'matmulStrided', 'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'fillZero', 'copy',
-  'addSame', 'transpose', 'layernormForward', 'layernormBackwardParams', 'layernormBackwardInput', 'adamwStep',
+  'matmulStrided',
+  'attentionForward',
+  'attentionBackward',
+  'geluForward',
+  'geluBackward',
+  'fillZero',
+  'copy',
+  'addSame',
+  'transpose',
+  'layernormForward',
+  'layernormBackwardParams',
+  'layernormBackwardInput',
+  'adamwStep',
 ] as const;
 export type ThreadedKernel = (typeof THREADED_KERNELS)[number];
 
@@ -90,8 +101,15 @@ export function counterSlots(helpers: number): number {
  * through run(args): the call's arguments moved to the chunk's first unit, with its unit count.
  */
 function takeChunks(
-  counters: Int32Array, counter: number, cuts: ArrayLike<number>, chunks: number,
-  args: ArrayLike<number>, deltas: ArrayLike<number>, count: number, sizeIndex: number, call: number[],
+  counters: Int32Array,
+  counter: number,
+  cuts: ArrayLike<number>,
+  chunks: number,
+  args: ArrayLike<number>,
+  deltas: ArrayLike<number>,
+  count: number,
+  sizeIndex: number,
+  call: number[],
   run: (args: number[]) => void,
 ): void {
   call.length = count;
@@ -140,8 +158,16 @@ export function serveKernels(init: KernelWorkerInit): void {
       seen = Atomics.load(words, SEQ);
       const fn = fns[words[KERNEL]!]!;
       takeChunks(
-        counters, words[SLOT]! * (COUNTER_BYTES / 4), cuts, words[CHUNKS]!, args, deltas, words[ARG_COUNT]!,
-        words[SIZE_INDEX]!, call, (a) => void fn(...a),
+        counters,
+        words[SLOT]! * (COUNTER_BYTES / 4),
+        cuts,
+        words[CHUNKS]!,
+        args,
+        deltas,
+        words[ARG_COUNT]!,
+        words[SIZE_INDEX]!,
+        call,
+        (a) => void fn(...a),
       );
       Atomics.store(words, DONE, seen);
       Atomics.notify(words, DONE);
@@ -188,7 +214,11 @@ export class ThreadTeam {
    * them for the team's life.
    */
   constructor(
-    module: WebAssembly.Module, memory: WebAssembly.Memory, controls: readonly number[], counters: number, spawn: SpawnKernelWorker,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    controls: readonly number[],
+    counters: number,
+    spawn: SpawnKernelWorker,
   ) {
     this.counters = new Int32Array(memory.buffer, counters, (counterSlots(controls.length) * COUNTER_BYTES) / 4);
     this.counters.fill(0);
@@ -228,7 +258,11 @@ export class ThreadTeam {
     const given: number[] = [];
     for (let h = 0; h < this.helpers; h++) {
       if (busy(h)) continue;
-      const words = this.words[h]!, args = c.args(h + 1), a = this.args[h]!, d = this.deltas[h]!, cuts = this.cuts[h]!;
+      const words = this.words[h]!,
+        args = c.args(h + 1),
+        a = this.args[h]!,
+        d = this.deltas[h]!,
+        cuts = this.cuts[h]!;
       for (let i = 0; i < args.length; i++) {
         a[i] = args[i]!;
         d[i] = c.deltas[i]!;

@@ -21,10 +21,20 @@
 import { defaultArena, type Arena } from '../arena.js';
 import type { Kernels } from '../backend.js';
 import {
-  KERNELS_WASM_RELAXED_SIMD, KERNELS_WASM_RELAXED_SIMD_SHARED, KERNELS_WASM_SIMD, KERNELS_WASM_SIMD_SHARED,
+  KERNELS_WASM_RELAXED_SIMD,
+  KERNELS_WASM_RELAXED_SIMD_SHARED,
+  KERNELS_WASM_SIMD,
+  KERNELS_WASM_SIMD_SHARED,
 } from './generated/kernels_wasm.js';
 import {
-  CONTROL_BYTES, COUNTER_BYTES, counterSlots, MAX_CHUNKS, ThreadTeam, THREADED_KERNELS, type SpawnKernelWorker, type ThreadedKernel,
+  CONTROL_BYTES,
+  COUNTER_BYTES,
+  counterSlots,
+  MAX_CHUNKS,
+  ThreadTeam,
+  THREADED_KERNELS,
+  type SpawnKernelWorker,
+  type ThreadedKernel,
 } from './thread_team.js';
 
 type View = Float32Array | Int32Array;
@@ -32,24 +42,77 @@ type View = Float32Array | Int32Array;
 /** The module's exports (assembly/index.ts); pointers are byte offsets into the arena, 0 for null. */
 interface WasmExports {
   matmulStrided(
-    out: number, ldc: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number,
-    M: number, N: number, K: number, acc: number, packA: number, packB: number, whole: number, tag: number, shared: number,
+    out: number,
+    ldc: number,
+    a: number,
+    ars: number,
+    acs: number,
+    b: number,
+    brs: number,
+    bcs: number,
+    M: number,
+    N: number,
+    K: number,
+    acc: number,
+    packA: number,
+    packB: number,
+    whole: number,
+    tag: number,
+    shared: number,
   ): void;
   matmulPackABytes(): number;
   matmulPackBBytes(): number;
   matmulWholeBytes(shared: number, M: number, N: number, K: number): number;
   attentionScratchBytes(kind: number, T: number, hs: number): number;
   attentionForward(
-    out: number, att: number, q: number, k: number, v: number, keep: number,
-    B: number, T: number, nh: number, hs: number, scale: number, scratch: number, ld: number, h0: number, hn: number,
+    out: number,
+    att: number,
+    q: number,
+    k: number,
+    v: number,
+    keep: number,
+    B: number,
+    T: number,
+    nh: number,
+    hs: number,
+    scale: number,
+    scratch: number,
+    ld: number,
+    h0: number,
+    hn: number,
   ): void;
   attentionBackward(
-    dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number, att: number, keep: number,
-    B: number, T: number, nh: number, hs: number, scale: number, scratch: number, ld: number, accumulate: number,
+    dq: number,
+    dk: number,
+    dv: number,
+    dout: number,
+    q: number,
+    k: number,
+    v: number,
+    att: number,
+    keep: number,
+    B: number,
+    T: number,
+    nh: number,
+    hs: number,
+    scale: number,
+    scratch: number,
+    ld: number,
+    accumulate: number,
   ): void;
   attentionCachedForward(
-    out: number, q: number, kCache: number, vCache: number,
-    B: number, Tq: number, Tmax: number, offset: number, nh: number, hs: number, scale: number, scratch: number,
+    out: number,
+    q: number,
+    kCache: number,
+    vCache: number,
+    B: number,
+    Tq: number,
+    Tmax: number,
+    offset: number,
+    nh: number,
+    hs: number,
+    scale: number,
+    scratch: number,
   ): void;
   fillZero(out: number, n: number): void;
   copy(out: number, x: number, n: number): void;
@@ -68,21 +131,66 @@ interface WasmExports {
   geluBackward(dx: number, x: number, dout: number, saved: number, n: number, accumulate: number): void;
   embeddingForward(out: number, weight: number, idx: number, N: number, C: number): void;
   embeddingBackward(dweight: number, dout: number, idx: number, N: number, C: number): void;
-  layernormForward(out: number, mean: number, rstd: number, x: number, weight: number, bias: number, N: number, C: number, eps: number): void;
+  layernormForward(
+    out: number,
+    mean: number,
+    rstd: number,
+    x: number,
+    weight: number,
+    bias: number,
+    N: number,
+    C: number,
+    eps: number,
+  ): void;
   layernormBackwardParams(
-    dweight: number, dbias: number, dout: number, x: number, mean: number, rstd: number, N: number, cols: number, ld: number,
+    dweight: number,
+    dbias: number,
+    dout: number,
+    x: number,
+    mean: number,
+    rstd: number,
+    N: number,
+    cols: number,
+    ld: number,
   ): void;
   layernormBackwardInput(
-    dx: number, dout: number, x: number, mean: number, rstd: number, weight: number, N: number, C: number, accumulate: number,
+    dx: number,
+    dout: number,
+    x: number,
+    mean: number,
+    rstd: number,
+    weight: number,
+    N: number,
+    C: number,
+    accumulate: number,
   ): void;
   softmaxForward(out: number, x: number, N: number, C: number): void;
   softmaxBackward(dx: number, y: number, dy: number, N: number, C: number): void;
   crossEntropyForward(lse: number, logits: number, targets: number, N: number, V: number): number;
   crossEntropyCount(): number;
-  crossEntropyBackward(dlogits: number, logits: number, lse: number, targets: number, N: number, V: number, count: number, dloss: number): void;
+  crossEntropyBackward(
+    dlogits: number,
+    logits: number,
+    lse: number,
+    targets: number,
+    N: number,
+    V: number,
+    count: number,
+    dloss: number,
+  ): void;
   adamwStep(
-    p: number, g: number, m: number, v: number, n: number,
-    stepSize: number, decay: number, invBc2: number, beta1: number, beta2: number, eps: number, gradScale: number,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    stepSize: number,
+    decay: number,
+    invBc2: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    gradScale: number,
     zeroGrad: number,
   ): void;
   sumOfSquares(x: number, n: number): number;
@@ -208,8 +316,10 @@ class Bridge {
       const v = views[i]!;
       if (v === null) p[i] = 0;
       else if (v.buffer === this.buffer) p[i] = v.byteOffset;
-      else if (v.buffer === (this.buffer = this.arena.memory.buffer)) p[i] = v.byteOffset; // grown behind our back
-      else if (this.arena.owns(v.buffer)) p[i] = v.byteOffset; // a shared memory's earlier buffer: still valid
+      else if (v.buffer === (this.buffer = this.arena.memory.buffer))
+        p[i] = v.byteOffset; // grown behind our back
+      else if (this.arena.owns(v.buffer))
+        p[i] = v.byteOffset; // a shared memory's earlier buffer: still valid
       else if (this.arena.isRetired(v.buffer)) {
         // Growing the memory detached this view: it reads as empty, and copying it would compute on garbage.
         throw new Error('a kernel was given a typed-array view detached by memory growth; take tensor.data after allocating');
@@ -262,12 +372,16 @@ class Bridge {
 }
 
 /** Bit masks of written arguments, by position. */
-const W0 = 1, W1 = 2, W2 = 4, W3 = 8;
+const W0 = 1,
+  W1 = 2,
+  W2 = 4,
+  W3 = 8;
 
 /** Products smaller than this many multiply-adds stay on one thread: handing work over costs a few microseconds. */
 const PARALLEL_MIN_MACS = 1 << 17;
 /** Which operand the chunks of a split product share (assembly/matmul.ts): B for chunks of rows, A for columns. */
-const SHARED_B = 1, SHARED_A = 2;
+const SHARED_B = 1,
+  SHARED_A = 2;
 /** A shared operand is packed whole once per thread only up to this size; past it, each chunk packs its own. */
 const MAX_WHOLE_BYTES = 16 << 20;
 /** Elementwise calls shorter than this stay on one thread. */
@@ -333,11 +447,19 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
   const rngState = new Scratch(arena);
   const local = THREADED_KERNELS.map((name) => ex[name] as (...a: number[]) => void);
   const index = (name: ThreadedKernel) => THREADED_KERNELS.indexOf(name);
-  const MATMUL = index('matmulStrided'), ATTENTION_F = index('attentionForward'), ATTENTION_B = index('attentionBackward');
-  const GELU_F = index('geluForward'), GELU_B = index('geluBackward'), FILL_ZERO = index('fillZero');
-  const LAYERNORM_F = index('layernormForward'), ADAMW = index('adamwStep'), COPY = index('copy'), ADD = index('addSame');
+  const MATMUL = index('matmulStrided'),
+    ATTENTION_F = index('attentionForward'),
+    ATTENTION_B = index('attentionBackward');
+  const GELU_F = index('geluForward'),
+    GELU_B = index('geluBackward'),
+    FILL_ZERO = index('fillZero');
+  const LAYERNORM_F = index('layernormForward'),
+    ADAMW = index('adamwStep'),
+    COPY = index('copy'),
+    ADD = index('addSame');
   const TRANSPOSE = index('transpose');
-  const LAYERNORM_BP = index('layernormBackwardParams'), LAYERNORM_BI = index('layernormBackwardInput');
+  const LAYERNORM_BP = index('layernormBackwardParams'),
+    LAYERNORM_BI = index('layernormBackwardInput');
 
   /**
    * Runs a call over `total` units (rows, columns, elements) on all threads, in chunks cut at multiples of
@@ -346,7 +468,12 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
    * Scratch for every thread must be taken before: taking it may grow the memory.
    */
   const split = (
-    kernel: number, total: number, align: number, args: (t: number) => number[], deltas: number[], sizeIndex: number,
+    kernel: number,
+    total: number,
+    align: number,
+    args: (t: number) => number[],
+    deltas: number[],
+    sizeIndex: number,
   ): void => {
     team!.run({ kernel, args, deltas, sizeIndex, cuts: chunkCuts(total, align, threads) }, local[kernel]!);
   };
@@ -357,7 +484,13 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
    * multiples of `align` units, so an elementwise kernel's vector loop covers the same elements as in one call.
    */
   const blocks = (
-    kernel: number, args: number[], sizeIndex: number, total: number, deltas: number[], align: number, parallel: boolean,
+    kernel: number,
+    args: number[],
+    sizeIndex: number,
+    total: number,
+    deltas: number[],
+    align: number,
+    parallel: boolean,
   ): void => {
     if (threads === 1 || !parallel) {
       local[kernel]!(...args);
@@ -368,13 +501,24 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
 
   /** An elementwise kernel (pointers..., n, ...flags) over n floats. */
   const elementwise = (kernel: number, pointers: number[], n: number, flags: number[] = []): void =>
-    blocks(kernel, [...pointers, n, ...flags], pointers.length, n, [...pointers.map((p) => (p === 0 ? 0 : 4)), 0, ...flags.map(() => 0)], 16,
-      n >= PARALLEL_MIN_ELEMENTS);
+    blocks(
+      kernel,
+      [...pointers, n, ...flags],
+      pointers.length,
+      n,
+      [...pointers.map((p) => (p === 0 ? 0 : 4)), 0, ...flags.map(() => 0)],
+      16,
+      n >= PARALLEL_MIN_ELEMENTS,
+    );
 
-  const matmul = (layout: number) =>
+  const matmul =
+    (layout: number) =>
     (out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void =>
       bridge.run([out, a, b], W0, (p) => {
-        let ars = K, acs = 1, brs = 1, bcs = K; // NT: a [M, K], b [N, K]
+        let ars = K,
+          acs = 1,
+          brs = 1,
+          bcs = K; // NT: a [M, K], b [N, K]
         if (layout === 1) {
           brs = N; // NN: b [K, N]
           bcs = 1;
@@ -385,7 +529,9 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
           bcs = 1;
         }
         const acc = accumulate ? 1 : 0;
-        const o = p[0]!, pa = p[1]!, pb = p[2]!;
+        const o = p[0]!,
+          pa = p[1]!,
+          pb = p[2]!;
         if (threads === 1 || M * N * K < PARALLEL_MIN_MACS) {
           ex.matmulStrided(o, N, pa, ars, acs, pb, brs, bcs, M, N, K, acc, packA[0]!, packB[0]!, 0, 0, 0);
           return;
@@ -409,8 +555,17 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
    * (q, k, v), 'o' (out) or 'a' (att).
    */
   const attentionSplit = (
-    kernel: number, kind: number, p: number[], layout: string,
-    B: number, T: number, nh: number, hs: number, scale: number, ld: number, flags: number[] = [],
+    kernel: number,
+    kind: number,
+    p: number[],
+    layout: string,
+    B: number,
+    T: number,
+    nh: number,
+    hs: number,
+    scale: number,
+    ld: number,
+    flags: number[] = [],
   ): void => {
     const bytes = ex.attentionScratchBytes(kind, T, hs);
     // The forward of a single sequence (sampling past the context) splits by heads instead, when long enough
@@ -452,14 +607,23 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
       state.set(new Uint32Array(arena.memory.buffer, words, 4));
     },
     // By blocks of x's rows (4 at a time, whole 4x4 blocks), which are blocks of out's columns.
-    transpose: (out, x, rows, cols) => bridge.run([out, x], W0, (p) =>
-      blocks(TRANSPOSE, [p[0]!, p[1]!, rows, cols, cols, rows], 2, rows, [4, cols * 4, 0, 0, 0, 0], 4, rows * cols >= PARALLEL_MIN_ELEMENTS)),
+    transpose: (out, x, rows, cols) =>
+      bridge.run([out, x], W0, (p) =>
+        blocks(
+          TRANSPOSE,
+          [p[0]!, p[1]!, rows, cols, cols, rows],
+          2,
+          rows,
+          [4, cols * 4, 0, 0, 0, 0],
+          4,
+          rows * cols >= PARALLEL_MIN_ELEMENTS,
+        ),
+      ),
     biasForward: (out, bias, M, N) => bridge.run([out, bias], W0, (p) => ex.biasForward(p[0]!, p[1]!, M, N)),
     biasBackward: (dbias, dout, M, N) => bridge.run([dbias, dout], W0, (p) => ex.biasBackward(p[0]!, p[1]!, M, N)),
     // Same shapes (the residual stream) go through addSame, which threads split; a repeating operand does not.
     addForward: (out, a, b, n, period) =>
-      bridge.run([out, a, b], W0, (p) =>
-        period === n ? elementwise(ADD, p, n) : ex.addForward(p[0]!, p[1]!, p[2]!, n, period)),
+      bridge.run([out, a, b], W0, (p) => (period === n ? elementwise(ADD, p, n) : ex.addForward(p[0]!, p[1]!, p[2]!, n, period))),
     addBackward: (da, db, dout, n, period) =>
       bridge.run([da, db, dout], W0 | W1, (p) => {
         if (period !== n) {
@@ -471,26 +635,40 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
       }),
     mulForward: (out, x, mask, n) => bridge.run([out, x, mask], W0, (p) => ex.mulForward(p[0]!, p[1]!, p[2]!, n)),
     mulBackward: (dx, dout, mask, n) => bridge.run([dx, dout, mask], W0, (p) => ex.mulBackward(p[0]!, p[1]!, p[2]!, n)),
-    embeddingForward: (out, weight, idx, N, C) =>
-      bridge.run([out, weight, idx], W0, (p) => ex.embeddingForward(p[0]!, p[1]!, p[2]!, N, C)),
+    embeddingForward: (out, weight, idx, N, C) => bridge.run([out, weight, idx], W0, (p) => ex.embeddingForward(p[0]!, p[1]!, p[2]!, N, C)),
     embeddingBackward: (dweight, dout, idx, N, C) =>
       bridge.run([dweight, dout, idx], W0, (p) => ex.embeddingBackward(p[0]!, p[1]!, p[2]!, N, C)),
     // By rows: out and x move C floats a row, mean and rstd one; weight and bias stay.
     layernormForward: (out, mean, rstd, x, weight, bias, N, C, eps) =>
       bridge.run([out, mean, rstd, x, weight, bias], W0 | W1 | W2, (p) =>
-        blocks(LAYERNORM_F, [...p, N, C, eps], 6, N, [C * 4, 4, 4, C * 4, 0, 0, 0, 0, 0], 1, N * C >= PARALLEL_MIN_ELEMENTS)),
+        blocks(LAYERNORM_F, [...p, N, C, eps], 6, N, [C * 4, 4, 4, C * 4, 0, 0, 0, 0, 0], 1, N * C >= PARALLEL_MIN_ELEMENTS),
+      ),
     // The input gradient by rows; the weight's and bias's by columns (each column's rows summed in order).
     layernormBackward: (dx, dweight, dbias, dout, x, mean, rstd, weight, N, C, accumulateDx = true) =>
       bridge.run([dx, dweight, dbias, dout, x, mean, rstd, weight], W0 | W1 | W2, (p) => {
         const [pdx, pdw, pdb, pdo, px, pm, pr, pw] = p as [number, number, number, number, number, number, number, number];
         const parallel = N * C >= PARALLEL_MIN_ELEMENTS;
         if (pdw !== 0 || pdb !== 0) {
-          blocks(LAYERNORM_BP, [pdw, pdb, pdo, px, pm, pr, N, C, C], 7, C, [pdw === 0 ? 0 : 4, pdb === 0 ? 0 : 4, 4, 4, 0, 0, 0, 0, 0], 4,
-            parallel && C >= 64);
+          blocks(
+            LAYERNORM_BP,
+            [pdw, pdb, pdo, px, pm, pr, N, C, C],
+            7,
+            C,
+            [pdw === 0 ? 0 : 4, pdb === 0 ? 0 : 4, 4, 4, 0, 0, 0, 0, 0],
+            4,
+            parallel && C >= 64,
+          );
         }
         if (pdx !== 0) {
-          blocks(LAYERNORM_BI, [pdx, pdo, px, pm, pr, pw, N, C, accumulateDx ? 1 : 0], 6, N, [C * 4, C * 4, C * 4, 4, 4, 0, 0, 0, 0], 1,
-            parallel);
+          blocks(
+            LAYERNORM_BI,
+            [pdx, pdo, px, pm, pr, pw, N, C, accumulateDx ? 1 : 0],
+            6,
+            N,
+            [C * 4, C * 4, C * 4, 4, 4, 0, 0, 0, 0],
+            1,
+            parallel,
+          );
         }
       }),
     reluForward: (out, x, n) => bridge.run([out, x], W0, (p) => ex.reluForward(p[0]!, p[1]!, n)),
@@ -504,12 +682,26 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
       bridge.run([out, att, q, k, v, keep], W0 | W1, (p) => attentionSplit(ATTENTION_F, 0, p, 'oaiiia', B, T, nh, hs, scale, ld, [0, nh])),
     attentionBackward: (dq, dk, dv, dout, q, k, v, att, keep, B, T, nh, hs, scale, ld = nh * hs, accumulate = true) =>
       bridge.run([dq, dk, dv, dout, q, k, v, att, keep], W0 | W1 | W2, (p) =>
-        attentionSplit(ATTENTION_B, 1, p, 'iiioiiiaa', B, T, nh, hs, scale, ld, [accumulate ? 1 : 0])),
+        attentionSplit(ATTENTION_B, 1, p, 'iiioiiiaa', B, T, nh, hs, scale, ld, [accumulate ? 1 : 0]),
+      ),
     // `row` is the caller's scratch (often a plain array, which would be copied in and out): ours serves instead.
     attentionCachedForward: (out, q, kCache, vCache, _row, B, Tq, Tmax, offset, nh, hs, scale) =>
       bridge.run([out, q, kCache, vCache], W0, (p) =>
-        ex.attentionCachedForward(p[0]!, p[1]!, p[2]!, p[3]!, B, Tq, Tmax, offset, nh, hs, scale,
-          attention[0]!.get(ex.attentionScratchBytes(2, offset + Tq, hs)))),
+        ex.attentionCachedForward(
+          p[0]!,
+          p[1]!,
+          p[2]!,
+          p[3]!,
+          B,
+          Tq,
+          Tmax,
+          offset,
+          nh,
+          hs,
+          scale,
+          attention[0]!.get(ex.attentionScratchBytes(2, offset + Tq, hs)),
+        ),
+      ),
     crossEntropyForward: (lse, logits, targets, N, V) =>
       bridge.run([lse, logits, targets], W0, (p) => {
         const total = ex.crossEntropyForward(p[0]!, p[1]!, p[2]!, N, V);
@@ -517,15 +709,22 @@ function wrap(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kernels {
         return { loss: count === 0 ? NaN : total / count, count };
       }),
     crossEntropyBackward: (dlogits, logits, lse, targets, N, V, count, dloss) =>
-      bridge.run([dlogits, logits, lse, targets], W0, (p) =>
-        ex.crossEntropyBackward(p[0]!, p[1]!, p[2]!, p[3]!, N, V, count, dloss)),
+      bridge.run([dlogits, logits, lse, targets], W0, (p) => ex.crossEntropyBackward(p[0]!, p[1]!, p[2]!, p[3]!, N, V, count, dloss)),
     adamwStep: (p_, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, gradScale, zeroGrad = false) => {
       const stepSize = lr / (1 - Math.pow(beta1, step));
       const invBc2 = 1 / Math.sqrt(1 - Math.pow(beta2, step));
       const decay = 1 - lr * weightDecay;
       bridge.run([p_, g, m, v], W0 | (zeroGrad ? W1 : 0) | W2 | W3, (p) =>
-        blocks(ADAMW, [...p, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale, zeroGrad ? 1 : 0], 4, n,
-          [4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0], 16, n >= PARALLEL_MIN_ELEMENTS));
+        blocks(
+          ADAMW,
+          [...p, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale, zeroGrad ? 1 : 0],
+          4,
+          n,
+          [4, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+          16,
+          n >= PARALLEL_MIN_ELEMENTS,
+        ),
+      );
     },
     sumOfSquares: (x, n) => bridge.run([x], 0, (p) => ex.sumOfSquares(p[0]!, n)),
   };

@@ -3,29 +3,49 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Rng } from '../src/engine/random.js';
-import { intTensor, tidy } from '../src/engine/tensor.js';
-import { noGrad } from '../src/engine/autograd.js';
-import { TsgptError } from '../src/errors.js';
-import { createModel, type ModelConfig } from '../src/models/index.js';
-import { CharTokenizer } from '../src/tokenizers/char.js';
-import { PRESETS } from '../src/train/config.js';
-import { loadRun, saveRun } from '../src/node/run_folder.js';
-import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../src/checkpoint/run_config.js';
+import { Rng } from '../../src/engine/random.js';
+import { intTensor, tidy } from '../../src/engine/tensor.js';
+import { noGrad } from '../../src/engine/autograd.js';
+import { TsgptError } from '../../src/errors.js';
+import { createModel, type ModelConfig } from '../../src/models/index.js';
+import { CharTokenizer } from '../../src/tokenizers/char.js';
+import { PRESETS } from '../../src/train/config.js';
+import { loadRun, saveRun } from '../../src/node/run_folder.js';
+import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../../src/checkpoint/run_config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-ckpt-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const tokenizer = CharTokenizer.fromText('hello world, hello tsgpt');
 const config: ModelConfig = {
-  kind: 'gpt', style: 'lecture', vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 12, dropout: 0.1, bias: true,
+  kind: 'gpt',
+  style: 'lecture',
+  vocabSize: tokenizer.vocabSize,
+  blockSize: 8,
+  nLayer: 2,
+  nHead: 2,
+  nEmbd: 12,
+  dropout: 0.1,
+  bias: true,
 };
 
 function runFile(model: ModelConfig): RunFile {
   return {
-    format: RUN_FORMAT, version: RUN_FORMAT_VERSION, model, tokenizer: { type: 'char', chars: [...tokenizer.chars] },
-    run: PRESETS.baby, data: 'test',
-    training: { step: 3, bestValLoss: 2.5, trainLoss: 2.4, valLoss: 2.5, dataRng: new Rng(1).getState(), evalRng: new Rng(2).getState(), modelRng: new Rng(3).getState() },
+    format: RUN_FORMAT,
+    version: RUN_FORMAT_VERSION,
+    model,
+    tokenizer: { type: 'char', chars: [...tokenizer.chars] },
+    run: PRESETS.baby,
+    data: 'test',
+    training: {
+      step: 3,
+      bestValLoss: 2.5,
+      trainLoss: 2.4,
+      valLoss: 2.5,
+      dataRng: new Rng(1).getState(),
+      evalRng: new Rng(2).getState(),
+      modelRng: new Rng(3).getState(),
+    },
   };
 }
 
@@ -54,10 +74,16 @@ test('a checkpoint of another model is refused by name and shape, in one line', 
   const cfgPath = join(out, 'config.json');
   const wider = { ...config, nEmbd: 16 };
   writeFileSync(cfgPath, JSON.stringify(runFile(wider)));
-  assert.throws(() => loadRun(out), (e: unknown) => e instanceof TsgptError && /has shape \[\d+(,\d+)*\], the model expects/.test(e.message) && !e.message.includes('\n'));
+  assert.throws(
+    () => loadRun(out),
+    (e: unknown) => e instanceof TsgptError && /has shape \[\d+(,\d+)*\], the model expects/.test(e.message) && !e.message.includes('\n'),
+  );
   // Claim the other GPT form: the names do not match.
   writeFileSync(cfgPath, JSON.stringify(runFile({ ...config, style: 'nanogpt' })));
-  assert.throws(() => loadRun(out), (e: unknown) => e instanceof TsgptError && /missing \d+ parameter/.test(e.message));
+  assert.throws(
+    () => loadRun(out),
+    (e: unknown) => e instanceof TsgptError && /missing \d+ parameter/.test(e.message),
+  );
   model.dispose();
 });
 
@@ -69,7 +95,10 @@ test('missing folders, missing files and broken config files are clear errors', 
   const cfgPath = join(out, 'config.json');
   const good = readFileSync(cfgPath, 'utf8');
   writeFileSync(cfgPath, good.slice(0, 40));
-  assert.throws(() => loadRun(out), (e: unknown) => e instanceof TsgptError && /not valid JSON/.test(e.message));
+  assert.throws(
+    () => loadRun(out),
+    (e: unknown) => e instanceof TsgptError && /not valid JSON/.test(e.message),
+  );
   writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(good), version: 99 }));
   assert.throws(() => loadRun(out), /version 99 is not supported/);
   writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(good), model: { ...config, nHead: 5 } }));
@@ -77,7 +106,10 @@ test('missing folders, missing files and broken config files are clear errors', 
   writeFileSync(cfgPath, good);
   const weights = join(out, 'model.safetensors');
   writeFileSync(weights, readFileSync(weights).subarray(0, 100));
-  assert.throws(() => loadRun(out), (e: unknown) => e instanceof TsgptError && e.message.includes('model.safetensors'));
+  assert.throws(
+    () => loadRun(out),
+    (e: unknown) => e instanceof TsgptError && e.message.includes('model.safetensors'),
+  );
   rmSync(weights);
   assert.throws(() => loadRun(out), /model\.safetensors is missing/);
   model.dispose();

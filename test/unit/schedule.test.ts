@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { learningRateAt, type ScheduleConfig } from '../src/train/schedule.js';
+import { learningRateAt, type ScheduleConfig } from '../../src/train/schedule.js';
 
 const c: ScheduleConfig = { learningRate: 1e-3, minLr: 1e-4, warmupIters: 100, lrDecayIters: 2000, decayLr: true };
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} != ${b}`);

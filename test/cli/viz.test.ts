@@ -8,16 +8,26 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Rng } from '../src/engine/random.js';
-import { GPT } from '../src/models/gpt.js';
-import { createModel } from '../src/models/index.js';
+import { Rng } from '../../src/engine/random.js';
+import { GPT } from '../../src/models/gpt.js';
+import { createModel } from '../../src/models/index.js';
 import {
-  attentionFigures, attentionHeatmapSvg, attentionPageHtml, causalRowError, lossCurveSvg, meanOverHeads, parseLossLog,
-  queryBarsSvg, runReportHtml, terminalLossCurve, visibleToken, type LossLog,
-} from '../src/viz/index.js';
-import { runNames, splitPositionals, PLOT_FLAGS } from '../src/cli/plot_command.js';
-import { makeTinyRun, tsgptIn } from './helpers/tiny_run.js';
-import { parseXml, select, textOf, type XmlElement } from './helpers/xml.js';
+  attentionFigures,
+  attentionHeatmapSvg,
+  attentionPageHtml,
+  causalRowError,
+  lossCurveSvg,
+  meanOverHeads,
+  parseLossLog,
+  queryBarsSvg,
+  runReportHtml,
+  terminalLossCurve,
+  visibleToken,
+  type LossLog,
+} from '../../src/viz/index.js';
+import { runNames, splitPositionals, PLOT_FLAGS } from '../../src/cli/plot_command.js';
+import { makeTinyRun, tsgptIn } from '../helpers/tiny_run.js';
+import { parseXml, select, textOf, type XmlElement } from '../helpers/xml.js';
 
 /** A plausible log: noisy falling training loss every step, an evaluation every 50 steps. */
 function syntheticLog(steps = 200, seed = 1, start = 4.2): LossLog {
@@ -34,9 +44,9 @@ function syntheticLog(steps = 200, seed = 1, start = 4.2): LossLog {
 function assertStandaloneSvg(svg: string): XmlElement {
   const root = parseXml(svg);
   assert.equal(root.name, 'svg');
-  assert.equal(root.attrs['xmlns'], 'http://www.w3.org/2000/svg');
-  assert.equal(root.attrs['version'], '1.1');
-  assert.match(root.attrs['viewBox'] ?? '', /^0 0 \d+ \d+$/);
+  assert.equal(root.attrs.xmlns, 'http://www.w3.org/2000/svg');
+  assert.equal(root.attrs.version, '1.1');
+  assert.match(root.attrs.viewBox ?? '', /^0 0 \d+ \d+$/);
   // Plain SVG: nothing to run, nothing to fetch.
   assert.doesNotMatch(svg, /<script|<foreignObject|<image|href=|@import|url\(/i);
   return root;
@@ -50,12 +60,18 @@ test('loss curve SVG: well formed, with axes, tick labels, axis titles, a legend
   const log = syntheticLog();
   const root = assertStandaloneSvg(lossCurveSvg([{ name: 'baby', log }]));
   for (const axis of ['x', 'y']) {
-    const g = select(root, 'g', 'axis').find((e) => e.attrs['class']!.split(' ').includes(axis));
+    const g = select(root, 'g', 'axis').find((e) => e.attrs.class!.split(' ').includes(axis));
     assert.ok(g, `no ${axis} axis`);
     const ticks = numbers(select(g, 'text', 'tick-label'));
     assert.ok(ticks.length >= 3, `${axis} axis has ${ticks.length} tick labels`);
-    assert.ok(ticks.every((v) => Number.isFinite(v)), `${axis} tick labels are numbers: ${ticks}`);
-    assert.ok(ticks.every((v, i) => i === 0 || v > ticks[i - 1]!), `${axis} ticks increase: ${ticks}`);
+    assert.ok(
+      ticks.every((v) => Number.isFinite(v)),
+      `${axis} tick labels are numbers: ${ticks}`,
+    );
+    assert.ok(
+      ticks.every((v, i) => i === 0 || v > ticks[i - 1]!),
+      `${axis} ticks increase: ${ticks}`,
+    );
     assert.equal(select(g, 'line', 'tick').length, ticks.length);
     assert.equal(select(g, 'line', 'axis-line').length, 1);
   }
@@ -69,8 +85,11 @@ test('loss curve SVG: well formed, with axes, tick labels, axis titles, a legend
   assert.match(textOf(select(root, 'text', 'subtitle')[0]!), /best validation loss 1\.\d{4} at step 200/);
   const legend = select(root, 'g', 'legend');
   assert.equal(legend.length, 1);
-  assert.deepEqual(select(legend[0]!, 'text', 'legend-label').map(textOf),
-    ['training loss, each step', 'training loss, evaluated', 'validation loss, evaluated']);
+  assert.deepEqual(select(legend[0]!, 'text', 'legend-label').map(textOf), [
+    'training loss, each step',
+    'training loss, evaluated',
+    'validation loss, evaluated',
+  ]);
   for (const series of ['train-steps', 'train-evals', 'val-evals']) assert.equal(select(root, 'g', series).length, 1, series);
   // One point per evaluation on each evaluated series.
   assert.equal(select(select(root, 'g', 'val-evals')[0]!, 'circle').length, log.evals.length);
@@ -78,13 +97,21 @@ test('loss curve SVG: well formed, with axes, tick labels, axis titles, a legend
 });
 
 test('loss curves of several runs: one colour per run, the legend names each run', () => {
-  const runs = [{ name: 'baby', log: syntheticLog(200, 1) }, { name: 'lecture', log: syntheticLog(300, 2, 4.5) }, { name: 'bigram', log: syntheticLog(100, 3) }];
+  const runs = [
+    { name: 'baby', log: syntheticLog(200, 1) },
+    { name: 'lecture', log: syntheticLog(300, 2, 4.5) },
+    { name: 'bigram', log: syntheticLog(100, 3) },
+  ];
   const root = assertStandaloneSvg(lossCurveSvg(runs));
-  const colours = select(root, 'g', 'val-evals').map((g) => select(g, 'path')[0]!.attrs['stroke']);
+  const colours = select(root, 'g', 'val-evals').map((g) => select(g, 'path')[0]!.attrs.stroke);
   assert.equal(colours.length, 3);
   assert.equal(new Set(colours).size, 3, `colours ${colours}`);
   const labels = select(root, 'text', 'legend-label').map(textOf);
-  for (const r of runs) assert.ok(labels.some((l) => l.startsWith(r.name + ' (best val ')), `${r.name} missing from legend ${labels}`);
+  for (const r of runs)
+    assert.ok(
+      labels.some((l) => l.startsWith(`${r.name} (best val `)),
+      `${r.name} missing from legend ${labels}`,
+    );
   const xTicks = numbers(select(select(root, 'g', 'x')[0]!, 'text', 'tick-label'));
   assert.ok(xTicks.at(-1)! >= 250, 'the step axis spans the longest run');
 });
@@ -97,7 +124,7 @@ test('loss curve: an empty log, a single evaluation and a diverged loss still ma
   log.evals[1]!.valLoss = NaN;
   const root = assertStandaloneSvg(lossCurveSvg([{ name: 'nan <&> "run"', log }]));
   // The NaN breaks the validation line into two pieces instead of drawing a spike.
-  const d = select(select(root, 'g', 'val-evals')[0]!, 'path')[0]!.attrs['d']!;
+  const d = select(select(root, 'g', 'val-evals')[0]!, 'path')[0]!.attrs.d!;
   assert.equal(d.match(/M/g)!.length, 2);
   assert.equal(textOf(select(root, 'text', 'title')[0]!), 'Loss: nan <&> "run"');
 });
@@ -109,7 +136,7 @@ test('parseLossLog reads steps and evaluations, skips a torn last line, and refu
     JSON.stringify({ type: 'step', step: 1, loss: 4.1, lr: 1e-3 }),
     JSON.stringify({ type: 'step', step: 2, loss: null }),
   ];
-  const log = parseLossLog(lines.join('\n') + '\n{"type":"step","st', 'log.jsonl');
+  const log = parseLossLog(`${lines.join('\n')}\n{"type":"step","st`, 'log.jsonl');
   assert.deepEqual(log.evals, [{ step: 0, trainLoss: 4.2, valLoss: 4.3 }]);
   assert.equal(log.steps.length, 2);
   assert.ok(Number.isNaN(log.steps[1]!.loss));
@@ -157,11 +184,11 @@ test('heatmap: one cell per causal pair (T(T+1)/2), every character labelled on 
   const cells = select(root, 'rect', 'cell');
   assert.equal(cells.length, (T * (T + 1)) / 2);
   // Each cell sits on or below the diagonal: its column is at most its row.
-  const xs = [...new Set(cells.map((c) => Number(c.attrs['x'])))].sort((a, b) => a - b);
-  const ys = [...new Set(cells.map((c) => Number(c.attrs['y'])))].sort((a, b) => a - b);
+  const xs = [...new Set(cells.map((c) => Number(c.attrs.x)))].sort((a, b) => a - b);
+  const ys = [...new Set(cells.map((c) => Number(c.attrs.y)))].sort((a, b) => a - b);
   assert.equal(xs.length, T);
   assert.equal(ys.length, T);
-  for (const c of cells) assert.ok(xs.indexOf(Number(c.attrs['x'])) <= ys.indexOf(Number(c.attrs['y'])));
+  for (const c of cells) assert.ok(xs.indexOf(Number(c.attrs.x)) <= ys.indexOf(Number(c.attrs.y)));
   const expected = ['T', 'o', '␣', 'b', 'e', '⏎', 'o', 'r', '␣'];
   assert.deepEqual(select(select(root, 'g', 'rows')[0]!, 'text').map(textOf), expected);
   assert.deepEqual(select(select(root, 'g', 'columns')[0]!, 'text').map(textOf), expected);
@@ -174,7 +201,17 @@ test('heatmap: one cell per causal pair (T(T+1)/2), every character labelled on 
 });
 
 test('a real GPT: attention rows sum to one and stay causal; figures for every head, mean and query bars', () => {
-  const config = { kind: 'gpt' as const, style: 'nanogpt' as const, vocabSize: 11, blockSize: 12, nLayer: 2, nHead: 3, nEmbd: 12, dropout: 0, bias: false };
+  const config = {
+    kind: 'gpt' as const,
+    style: 'nanogpt' as const,
+    vocabSize: 11,
+    blockSize: 12,
+    nLayer: 2,
+    nHead: 3,
+    nEmbd: 12,
+    dropout: 0,
+    bias: false,
+  };
   const model = createModel(config, new Rng(5));
   assert.ok(model instanceof GPT);
   const ids = [1, 4, 2, 0, 9, 3, 3, 7];
@@ -189,15 +226,26 @@ test('a real GPT: attention rows sum to one and stay causal; figures for every h
   const tokens = ['a', ' ', 'b', '\n', '<', '&', 'c', 'd'];
   const q = 5;
   const figures = attentionFigures({ maps, tokens, queryPos: q });
-  assert.deepEqual(figures.map((f) => f.file), [
-    'layer0_head0.svg', 'layer0_head1.svg', 'layer0_head2.svg', 'layer0_mean.svg', 'query5_layer0.svg',
-    'layer1_head0.svg', 'layer1_head1.svg', 'layer1_head2.svg', 'layer1_mean.svg', 'query5_layer1.svg',
-  ]);
+  assert.deepEqual(
+    figures.map((f) => f.file),
+    [
+      'layer0_head0.svg',
+      'layer0_head1.svg',
+      'layer0_head2.svg',
+      'layer0_mean.svg',
+      'query5_layer0.svg',
+      'layer1_head0.svg',
+      'layer1_head1.svg',
+      'layer1_head2.svg',
+      'layer1_mean.svg',
+      'query5_layer1.svg',
+    ],
+  );
   for (const f of figures) {
     const root = assertStandaloneSvg(f.svg);
     if (f.kind === 'query') {
       const heads = select(root, 'g', 'head');
-      assert.equal(heads.filter((g) => !g.attrs['class']!.includes('mean')).length, 3);
+      assert.equal(heads.filter((g) => !g.attrs.class!.includes('mean')).length, 3);
       // One bar per position the query may attend to (0..q, itself included), in every head and the mean.
       for (const g of heads) assert.equal(select(g, 'rect', 'bar').length, q + 1);
     } else {
@@ -235,7 +283,15 @@ test('HTML pages are self-contained, escape their text, and are well formed', ()
   const evil = '</pre><script>alert(1)</script> & "quoted"\n';
   const report = runReportHtml({
     name: 'runs/<baby>',
-    tables: [{ title: 'Model', rows: [['layers', '4'], ['<key>', '<value>']] }],
+    tables: [
+      {
+        title: 'Model',
+        rows: [
+          ['layers', '4'],
+          ['<key>', '<value>'],
+        ],
+      },
+    ],
     parameters: 802_560,
     parameterNote: 'as nanoGPT counts them',
     lossSvg: lossCurveSvg([{ name: 'baby', log: syntheticLog() }]),
@@ -246,12 +302,19 @@ test('HTML pages are self-contained, escape their text, and are well formed', ()
   assertSelfContained(report);
   const r = parseXml(report);
   assert.equal(select(r, 'pre', 'sample').length, 3);
-  for (const pre of select(r, 'pre', 'sample')) assert.equal(textOf(pre), '\n' + evil);
+  for (const pre of select(r, 'pre', 'sample')) assert.equal(textOf(pre), `\n${evil}`);
   assert.match(report, /0\.80M \(802,560\)/);
   assert.equal(select(r, 'svg').length, 1 + figures.length);
   const bigram = runReportHtml({
-    name: 'b', tables: [], parameters: 4225, parameterNote: 'table', lossSvg: null, lossNote: 'No loss curve.', samples: [],
-    sampleNote: '', attention: { unavailable: 'This is a bigram model: it has no attention layers.' },
+    name: 'b',
+    tables: [],
+    parameters: 4225,
+    parameterNote: 'table',
+    lossSvg: null,
+    lossNote: 'No loss curve.',
+    samples: [],
+    sampleNote: '',
+    attention: { unavailable: 'This is a bigram model: it has no attention layers.' },
   });
   assertSelfContained(bigram);
   assert.match(textOf(parseXml(bigram)), /no attention layers/);
@@ -260,8 +323,10 @@ test('HTML pages are self-contained, escape their text, and are well formed', ()
 test('run names tell folders apart; positional folders are separated from options', () => {
   assert.deepEqual(runNames(['runs/a', 'runs/b/']), ['a', 'b']);
   assert.deepEqual(runNames(['x/baby', 'y/baby', 'z']), ['x/baby', 'y/baby', 'z']);
-  assert.deepEqual(splitPositionals(['runs/a', '--out', 'o.svg', 'runs/b', '--terminal', '--title=T', '--', '--odd'], PLOT_FLAGS),
-    { positionals: ['runs/a', 'runs/b', '--odd'], flagArgs: ['--out', 'o.svg', '--terminal', '--title=T'] });
+  assert.deepEqual(splitPositionals(['runs/a', '--out', 'o.svg', 'runs/b', '--terminal', '--title=T', '--', '--odd'], PLOT_FLAGS), {
+    positionals: ['runs/a', 'runs/b', '--odd'],
+    flagArgs: ['--out', 'o.svg', '--terminal', '--title=T'],
+  });
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-viz-'));
@@ -289,7 +354,11 @@ test('tsgpt plot, attention and report on tiny run folders', () => {
   r = tsgptIn(dir, 'plot', 'tiny', 'bi', 'other/tiny', '--out', 'all.svg');
   assert.equal(r.code, 0, r.stderr);
   const labels = select(parseXml(readFileSync(join(dir, 'all.svg'), 'utf8')), 'text', 'legend-label').map(textOf);
-  for (const name of ['tiny (best', 'bi (best', 'other/tiny (best']) assert.ok(labels.some((l) => l.startsWith(name)), `${name} in ${labels}`);
+  for (const name of ['tiny (best', 'bi (best', 'other/tiny (best'])
+    assert.ok(
+      labels.some((l) => l.startsWith(name)),
+      `${name} in ${labels}`,
+    );
   assertCleanError(tsgptIn(dir, 'plot'), /needs at least one run folder/);
   assertCleanError(tsgptIn(dir, 'plot', 'missing'), /no run folder at missing/);
   assertCleanError(tsgptIn(dir, 'plot', '.'), /has no log\.jsonl/);
@@ -303,7 +372,12 @@ test('tsgpt plot, attention and report on tiny run folders', () => {
   const files = readdirSync(out).sort();
   assert.deepEqual(files, ['index.html', 'layer0_head0.svg', 'layer0_head1.svg', 'layer0_mean.svg', 'query15_layer0.svg']);
   const heat = assertStandaloneSvg(readFileSync(join(out, 'layer0_head1.svg'), 'utf8'));
-  assert.equal(select(select(heat, 'g', 'columns')[0]!, 'text').map(textOf).join(''), [...text.slice(-16)].map(visibleToken).join(''));
+  assert.equal(
+    select(select(heat, 'g', 'columns')[0]!, 'text')
+      .map(textOf)
+      .join(''),
+    [...text.slice(-16)].map(visibleToken).join(''),
+  );
   const page = readFileSync(join(out, 'index.html'), 'utf8');
   assertSelfContained(page);
   assert.match(page, /showing its last 16/);
@@ -311,9 +385,15 @@ test('tsgpt plot, attention and report on tiny run folders', () => {
   // A second text replaces the first one's figures instead of leaving stale ones beside them.
   r = tsgptIn(dir, 'attention', '--from', 'tiny', '--text', 'to be', '--out', out);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(readdirSync(out).some((f) => f.startsWith('query')), false);
+  assert.equal(
+    readdirSync(out).some((f) => f.startsWith('query')),
+    false,
+  );
   assertCleanError(tsgptIn(dir, 'attention', '--from', 'bi', '--text', 'to be'), /bigram model, which has no attention/);
-  assertCleanError(tsgptIn(dir, 'attention', '--from', 'tiny', '--text', 'to be', '--query-pos', '5'), /--query-pos 5 is past the end .*0 to 4/);
+  assertCleanError(
+    tsgptIn(dir, 'attention', '--from', 'tiny', '--text', 'to be', '--query-pos', '5'),
+    /--query-pos 5 is past the end .*0 to 4/,
+  );
   assertCleanError(tsgptIn(dir, 'attention', '--from', 'tiny'), /needs --text/);
   assertCleanError(tsgptIn(dir, 'attention', '--from', 'tiny', '--text', 'Zebra!'), /outside the vocabulary/);
 
@@ -324,7 +404,12 @@ test('tsgpt plot, attention and report on tiny run folders', () => {
   assertSelfContained(report);
   const root = parseXml(report);
   assert.deepEqual(select(root, 'h2').map(textOf), ['Model and configuration', 'Loss', 'Samples', 'Attention']);
-  assert.deepEqual(select(root, 'h3').map(textOf).filter((h) => h.startsWith('temperature')), ['temperature 0.5', 'temperature 0.8', 'temperature 1']);
+  assert.deepEqual(
+    select(root, 'h3')
+      .map(textOf)
+      .filter((h) => h.startsWith('temperature')),
+    ['temperature 0.5', 'temperature 0.8', 'temperature 1'],
+  );
   assert.equal(select(root, 'pre', 'sample').length, 3);
   assert.equal(select(root, 'svg').length, 1 + 3);
   // Seeded: the same command writes the same page.

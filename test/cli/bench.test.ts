@@ -3,19 +3,34 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { trainingStepFlops } from '../src/measure/flops.js';
-import { PRESETS, modelConfigFor } from '../src/train/config.js';
+import { trainingStepFlops } from '../../src/measure/flops.js';
+import { PRESETS, modelConfigFor } from '../../src/train/config.js';
 
 test('tsgpt bench --json has the documented fields', () => {
-  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const r = spawnSync(process.execPath, [cli, 'bench', '--preset', 'bigram', '--steps', '2', '--warmup', '1', '--sample-tokens', '5', '--json'], { encoding: 'utf8', timeout: 120_000 });
+  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'bench', '--preset', 'bigram', '--steps', '2', '--warmup', '1', '--sample-tokens', '5', '--json'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as Record<string, unknown>;
-  for (const key of ['ms_per_step', 'tokens_per_s', 'gflops', 'ceiling_gflops', 'share_of_ceiling', 'sample_tokens_per_s', 'sample_tokens_per_s_uncached', 'sample_block_tokens_per_s', 'sample_block_tokens_per_s_uncached', 'threads']) {
+  for (const key of [
+    'ms_per_step',
+    'tokens_per_s',
+    'gflops',
+    'ceiling_gflops',
+    'share_of_ceiling',
+    'sample_tokens_per_s',
+    'sample_tokens_per_s_uncached',
+    'sample_block_tokens_per_s',
+    'sample_block_tokens_per_s_uncached',
+    'threads',
+  ]) {
     assert.equal(typeof out[key], 'number', key);
     assert.ok((out[key] as number) >= 0, key);
   }
-  assert.equal(out['preset'], 'bigram');
+  assert.equal(out.preset, 'bigram');
 });
 
 test('the FLOP count of a baby training step, by hand', () => {

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Arena, RESERVED_BYTES } from '../src/engine/arena.js';
-import { Rng } from '../src/engine/random.js';
+import { Arena, RESERVED_BYTES } from '../../src/engine/arena.js';
+import { Rng } from '../../src/engine/random.js';
 
 const small = () => new Arena({ shared: false, initialBytes: 1 << 20 });
 
@@ -62,7 +62,10 @@ test('shapes that grow a little every call (a context growing while sampling) re
     // A forward's tensors for T positions, freed at the end of the step (in creation order, as tidy does).
     const sizes = [T * 1536, T * 4608, T * T * 24, T * 6144, T * 1536, T * 260];
     const blocks = sizes.map((s) => arena.alloc(s));
-    peak = Math.max(peak, sizes.reduce((a, s) => a + Math.ceil(s / 64) * 64, 0));
+    peak = Math.max(
+      peak,
+      sizes.reduce((a, s) => a + Math.ceil(s / 64) * 64, 0),
+    );
     blocks.forEach((o, i) => arena.release(o, sizes[i]!));
   }
   const grown = arena.stats().reserved - RESERVED_BYTES - (3 << 20);

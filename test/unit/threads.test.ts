@@ -5,17 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { Arena } from '../src/engine/arena.js';
-import { kernels, setKernels, type Kernels } from '../src/engine/backend.js';
-import { Rng } from '../src/engine/random.js';
-import { Tensor } from '../src/engine/tensor.js';
-import { chunkCuts, createWasmKernelsSync } from '../src/engine/wasm/wasm_kernels.js';
-import { MAX_CHUNKS } from '../src/engine/wasm/thread_team.js';
-import { enableRelaxedSimd } from '../src/cli/wasm_flags.js';
-import { spawnNodeKernelWorker } from '../src/node/kernel_threads.js';
-import { createModel } from '../src/models/index.js';
-import { Trainer } from '../src/train/trainer.js';
-import { PRESETS, type RunConfig } from '../src/train/config.js';
+import { Arena } from '../../src/engine/arena.js';
+import { kernels, setKernels, type Kernels } from '../../src/engine/backend.js';
+import { Rng } from '../../src/engine/random.js';
+import { Tensor } from '../../src/engine/tensor.js';
+import { chunkCuts, createWasmKernelsSync } from '../../src/engine/wasm/wasm_kernels.js';
+import { MAX_CHUNKS } from '../../src/engine/wasm/thread_team.js';
+import { enableRelaxedSimd } from '../../src/cli/wasm_flags.js';
+import { spawnNodeKernelWorker } from '../../src/node/kernel_threads.js';
+import { createModel } from '../../src/models/index.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { PRESETS, type RunConfig } from '../../src/train/config.js';
 
 enableRelaxedSimd();
 const byThreads = new Map<number, Kernels>(
@@ -47,7 +47,10 @@ function sameOnEveryThreadCount(what: string, inputs: Tensor[], outputs: number[
       c.data.set(t.data);
       return c;
     });
-    call(k, copies.map((c) => c.data));
+    call(
+      k,
+      copies.map((c) => c.data),
+    );
     const got = outputs.map((i) => Array.from(copies[i]!.data));
     for (const c of copies) c.dispose();
     if (expected === null) expected = got;
@@ -56,7 +59,15 @@ function sameOnEveryThreadCount(what: string, inputs: Tensor[], outputs: number[
 }
 
 test('chunk cuts: every unit once, on aligned offsets, big chunks first and never growing, never too many chunks', () => {
-  for (const [total, align, threads] of [[768, 4, 2], [128, 8, 2], [12, 1, 2], [5, 1, 3], [40_003, 16, 2], [16_384, 4, 64], [3, 4, 2]] as const) {
+  for (const [total, align, threads] of [
+    [768, 4, 2],
+    [128, 8, 2],
+    [12, 1, 2],
+    [5, 1, 3],
+    [40_003, 16, 2],
+    [16_384, 4, 64],
+    [3, 4, 2],
+  ] as const) {
     const cuts = chunkCuts(total, align, threads);
     const tag = `total ${total} align ${align} threads ${threads}`;
     assert.equal(cuts[0], 0, tag);
@@ -76,12 +87,19 @@ test('matmul in its three layouts: the same bits on 1, 2 and 3 threads, split by
   // [M, N, K]: more rows than columns (split by rows), more columns (split by columns), depth past a block;
   // then B (split by rows) and A (split by columns) past a block of columns or rows as well, so that the
   // operand each thread packs whole holds several blocks.
-  for (const [M, N, K] of [[201, 67, 29], [13, 301, 45], [37, 41, 300], [600, 530, 270], [150, 700, 260]] as const) {
+  for (const [M, N, K] of [
+    [201, 67, 29],
+    [13, 301, 45],
+    [37, 41, 300],
+    [600, 530, 270],
+    [150, 700, 260],
+  ] as const) {
     for (const accumulate of [false, true]) {
       for (const layout of ['matmulNT', 'matmulNN', 'matmulTN'] as const) {
         const ins = [filled(M * N), filled(M * K), filled(N * K)];
         sameOnEveryThreadCount(`${layout} ${M}x${N}x${K} accumulate ${accumulate}`, ins, [0], (k, [out, a, b]) =>
-          k[layout](out!, a!, b!, M, N, K, accumulate));
+          k[layout](out!, a!, b!, M, N, K, accumulate),
+        );
         for (const t of ins) t.dispose();
       }
     }
@@ -91,9 +109,15 @@ test('matmul in its three layouts: the same bits on 1, 2 and 3 threads, split by
 test('matmul: an operand changed in place between two split products is packed again, not taken from the last call', () => {
   // The same buffers twice: the threads' packed copies of the shared operand (B when split by rows, A when
   // split by columns) belong to the first call and must not serve the second.
-  const one = byThreads.get(1)!, two = byThreads.get(2)!;
-  for (const [M, N, K] of [[300, 40, 70], [40, 300, 70]] as const) {
-    const out = filled(M * N), a = filled(M * K), b = filled(N * K);
+  const one = byThreads.get(1)!,
+    two = byThreads.get(2)!;
+  for (const [M, N, K] of [
+    [300, 40, 70],
+    [40, 300, 70],
+  ] as const) {
+    const out = filled(M * N),
+      a = filled(M * K),
+      b = filled(N * K);
     for (let round = 0; round < 2; round++) {
       two.matmulNT(out.data, a.data, b.data, M, N, K, false);
       const got = Array.from(out.data);
@@ -107,21 +131,49 @@ test('matmul: an operand changed in place between two split products is packed a
 
 test('attention forward and backward: the same bits on 1, 2 and 3 threads, with q, k, v apart and in place', () => {
   const [B, T, nh, hs] = [5, 17, 2, 12];
-  const C = nh * hs, scale = 1 / Math.sqrt(hs);
+  const C = nh * hs,
+    scale = 1 / Math.sqrt(hs);
   for (const ld of [C, 3 * C]) {
     for (const withKeep of [false, true]) {
       const keep = filled(B * nh * T * T);
       keep.data.forEach((x, i, d) => (d[i] = x > 0 ? 1.25 : 0));
       // q, k, v (and dq, dk, dv) as column blocks of one [B, T, ld] array when ld = 3C.
-      const [out, att, qkv, dqkv, dout] = [filled(B * T * C), filled(B * nh * T * T), filled(B * T * ld), filled(B * T * ld), filled(B * T * C)];
+      const [out, att, qkv, dqkv, dout] = [
+        filled(B * T * C),
+        filled(B * nh * T * T),
+        filled(B * T * ld),
+        filled(B * T * ld),
+        filled(B * T * C),
+      ];
       const thirds = (x: Float32Array) => [x, x.subarray(ld === C ? 0 : C), x.subarray(ld === C ? 0 : 2 * C)] as const;
-      sameOnEveryThreadCount(`attention ld ${ld} keep ${withKeep}`, [out, att, qkv, dqkv, dout, keep], [0, 1, 3], (k, [o, a, x, dx, dy, m]) => {
-        const [q, kk, v] = thirds(x!);
-        k.attentionForward(o!, a!, q, kk, v, withKeep ? m! : null, B, T, nh, hs, scale, ld);
-        const [dq, dk, dv] = thirds(dx!);
-        // With ld = C the three are one array: only dq is passed, so nothing is accumulated twice.
-        k.attentionBackward(dq, ld === C ? null : dk, ld === C ? null : dv, dy!, q, kk, v, a!, withKeep ? m! : null, B, T, nh, hs, scale, ld);
-      });
+      sameOnEveryThreadCount(
+        `attention ld ${ld} keep ${withKeep}`,
+        [out, att, qkv, dqkv, dout, keep],
+        [0, 1, 3],
+        (k, [o, a, x, dx, dy, m]) => {
+          const [q, kk, v] = thirds(x!);
+          k.attentionForward(o!, a!, q, kk, v, withKeep ? m! : null, B, T, nh, hs, scale, ld);
+          const [dq, dk, dv] = thirds(dx!);
+          // With ld = C the three are one array: only dq is passed, so nothing is accumulated twice.
+          k.attentionBackward(
+            dq,
+            ld === C ? null : dk,
+            ld === C ? null : dv,
+            dy!,
+            q,
+            kk,
+            v,
+            a!,
+            withKeep ? m! : null,
+            B,
+            T,
+            nh,
+            hs,
+            scale,
+            ld,
+          );
+        },
+      );
       for (const t of [keep, out, att, qkv, dqkv, dout]) t.dispose();
     }
   }
@@ -129,11 +181,13 @@ test('attention forward and backward: the same bits on 1, 2 and 3 threads, with 
 
 test('attention forward of one sequence, split by heads: the same bits on 1, 2 and 3 threads', () => {
   const [T, nh, hs] = [41, 5, 17]; // long enough to be split
-  const C = nh * hs, scale = 1 / Math.sqrt(hs);
+  const C = nh * hs,
+    scale = 1 / Math.sqrt(hs);
   for (const ld of [C, 3 * C]) {
     const [out, att, qkv] = [filled(T * C), filled(nh * T * T), filled(T * ld)];
     sameOnEveryThreadCount(`attention B=1 ld ${ld}`, [out, att, qkv], [0, 1], (k, [o, a, x]) =>
-      k.attentionForward(o!, a!, x!, x!.subarray(ld === C ? 0 : C), x!.subarray(ld === C ? 0 : 2 * C), null, 1, T, nh, hs, scale, ld));
+      k.attentionForward(o!, a!, x!, x!.subarray(ld === C ? 0 : C), x!.subarray(ld === C ? 0 : 2 * C), null, 1, T, nh, hs, scale, ld),
+    );
     for (const t of [out, att, qkv]) t.dispose();
   }
 });
@@ -164,32 +218,47 @@ test('layerNorm forward and backward, and AdamW: the same bits on 1, 2 and 3 thr
   const [N, C] = [301, 67];
   const ln = [filled(N * C), filled(N), filled(N), filled(N * C), filled(C), filled(C)];
   sameOnEveryThreadCount('layernormForward', ln, [0, 1, 2], (k, [out, mean, rstd, x, w, b]) =>
-    k.layernormForward(out!, mean!, rstd!, x!, w!, b!, N, C, 1e-5));
+    k.layernormForward(out!, mean!, rstd!, x!, w!, b!, N, C, 1e-5),
+  );
   const [, mean, rstd, x, w] = ln;
   rstd!.data.forEach((r, i, d) => (d[i] = Math.abs(r) + 0.5));
   const grads = [filled(N * C), filled(C), filled(C), filled(N * C), x!, mean!, rstd!, w!];
   for (const accumulateDx of [true, false]) {
     sameOnEveryThreadCount(`layernormBackward accumulateDx ${accumulateDx}`, grads, [0, 1, 2], (k, [dx, dw, db, dout, xx, m, r, ww]) =>
-      k.layernormBackward(dx!, dw!, db!, dout!, xx!, m!, r!, ww!, N, C, accumulateDx));
+      k.layernormBackward(dx!, dw!, db!, dout!, xx!, m!, r!, ww!, N, C, accumulateDx),
+    );
   }
   sameOnEveryThreadCount('layernormBackward weight only', grads, [1], (k, [, dw, , dout, xx, m, r, ww]) =>
-    k.layernormBackward(null, dw!, null, dout!, xx!, m!, r!, ww!, N, C));
+    k.layernormBackward(null, dw!, null, dout!, xx!, m!, r!, ww!, N, C),
+  );
   for (const t of [...ln, ...grads.slice(0, 4)]) t.dispose();
   const n = 50_001;
   const opt = [filled(n), filled(n), filled(n), filled(n)];
   opt[3]!.data.forEach((x, i, d) => (d[i] = x * x)); // second moments are not negative
   sameOnEveryThreadCount('adamwStep', opt, [0, 2, 3], (k, [p, g, m, v]) =>
-    k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 7, 0.5));
+    k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 7, 0.5),
+  );
   sameOnEveryThreadCount('adamwStep zeroGrad', opt, [0, 1, 2, 3], (k, [p, g, m, v]) => {
     k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 7, 0.5, true);
-    assert.ok(g!.every((x) => x === 0), `${k.threads} threads: gradient zeroed`);
+    assert.ok(
+      g!.every((x) => x === 0),
+      `${k.threads} threads: gradient zeroed`,
+    );
   });
   for (const t of opt) t.dispose();
 });
 
 test('training a GPT: the same losses and weights, bit for bit, on 1 and 2 threads', () => {
   const config: RunConfig = {
-    ...PRESETS.baby, nLayer: 2, nEmbd: 48, nHead: 3, blockSize: 24, batchSize: 6, maxIters: 4, evalIters: 2, dropout: 0.1,
+    ...PRESETS.baby,
+    nLayer: 2,
+    nEmbd: 48,
+    nHead: 3,
+    blockSize: 24,
+    batchSize: 6,
+    maxIters: 4,
+    evalIters: 2,
+    dropout: 0.1,
   };
   const runs = [1, 2].map((threads) => {
     const saved = kernels();
@@ -197,7 +266,10 @@ test('training a GPT: the same losses and weights, bit for bit, on 1 and 2 threa
     try {
       const r = new Rng(5);
       const tokens = Int32Array.from({ length: 5000 }, () => r.int(40));
-      const model = createModel({ kind: 'gpt', style: 'nanogpt', vocabSize: 40, blockSize: 24, nLayer: 2, nHead: 3, nEmbd: 48, dropout: 0.1, bias: true }, r);
+      const model = createModel(
+        { kind: 'gpt', style: 'nanogpt', vocabSize: 40, blockSize: 24, nLayer: 2, nHead: 3, nEmbd: 48, dropout: 0.1, bias: true },
+        r,
+      );
       const trainer = new Trainer(model, config, tokens.subarray(0, 4000), tokens.subarray(4000), r);
       const losses = Array.from({ length: 4 }, () => trainer.trainStep().loss);
       const weights = model.parameters().map((p) => Array.from(p.data));

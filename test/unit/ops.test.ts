@@ -6,15 +6,35 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { record, gradIfNeeded, tapeLength } from '../src/engine/autograd.js';
-import { defaultArena } from '../src/engine/arena.js';
+import { record, gradIfNeeded, tapeLength } from '../../src/engine/autograd.js';
+import { defaultArena } from '../../src/engine/arena.js';
 import {
-  add, attention, attentionQKV, concat, crossEntropy, dropout, embedding, gelu, lastPosition, layerNorm, linear, noGrad, relu, softmax, split,
-  Rng, Tensor, intTensor, parameter, randn, tensor, tidy,
-} from '../src/engine/index.js';
-import { relativeError } from './helpers/assert.js';
-import { loadFixture } from './helpers/fixtures.js';
-import { assertGradCheck, gradCheck, normals, type GradCheckOptions, type GradInput } from './helpers/gradcheck.js';
+  add,
+  attention,
+  attentionQKV,
+  concat,
+  crossEntropy,
+  dropout,
+  embedding,
+  gelu,
+  lastPosition,
+  layerNorm,
+  linear,
+  noGrad,
+  relu,
+  softmax,
+  split,
+  Rng,
+  Tensor,
+  intTensor,
+  parameter,
+  randn,
+  tensor,
+  tidy,
+} from '../../src/engine/index.js';
+import { relativeError } from '../helpers/assert.js';
+import { loadFixture } from '../helpers/fixtures.js';
+import { assertGradCheck, gradCheck, normals, type GradCheckOptions, type GradInput } from '../helpers/gradcheck.js';
 
 const FIXTURE_TOLERANCE = 1e-5;
 
@@ -28,8 +48,12 @@ const fx = loadFixture('ops.safetensors');
  * largest relative error seen.
  */
 function checkFixture(
-  t: TestContext, op: string, inputNames: readonly string[], gradNames: readonly string[],
-  build: (xs: Tensor[]) => Tensor, outName = 'out',
+  t: TestContext,
+  op: string,
+  inputNames: readonly string[],
+  gradNames: readonly string[],
+  build: (xs: Tensor[]) => Tensor,
+  outName = 'out',
 ): number {
   const params = inputNames.map((n) => {
     const f = fx.get(`${op}.${n}`);
@@ -92,7 +116,7 @@ test('fixture: add with a broadcast [T, C] operand matches PyTorch, in either or
 });
 
 test('fixture: layerNorm matches PyTorch', (t) => {
-  assert.equal((fx.config['layernorm'] as { eps: number }).eps, 1e-5);
+  assert.equal((fx.config.layernorm as { eps: number }).eps, 1e-5);
   checkFixture(t, 'layernorm', ['x', 'weight', 'bias'], ['dx', 'dweight', 'dbias'], ([x, w, b]) => layerNorm(x!, w!, b!, 1e-5));
 });
 
@@ -101,7 +125,7 @@ test('fixture: relu matches PyTorch', (t) => {
 });
 
 test('fixture: gelu (tanh) matches PyTorch', (t) => {
-  assert.equal((fx.config['gelu'] as { approximate: string }).approximate, 'tanh');
+  assert.equal((fx.config.gelu as { approximate: string }).approximate, 'tanh');
   checkFixture(t, 'gelu', ['x'], ['dx'], ([x]) => gelu(x!));
 });
 
@@ -110,7 +134,7 @@ test('fixture: softmax matches PyTorch', (t) => {
 });
 
 test('fixture: causal multi-head attention matches PyTorch', (t) => {
-  const cfg = fx.config['attention'] as { n_head: number };
+  const cfg = fx.config.attention as { n_head: number };
   assert.equal(cfg.n_head, 3);
   checkFixture(t, 'attention', ['q', 'k', 'v'], ['dq', 'dk', 'dv'], ([q, k, v]) => attention(q!, k!, v!, cfg.n_head));
 });
@@ -129,7 +153,15 @@ test('fixture: crossEntropy (with an ignored target) matches PyTorch', (t) => {
 
 /** A gradient-check input of standard normals (times std) of the given shape. */
 function input(name: string, shape: number[], rng: Rng, std = 1): GradInput {
-  return { name, shape, values: normals(shape.reduce((a, b) => a * b, 1), rng, std) };
+  return {
+    name,
+    shape,
+    values: normals(
+      shape.reduce((a, b) => a * b, 1),
+      rng,
+      std,
+    ),
+  };
 }
 
 /** Runs the check and reports its worst ratio to the tolerance as a test diagnostic. */
@@ -141,7 +173,8 @@ function grad(t: TestContext, what: string, inputs: GradInput[], build: (xs: Ten
 
 test('gradcheck: the checker rejects wrong gradients', () => {
   const rng = new Rng(1);
-  const x = input('x', [3, 5], rng), w = input('w', [7, 5], rng);
+  const x = input('x', [3, 5], rng),
+    w = input('w', [7, 5], rng);
   const build = ([a, b]: Tensor[]) => linear(a!, b!, null);
   assert.ok(gradCheck([x, w], build).worst <= 1, 'the correct gradient passes');
   // The tolerance is |num - ana| <= 5e-4 + 5e-3 |ana|. Each of these corruptions must fail it: the largest
@@ -149,10 +182,19 @@ test('gradcheck: the checker rejects wrong gradients', () => {
   const argmax = (a: Float32Array) => a.reduce((best, v, i) => (Math.abs(v) > Math.abs(a[best]!) ? i : best), 0);
   const argmin = (a: Float32Array) => a.reduce((best, v, i) => (Math.abs(v) < Math.abs(a[best]!) ? i : best), 0);
   const corruptions: ((g: Float32Array[]) => void)[] = [
-    (g) => { g[0]![argmax(g[0]!)]! *= 1.02; },
-    (g) => { g[1]![argmin(g[1]!)]! += 2e-3; },
-    (g) => { for (const a of g) for (let i = 0; i < a.length; i++) a[i]! *= 1.02; },
-    (g) => { const i = argmax(g[1]!); g[1]![i] = -g[1]![i]!; },
+    (g) => {
+      g[0]![argmax(g[0]!)]! *= 1.02;
+    },
+    (g) => {
+      g[1]![argmin(g[1]!)]! += 2e-3;
+    },
+    (g) => {
+      for (const a of g) for (let i = 0; i < a.length; i++) a[i]! *= 1.02;
+    },
+    (g) => {
+      const i = argmax(g[1]!);
+      g[1]![i] = -g[1]![i]!;
+    },
   ];
   for (const corrupt of corruptions) {
     const r = gradCheck([x, w], build, { corrupt, maxPerInput: 1000 });
@@ -165,7 +207,9 @@ test('gradcheck: the checker rejects wrong gradients', () => {
     for (let i = 0; i < a.size; i++) out.data[i] = a.data[i]! * a.data[i]!;
     if (a.requiresGrad) {
       record('square', out, [a], () => {
-        const dx = gradIfNeeded(a)!, dy = out.grad!.data, xs = a.data;
+        const dx = gradIfNeeded(a)!,
+          dy = out.grad!.data,
+          xs = a.data;
         for (let i = 0; i < a.size; i++) dx[i] = (overwrite ? 0 : dx[i]!) + factor * xs[i]! * dy[i]!;
       });
     }
@@ -194,7 +238,9 @@ test('gradcheck: embedding (repeated ids accumulate, and two lookups of one tabl
 
 test('gradcheck: linear with and without bias, and with x and W used twice', (t) => {
   const rng = new Rng(3);
-  const x = input('x', [3, 5, 7], rng), w = input('weight', [9, 7], rng), b = input('bias', [9], rng);
+  const x = input('x', [3, 5, 7], rng),
+    w = input('weight', [9, 7], rng),
+    b = input('bias', [9], rng);
   grad(t, 'linear', [x, w, b], ([a, c, d]) => linear(a!, c!, d!));
   grad(t, 'linear, bias null', [x, w], ([a, c]) => linear(a!, c!, null));
   grad(t, 'linear 2-D input', [input('x', [5, 7], rng), w, b], ([a, c, d]) => linear(a!, c!, d!));
@@ -203,8 +249,11 @@ test('gradcheck: linear with and without bias, and with x and W used twice', (t)
 
 test('gradcheck: add, same shape, broadcast either order, and an operand used twice', (t) => {
   const rng = new Rng(4);
-  const a = input('a', [3, 5, 7], rng), a2 = input('a2', [3, 5, 7], rng);
-  const bTC = input('b', [5, 7], rng), bC = input('b', [7], rng), b1TC = input('b', [1, 5, 7], rng);
+  const a = input('a', [3, 5, 7], rng),
+    a2 = input('a2', [3, 5, 7], rng);
+  const bTC = input('b', [5, 7], rng),
+    bC = input('b', [7], rng),
+    b1TC = input('b', [1, 5, 7], rng);
   grad(t, 'add same shape', [a, a2], ([x, y]) => add(x!, y!));
   grad(t, 'add [B,T,C] + [T,C]', [a, bTC], ([x, y]) => add(x!, y!));
   grad(t, 'add [T,C] + [B,T,C]', [a, bTC], ([x, y]) => add(y!, x!));
@@ -219,22 +268,31 @@ test('gradcheck: add, same shape, broadcast either order, and an operand used tw
     return add(h, h);
   });
   grad(t, 'add (h + g) + g, g used twice', [a, a2], ([x, y]) => {
-    const g = gelu(x!), h = gelu(y!);
+    const g = gelu(x!),
+      h = gelu(y!);
     return add(add(h, g), g);
   });
   grad(t, 'add g + (h + g)', [a, a2], ([x, y]) => {
-    const g = gelu(x!), h = gelu(y!);
+    const g = gelu(x!),
+      h = gelu(y!);
     return add(g, add(h, g));
   });
-  grad(t, 'residual over an intermediate: h + linear(layerNorm(h))', [a, input('w', [7, 7], rng, 0.5), input('lw', [7], rng)], ([x, w, lw]) => {
-    const h = gelu(x!);
-    return add(h, linear(layerNorm(h, lw!, null), w!, null));
-  });
+  grad(
+    t,
+    'residual over an intermediate: h + linear(layerNorm(h))',
+    [a, input('w', [7, 7], rng, 0.5), input('lw', [7], rng)],
+    ([x, w, lw]) => {
+      const h = gelu(x!);
+      return add(h, linear(layerNorm(h, lw!, null), w!, null));
+    },
+  );
 });
 
 test('gradcheck: layerNorm with and without bias, and its input reused as a residual', (t) => {
   const rng = new Rng(5);
-  const x = input('x', [3, 5, 7], rng, 2), w = input('weight', [7], rng), b = input('bias', [7], rng);
+  const x = input('x', [3, 5, 7], rng, 2),
+    w = input('weight', [7], rng),
+    b = input('bias', [7], rng);
   grad(t, 'layerNorm', [x, w, b], ([a, c, d]) => layerNorm(a!, c!, d!));
   grad(t, 'layerNorm, bias null', [x, w], ([a, c]) => layerNorm(a!, c!, null));
   grad(t, 'layerNorm eps 1e-2', [x, w, b], ([a, c, d]) => layerNorm(a!, c!, d!, 1e-2));
@@ -269,7 +327,12 @@ test('gradcheck: attention, 1 and 3 heads, and self-attention of one input', (t)
   grad(t, 'attention nHead 3 [2,7,9]', qkv3, ([q, k, v]) => attention(q!, k!, v!, 3));
   const x = input('x', [1, 5, 9], rng);
   grad(t, 'attention(x, x, x) nHead 3', [x], ([a]) => attention(a!, a!, a!, 3));
-  grad(t, 'attention T = 1', ['q', 'k', 'v'].map((n) => input(n, [3, 1, 3], rng)), ([q, k, v]) => attention(q!, k!, v!, 3));
+  grad(
+    t,
+    'attention T = 1',
+    ['q', 'k', 'v'].map((n) => input(n, [3, 1, 3], rng)),
+    ([q, k, v]) => attention(q!, k!, v!, 3),
+  );
 });
 
 test('attentionQKV: reading q, k, v in place from [B, T, 3C] equals attention on the split, bit for bit', () => {
@@ -318,7 +381,10 @@ test('gradcheck: attention with dropout on the weights (same mask every forward)
       return [attention(q!, k!, v!, 3, opts()).toArray(), attention(q!, k!, v!, 3).toArray()];
     }),
   );
-  assert.ok(withDrop!.some((y, i) => Math.abs(y - without![i]!) > 1e-3), 'dropout changed nothing');
+  assert.ok(
+    withDrop!.some((y, i) => Math.abs(y - without![i]!) > 1e-3),
+    'dropout changed nothing',
+  );
   // Passing this with the same seed for every forward means the backward used the forward's own mask.
   grad(t, 'attention dropout 0.3', qkv, ([q, k, v]) => attention(q!, k!, v!, 3, opts()));
   // The backward draws nothing from the generator: it reuses the stored mask.
@@ -393,7 +459,9 @@ test('gradcheck: split and concat', (t) => {
     const [p, , r] = split(a!, [2, 5, 2]);
     return concat([r!, p!]);
   });
-  const a = input('a', [3, 5, 2], rng), b = input('b', [3, 5, 5], rng), c = input('c', [3, 5, 1], rng);
+  const a = input('a', [3, 5, 2], rng),
+    b = input('b', [3, 5, 5], rng),
+    c = input('c', [3, 5, 1], rng);
   grad(t, 'concat of three inputs', [a, b, c], ([p, q, r]) => concat([p!, q!, r!]));
   // The piece left out gets exactly zero gradient.
   const res = gradCheck([x], ([s]) => {
@@ -409,20 +477,27 @@ test('gradcheck: split and concat', (t) => {
 test('gradcheck: composite layerNorm -> linear -> gelu -> linear + residual (x used twice)', (t) => {
   const rng = new Rng(13);
   const inputs = [
-    input('x', [3, 5, 7], rng), input('ln.weight', [7], rng), input('ln.bias', [7], rng),
-    input('fc.weight', [9, 7], rng, 0.5), input('fc.bias', [9], rng), input('proj.weight', [7, 9], rng, 0.5),
+    input('x', [3, 5, 7], rng),
+    input('ln.weight', [7], rng),
+    input('ln.bias', [7], rng),
+    input('fc.weight', [9, 7], rng, 0.5),
+    input('fc.bias', [9], rng),
+    input('proj.weight', [7, 9], rng, 0.5),
     input('proj.bias', [7], rng),
   ];
-  grad(t, 'mlp block', inputs, ([x, lw, lb, w1, b1, w2, b2]) =>
-    add(x!, linear(gelu(linear(layerNorm(x!, lw!, lb!), w1!, b1!)), w2!, b2!)));
+  grad(t, 'mlp block', inputs, ([x, lw, lb, w1, b1, w2, b2]) => add(x!, linear(gelu(linear(layerNorm(x!, lw!, lb!), w1!, b1!)), w2!, b2!)));
 });
 
 test('gradcheck: composite attention block (layerNorm -> qkv linear -> split -> attention -> proj + residual)', (t) => {
   const rng = new Rng(14);
-  const C = 9, nh = 3;
+  const C = 9,
+    nh = 3;
   const inputs = [
-    input('x', [1, 5, C], rng), input('ln.weight', [C], rng), input('qkv.weight', [3 * C, C], rng, 0.5),
-    input('proj.weight', [C, C], rng, 0.5), input('proj.bias', [C], rng),
+    input('x', [1, 5, C], rng),
+    input('ln.weight', [C], rng),
+    input('qkv.weight', [3 * C, C], rng, 0.5),
+    input('proj.weight', [C, C], rng, 0.5),
+    input('proj.bias', [C], rng),
   ];
   grad(t, 'attention block', inputs, ([x, lw, wqkv, wp, bp]) => {
     const [q, k, v] = split(linear(layerNorm(x!, lw!, null), wqkv!, null), [C, C, C]);
@@ -432,14 +507,21 @@ test('gradcheck: composite attention block (layerNorm -> qkv linear -> split -> 
 
 test('gradients accumulate across backward calls until cleared', () => {
   const rng = new Rng(15);
-  const x = parameter(() => randn([3, 7], rng)), w = parameter(() => randn([5, 7], rng));
+  const x = parameter(() => randn([3, 7], rng)),
+    w = parameter(() => randn([5, 7], rng));
   try {
     const dy = randn([3, 5], rng);
     tidy(() => linear(x, w, null).backward(dy));
     const once = [x.grad!.toArray(), w.grad!.toArray()];
     tidy(() => linear(x, w, null).backward(dy));
-    assert.deepEqual(x.grad!.toArray(), once[0]!.map((g) => 2 * g));
-    assert.deepEqual(w.grad!.toArray(), once[1]!.map((g) => 2 * g));
+    assert.deepEqual(
+      x.grad!.toArray(),
+      once[0]!.map((g) => 2 * g),
+    );
+    assert.deepEqual(
+      w.grad!.toArray(),
+      once[1]!.map((g) => 2 * g),
+    );
     dy.dispose();
   } finally {
     x.dispose();
@@ -515,7 +597,11 @@ test('crossEntropy: uniform logits give ln V; ignored rows count for nothing', (
     assert.ok(Math.abs(all - only) <= 1e-6 * Math.abs(only), `${all} vs ${only}`);
     // And against a float64 reference.
     let ref = 0;
-    for (const [r, tgt] of [[0, 2], [2, 6], [4, 0]] as const) {
+    for (const [r, tgt] of [
+      [0, 2],
+      [2, 6],
+      [4, 0],
+    ] as const) {
       const row = Array.from(l.data.subarray(r * 7, r * 7 + 7));
       const m = Math.max(...row);
       ref += m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0)) - row[tgt]!;
@@ -547,10 +633,17 @@ test('softmax: rows sum to 1, large logits do not overflow', () => {
 test('attention: causal, positions before t do not see q, k or v at t; weights are causal and sum to 1', () => {
   tidy(() => {
     const rng = new Rng(5);
-    const B = 2, T = 7, C = 9, nh = 3;
+    const B = 2,
+      T = 7,
+      C = 9,
+      nh = 3;
     const base = [randn([B, T, C], rng), randn([B, T, C], rng), randn([B, T, C], rng)];
     let weights: number[] = [];
-    const y0 = attention(base[0]!, base[1]!, base[2]!, nh, { onWeights: (a) => { weights = a.toArray(); } }).toArray();
+    const y0 = attention(base[0]!, base[1]!, base[2]!, nh, {
+      onWeights: (a) => {
+        weights = a.toArray();
+      },
+    }).toArray();
     assert.equal(weights.length, B * nh * T * T);
     for (let row = 0; row < B * nh * T; row++) {
       const t = row % T;
@@ -570,13 +663,19 @@ test('attention: causal, positions before t do not see q, k or v at t; weights a
         const y = attention(changed[0]!, changed[1]!, changed[2]!, nh).toArray();
         for (let b = 0; b < B; b++) {
           for (let s = 0; s < T; s++) {
-            const a = y.slice((b * T + s) * C, (b * T + s + 1) * C), e = y0.slice((b * T + s) * C, (b * T + s + 1) * C);
+            const a = y.slice((b * T + s) * C, (b * T + s + 1) * C),
+              e = y0.slice((b * T + s) * C, (b * T + s + 1) * C);
             if (b === 0 || s < t) assert.deepEqual(a, e, `${'qkv'[which]} at t=${t} changed output at b=${b}, s=${s}`);
           }
         }
-        const at = y.slice((T + t) * C, (T + t + 1) * C), e = y0.slice((T + t) * C, (T + t + 1) * C);
+        const at = y.slice((T + t) * C, (T + t + 1) * C),
+          e = y0.slice((T + t) * C, (T + t + 1) * C);
         // At t = 0 only v matters: position 0 attends to itself alone, with weight 1 whatever q and k are.
-        if (t > 0 || which === 2) assert.ok(at.some((v, i) => Math.abs(v - e[i]!) > 1e-4), `output at t=${t} did not change`);
+        if (t > 0 || which === 2)
+          assert.ok(
+            at.some((v, i) => Math.abs(v - e[i]!) > 1e-4),
+            `output at t=${t} did not change`,
+          );
       }
     }
   });
@@ -624,22 +723,28 @@ test('attention backward when only some of q, k, v need a gradient', (t) => {
     });
   }
   grad(t, 'attention, only k and v need gradients', [qkv[1]!, qkv[2]!], ([k, v]) =>
-    attention(tensor(qkv[0]!.values, qkv[0]!.shape), k!, v!, 3));
+    attention(tensor(qkv[0]!.values, qkv[0]!.shape), k!, v!, 3),
+  );
 });
 
 test('a backward that grows the arena keeps its gradients', () => {
   // Growing the WebAssembly memory detaches typed-array views taken before it: a backward closure that took
   // views and then allocated a gradient buffer used to lose dx (left at 0) and compute dW from NaN.
   // Sizes used nowhere else in this file, so the gradient buffers cannot come from the arena's free lists.
-  const M = 3, K = 301, N = 307;
+  const M = 3,
+    K = 301,
+    N = 307;
   const rng = new Rng(17);
-  const x = parameter(() => randn([M, K], rng)), w = parameter(() => randn([N, K], rng));
+  const x = parameter(() => randn([M, K], rng)),
+    w = parameter(() => randn([N, K], rng));
   const fillers: Tensor[] = [];
   try {
     const dyv = normals(M * N, rng);
     // float64 reference: dx = dy W, dW = dy^T x.
-    const xd = x.toArray(), wd = w.toArray();
-    const dx = new Float64Array(M * K), dw = new Float64Array(N * K);
+    const xd = x.toArray(),
+      wd = w.toArray();
+    const dx = new Float64Array(M * K),
+      dw = new Float64Array(N * K);
     for (let i = 0; i < M; i++) {
       for (let n = 0; n < N; n++) {
         const g = dyv[i * N + n]!;

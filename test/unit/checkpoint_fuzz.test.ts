@@ -13,20 +13,20 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { defaultArena } from '../src/engine/arena.js';
-import { Rng } from '../src/engine/random.js';
-import { TsgptError } from '../src/errors.js';
-import { splitTrainVal } from '../src/data/split.js';
-import { createModel } from '../src/models/index.js';
-import { CharTokenizer } from '../src/tokenizers/char.js';
-import { modelConfigFor, PRESETS, type RunConfig } from '../src/train/config.js';
-import { Trainer } from '../src/train/trainer.js';
-import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../src/checkpoint/run_config.js';
-import { loadRun, saveCheckpoint } from '../src/node/run_folder.js';
-import { readResumable, restoreTrainer } from '../src/node/run_resume.js';
-import { makeCorpus } from './helpers/corpus.js';
+import { defaultArena } from '../../src/engine/arena.js';
+import { Rng } from '../../src/engine/random.js';
+import { TsgptError } from '../../src/errors.js';
+import { splitTrainVal } from '../../src/data/split.js';
+import { createModel } from '../../src/models/index.js';
+import { CharTokenizer } from '../../src/tokenizers/char.js';
+import { modelConfigFor, PRESETS, type RunConfig } from '../../src/train/config.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../../src/checkpoint/run_config.js';
+import { loadRun, saveCheckpoint } from '../../src/node/run_folder.js';
+import { readResumable, restoreTrainer } from '../../src/node/run_resume.js';
+import { makeCorpus } from '../helpers/corpus.js';
 
-const ITERS = Number(process.env['TSGPT_FUZZ_ITERS'] ?? 2000);
+const ITERS = Number(process.env.TSGPT_FUZZ_ITERS ?? 2000);
 // Thousands of small writes: on a RAM disk where there is one, as the test is about the readers, not the disk.
 const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'tsgpt-fuzz-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,8 +54,13 @@ async function makeTemplate(name: string, form: Partial<RunConfig>): Promise<{ d
   await trainer.run({
     onEval: (e) => {
       const file: RunFile = {
-        format: RUN_FORMAT, version: RUN_FORMAT_VERSION, model: modelConfigFor(config, tokenizer.vocabSize), tokenizer: tokenizer.toJSON(),
-        run: config, data: 'corpus.txt', training: { ...trainer.state(), trainLoss: e.trainLoss, valLoss: e.valLoss },
+        format: RUN_FORMAT,
+        version: RUN_FORMAT_VERSION,
+        model: modelConfigFor(config, tokenizer.vocabSize),
+        tokenizer: tokenizer.toJSON(),
+        run: config,
+        data: 'corpus.txt',
+        training: { ...trainer.state(), trainLoss: e.trainLoss, valLoss: e.valLoss },
       };
       saveCheckpoint(out, { model: trainer.model, optimizer: trainer.optimizer, state: trainer.resumeState(), file, newBest: true });
     },
@@ -63,7 +68,8 @@ async function makeTemplate(name: string, form: Partial<RunConfig>): Promise<{ d
   trainer.model.dispose();
   trainer.optimizer.dispose();
   const snapshot = readdirSync(join(out, 'resume'))[0]!;
-  const files = ['config.json', 'model.safetensors', 'log.jsonl'].filter((f) => f !== 'log.jsonl')
+  const files = ['config.json', 'model.safetensors', 'log.jsonl']
+    .filter((f) => f !== 'log.jsonl')
     .concat(['model.safetensors', 'optimizer.safetensors', 'state.json'].map((f) => `resume/${snapshot}/${f}`));
   return { dir: out, config, files };
 }
@@ -77,7 +83,10 @@ function loadBothWays(run: string, config: RunConfig): { sample: string; resume:
     } catch (e) {
       if (!(e instanceof TsgptError)) throw new Error(`not a TsgptError: ${(e as Error)?.stack ?? String(e)}`);
       assert.ok(!e.message.includes('\n'), `a message of several lines: ${e.message}`);
-      assert.ok(/config\.json|model\.safetensors|optimizer\.safetensors|state\.json|run folder|not a tsgpt run/.test(e.message), `a message that names no file: ${e.message}`);
+      assert.ok(
+        /config\.json|model\.safetensors|optimizer\.safetensors|state\.json|run folder|not a tsgpt run/.test(e.message),
+        `a message that names no file: ${e.message}`,
+      );
       return e.message;
     }
   };
@@ -112,14 +121,40 @@ function loadBothWays(run: string, config: RunConfig): { sample: string; resume:
 // ---------------------------------------------------------------------------------------------------------
 // Mutations. A seeded generator, so a failure is reproducible from its iteration number.
 
-const rng = new Rng(Number(process.env['TSGPT_FUZZ_SEED'] ?? 77));
+const rng = new Rng(Number(process.env.TSGPT_FUZZ_SEED ?? 77));
 /** Uniform in [0, n), and 0 for an empty range (a truncation can leave a file of no bytes). */
 const int = (n: number) => (n > 0 ? rng.int(n) : 0);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 
 const WEIRD_VALUES: unknown[] = [
-  -1, 0, 1, 0.5, 3, 1e9, 1e300, -1e300, 2 ** 31, 2 ** 53, 2 ** 24 + 1, 65536, 1 << 20, 'x', '', '1', true, false, null, [], {}, [1, 2],
-  { kind: 'gpt' }, 'F16', 'nanogpt', [[[[[]]]]], -0.0, 1e-320,
+  -1,
+  0,
+  1,
+  0.5,
+  3,
+  1e9,
+  1e300,
+  -1e300,
+  2 ** 31,
+  2 ** 53,
+  2 ** 24 + 1,
+  65536,
+  1 << 20,
+  'x',
+  '',
+  '1',
+  true,
+  false,
+  null,
+  [],
+  {},
+  [1, 2],
+  { kind: 'gpt' },
+  'F16',
+  'nanogpt',
+  [[[[[]]]]],
+  -0.0,
+  1e-320,
 ];
 
 /** Every path into a JSON value, so a mutation can reach any field. */
@@ -133,7 +168,10 @@ function paths(v: unknown, prefix: (string | number)[] = [], out: (string | numb
 function mutateJsonValue(root: unknown): unknown {
   const all = paths(root).filter((p) => p.length > 0);
   const path = pick(all);
-  const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], root) as Record<string | number, unknown>;
+  const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], root) as Record<
+    string | number,
+    unknown
+  >;
   const key = path[path.length - 1]!;
   const old = parent[key];
   switch (int(6)) {
@@ -184,14 +222,21 @@ function joinSafetensors(header: unknown, data: Uint8Array): Uint8Array {
 
 function mutateSafetensors(bytes: Uint8Array): Uint8Array {
   const parts = splitSafetensors(bytes);
-  const entries = parts && typeof parts.header === 'object' && parts.header !== null
-    ? Object.entries(parts.header as Record<string, Record<string, unknown>>)
-      .filter(([k, v]) => k !== '__metadata__' && typeof v === 'object' && v !== null && !Array.isArray(v)) : [];
+  const entries =
+    parts && typeof parts.header === 'object' && parts.header !== null
+      ? Object.entries(parts.header as Record<string, Record<string, unknown>>).filter(
+          ([k, v]) => k !== '__metadata__' && typeof v === 'object' && v !== null && !Array.isArray(v),
+        )
+      : [];
   const kind = int(9);
   if (kind === 0) return bytes.slice(0, int(bytes.length));
   if (kind === 1 && bytes.length >= 8) {
     const out = bytes.slice();
-    new DataView(out.buffer).setBigUint64(0, pick([0n, 7n, BigInt(bytes.length), 2n ** 40n, 2n ** 64n - 1n, BigInt(int(bytes.length * 2))]), true);
+    new DataView(out.buffer).setBigUint64(
+      0,
+      pick([0n, 7n, BigInt(bytes.length), 2n ** 40n, 2n ** 64n - 1n, BigInt(int(bytes.length * 2))]),
+      true,
+    );
     return out;
   }
   if (bytes.length === 0) return bytes;
@@ -206,22 +251,41 @@ function mutateSafetensors(bytes: Uint8Array): Uint8Array {
   const [name, entry] = pick(entries);
   const header = parts!.header as Record<string, unknown>;
   switch (kind) {
-    case 3: entry['dtype'] = pick(['F16', 'BF16', 'F64', 'I32', 'I8', 'U8', 'f32', 7, null]); break;
+    case 3:
+      entry.dtype = pick(['F16', 'BF16', 'F64', 'I32', 'I8', 'U8', 'f32', 7, null]);
+      break;
     case 4: {
-      const shape = Array.isArray(entry['shape']) ? entry['shape'] as number[] : [];
-      entry['shape'] = pick([[2 ** 30, 2 ** 30, 2 ** 30], [1e9], [-1], [1.5], [], [0], 'big', [2 ** 53], [...shape, 1]]);
+      const shape = Array.isArray(entry.shape) ? (entry.shape as number[]) : [];
+      entry.shape = pick([[2 ** 30, 2 ** 30, 2 ** 30], [1e9], [-1], [1.5], [], [0], 'big', [2 ** 53], [...shape, 1]]);
       break;
     }
     case 5: {
       // An earlier round may have broken the offsets already: start from numbers either way.
-      const offsets = Array.isArray(entry['data_offsets']) ? entry['data_offsets'] as number[] : [];
+      const offsets = Array.isArray(entry.data_offsets) ? (entry.data_offsets as number[]) : [];
       const [b = 0, e = 4] = offsets.map((x) => (typeof x === 'number' ? x : 0));
-      entry['data_offsets'] = pick([[0, e - b], [b + 4, e + 4], [b, e + 4], [e, b], [0, 2 ** 53], [b, b], [b - 4, e - 4]]);
+      entry.data_offsets = pick([
+        [0, e - b],
+        [b + 4, e + 4],
+        [b, e + 4],
+        [e, b],
+        [0, 2 ** 53],
+        [b, b],
+        [b - 4, e - 4],
+      ]);
       break;
     }
-    case 6: delete header[name]; break;
-    case 7: header[name + pick(['.x', '_', ''])] = entry; if (int(2)) delete header[name]; break;
-    default: return concat(bytes, new Uint8Array(1 + int(16)).map(() => int(256)));
+    case 6:
+      delete header[name];
+      break;
+    case 7:
+      header[name + pick(['.x', '_', ''])] = entry;
+      if (int(2)) delete header[name];
+      break;
+    default:
+      return concat(
+        bytes,
+        new Uint8Array(1 + int(16)).map(() => int(256)),
+      );
   }
   return joinSafetensors(header, parts!.data);
 }
@@ -258,7 +322,8 @@ function mutateText(bytes: Uint8Array): Uint8Array {
 
 test(`fuzz: ${ITERS} mutated run folders load or fail with one clear TsgptError`, { timeout: 60_000 + ITERS * 50 }, async () => {
   const templates = await Promise.all(Object.entries(FORMS).map(([name, form]) => makeTemplate(name, form)));
-  for (const t of templates) assert.deepEqual(loadBothWays(t.dir, t.config), { sample: 'ok', resume: 'ok' }, 'a valid template does not load');
+  for (const t of templates)
+    assert.deepEqual(loadBothWays(t.dir, t.config), { sample: 'ok', resume: 'ok' }, 'a valid template does not load');
 
   // One scratch copy of each template; a mutated file is put back after its iteration.
   const scratches = templates.map((t, i) => {
@@ -270,7 +335,8 @@ test(`fuzz: ${ITERS} mutated run folders load or fail with one clear TsgptError`
   const messages = new Set<string>();
   for (let iter = 0; iter < ITERS; iter++) {
     const which = int(templates.length);
-    const t = templates[which]!, { scratch, originals } = scratches[which]!;
+    const t = templates[which]!,
+      { scratch, originals } = scratches[which]!;
     // One file most of the time, sometimes two, each mutated one to three times.
     const touched = new Set<string>();
     for (let n = 0, files = 1 + (int(4) === 0 ? 1 : 0); n < files; n++) {
@@ -282,7 +348,7 @@ test(`fuzz: ${ITERS} mutated run folders load or fail with one clear TsgptError`
       for (let m = 0, rounds = 1 + int(3); m < rounds; m++) bytes = f.endsWith('.json') ? mutateText(bytes) : mutateSafetensors(bytes);
       writeFileSync(join(scratch, f), bytes);
     }
-    let result;
+    let result: ReturnType<typeof loadBothWays> | undefined;
     try {
       result = loadBothWays(scratch, t.config);
     } catch (e) {
@@ -300,13 +366,13 @@ test(`fuzz: ${ITERS} mutated run folders load or fail with one clear TsgptError`
     }
   }
   console.log(`# checkpoint fuzz: ${JSON.stringify(counts)}; ${messages.size} distinct error messages`);
-  if (process.env['TSGPT_FUZZ_SHOW']) for (const m of messages) console.log(`#   ${m}`);
+  if (process.env.TSGPT_FUZZ_SHOW) for (const m of messages) console.log(`#   ${m}`);
   assert.ok(counts.refused > ITERS / 2, 'too few mutations were refused: the mutator may be broken');
   assert.ok(counts.sampleOk > 0 || ITERS < 200, 'no mutation left a loadable folder: the check may be too strict');
 });
 
 test('configs that claim huge models are refused before anything is allocated', async () => {
-  const t = await makeTemplate('huge', FORMS['nanogpt']!);
+  const t = await makeTemplate('huge', FORMS.nanogpt!);
   const cfgPath = join(t.dir, 'config.json');
   const good = JSON.parse(readFileSync(cfgPath, 'utf8')) as RunFile;
   const cases: [Record<string, unknown>, RegExp][] = [
@@ -323,8 +389,16 @@ test('configs that claim huge models are refused before anything is allocated', 
     const model = { ...good.model, ...change };
     const run = { ...good.run, ...Object.fromEntries(Object.entries(change).filter(([k]) => k in good.run)) };
     writeFileSync(cfgPath, JSON.stringify({ ...good, model, run }));
-    assert.throws(() => loadRun(t.dir), (e: unknown) => e instanceof TsgptError && pattern.test(e.message), JSON.stringify(change));
-    assert.throws(() => readResumable(t.dir), (e: unknown) => e instanceof TsgptError, JSON.stringify(change));
+    assert.throws(
+      () => loadRun(t.dir),
+      (e: unknown) => e instanceof TsgptError && pattern.test(e.message),
+      JSON.stringify(change),
+    );
+    assert.throws(
+      () => readResumable(t.dir),
+      (e: unknown) => e instanceof TsgptError,
+      JSON.stringify(change),
+    );
   }
   assert.equal(defaultArena.stats().capacity, before, 'the arena grew while refusing');
   // A 10 GB weights file is refused from its size alone (a sparse file: no disk is used).

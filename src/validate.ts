@@ -2,7 +2,7 @@
  * Small checks for JSON read from run folders, which may come from anyone: each failure is a TsgptError whose
  * message names the file and field and quotes the bad value short and on one line.
  */
-import { TsgptError } from '../errors.js';
+import { TsgptError } from './errors.js';
 
 export function integer(v: unknown, label: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
@@ -22,10 +22,12 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object' && v !== null) return 'an object';
   const s = JSON.stringify(v) ?? String(v);
-  return oneLine(s.length > 40 ? s.slice(0, 40) + '…' : s);
+  return oneLine(s.length > 40 ? `${s.slice(0, 40)}…` : s);
 }
 
+/** Control characters and line separators become spaces: a hostile value cannot forge or break a message line. */
 export function oneLine(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
 }
 
@@ -33,9 +35,7 @@ export function oneLine(s: string): string {
  * Parses a tsgpt JSON file and checks its format tag and version: the part every reader shares. `what`
  * names the kind of file for the error ("a tsgpt run config").
  */
-export function parseVersionedJson(
-  text: string, label: string, format: string, version: number, what: string,
-): Record<string, unknown> {
+export function parseVersionedJson(text: string, label: string, format: string, version: number, what: string): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { makeCorpus } from './helpers/corpus.js';
+import { makeCorpus } from '../helpers/corpus.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const corpusPath = join(dir, 'corpus.txt');
@@ -24,9 +24,31 @@ function tsgpt(...args: string[]): { code: number | null; stdout: string; stderr
 test('--help lists every train option with its default', () => {
   const r = tsgpt('train', '--help');
   assert.equal(r.code, 0);
-  for (const flag of ['batch-size', 'block-size', 'n-layer', 'n-head', 'n-embd', 'dropout', 'bias', 'learning-rate', 'min-lr',
-    'warmup-iters', 'lr-decay-iters', 'max-iters', 'weight-decay', 'beta1', 'beta2', 'grad-clip',
-    'gradient-accumulation-steps', 'eval-interval', 'eval-iters', 'seed', 'preset', 'data', 'out']) {
+  for (const flag of [
+    'batch-size',
+    'block-size',
+    'n-layer',
+    'n-head',
+    'n-embd',
+    'dropout',
+    'bias',
+    'learning-rate',
+    'min-lr',
+    'warmup-iters',
+    'lr-decay-iters',
+    'max-iters',
+    'weight-decay',
+    'beta1',
+    'beta2',
+    'grad-clip',
+    'gradient-accumulation-steps',
+    'eval-interval',
+    'eval-iters',
+    'seed',
+    'preset',
+    'data',
+    'out',
+  ]) {
     const line = r.stdout.split('\n').find((l) => l.startsWith(`  --${flag} `) || l === `  --${flag}`);
     assert.ok(line !== undefined, `--${flag} missing from help`);
     assert.match(line, /\(default: /, `--${flag} has no default shown`);
@@ -91,17 +113,47 @@ test('missing data, an empty corpus, invalid UTF-8 and an unknown run folder are
 
 test('train then sample: a tiny end-to-end run with its run folder and log', () => {
   const out = join(dir, 'tiny');
-  const train = tsgpt('train', '--data', corpusPath, '--out', out, '--n-layer', '1', '--n-head', '2', '--n-embd', '16',
-    '--block-size', '16', '--batch-size', '4', '--max-iters', '30', '--eval-interval', '10', '--eval-iters', '2',
-    '--warmup-iters', '3', '--lr-decay-iters', '30');
+  const train = tsgpt(
+    'train',
+    '--data',
+    corpusPath,
+    '--out',
+    out,
+    '--n-layer',
+    '1',
+    '--n-head',
+    '2',
+    '--n-embd',
+    '16',
+    '--block-size',
+    '16',
+    '--batch-size',
+    '4',
+    '--max-iters',
+    '30',
+    '--eval-interval',
+    '10',
+    '--eval-iters',
+    '2',
+    '--warmup-iters',
+    '3',
+    '--lr-decay-iters',
+    '30',
+  );
   assert.equal(train.code, 0, train.stderr);
   assert.match(train.stderr, /number of parameters: 0\.00M \(\d{1,3}(,\d{3})*\)/);
   assert.deepEqual(readdirSync(out).sort(), ['config.json', 'log.jsonl', 'loss.svg', 'model.safetensors', 'resume']);
-  const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  const evals = log.filter((l) => l['type'] === 'eval');
-  assert.deepEqual(evals.map((e) => e['step']), [0, 10, 20, 30]);
+  const log = readFileSync(join(out, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const evals = log.filter((l) => l.type === 'eval');
+  assert.deepEqual(
+    evals.map((e) => e.step),
+    [0, 10, 20, 30],
+  );
   for (const e of evals) for (const k of ['step', 'train_loss', 'val_loss']) assert.equal(typeof e[k], 'number');
-  assert.equal(log.filter((l) => l['type'] === 'step').length, 30);
+  assert.equal(log.filter((l) => l.type === 'step').length, 30);
 
   const sample = tsgpt('sample', '--from', out, '--start', 'to be', '--tokens', '40', '--num-samples', '2');
   assert.equal(sample.code, 0, sample.stderr);

@@ -19,21 +19,21 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { referenceKernels, setKernels, type Kernels } from '../src/engine/backend.js';
-import { Rng } from '../src/engine/random.js';
-import { Tensor, intTensor, tidy } from '../src/engine/tensor.js';
-import { createWasmKernels, createWasmKernelsSync } from '../src/engine/wasm/wasm_kernels.js';
-import { enableRelaxedSimd } from '../src/cli/wasm_flags.js';
-import { GPT, type GPTConfig } from '../src/models/gpt.js';
-import { AdamW, gradientNorm } from '../src/train/adamw.js';
-import { relativeError } from './helpers/assert.js';
+import { referenceKernels, setKernels, type Kernels } from '../../src/engine/backend.js';
+import { Rng } from '../../src/engine/random.js';
+import { Tensor, intTensor, tidy } from '../../src/engine/tensor.js';
+import { createWasmKernels, createWasmKernelsSync } from '../../src/engine/wasm/wasm_kernels.js';
+import { enableRelaxedSimd } from '../../src/cli/wasm_flags.js';
+import { GPT, type GPTConfig } from '../../src/models/gpt.js';
+import { AdamW, gradientNorm } from '../../src/train/adamw.js';
+import { relativeError } from '../helpers/assert.js';
 
 // Both builds: plain SIMD, and relaxed SIMD (fused multiply-add) where this engine has it.
 const variants: [string, Kernels][] = [['simd', await createWasmKernels(undefined, { relaxed: false })]];
 if (enableRelaxedSimd()) variants.push(['relaxed-simd', await createWasmKernels(undefined, { relaxed: true })]);
 const wasm = variants[0]![1];
 const rng = new Rng(20261126);
-const verbose = !!process.env['TSGPT_TEST_VERBOSE'];
+const verbose = !!process.env.TSGPT_TEST_VERBOSE;
 
 type Arr = Float32Array | Int32Array;
 type Arg = Arr | null | number | boolean;
@@ -61,38 +61,41 @@ function note(kernel: string, err: number): void {
  * in the arena, and every other array left as a plain typed array (the copy path). Compares every array
  * argument afterwards (outputs, accumulated gradients, and inputs that must be left alone) and the result.
  */
-function check(
-  what: string, kernel: string, tol: number, args: Arg[], call: (k: Kernels, a: Arg[]) => unknown, floor = 0,
-): void {
+function check(what: string, kernel: string, tol: number, args: Arg[], call: (k: Kernels, a: Arg[]) => unknown, floor = 0): void {
   const copy = (a: Arg): Arg => (a instanceof Float32Array || a instanceof Int32Array ? a.slice() : a);
   const refArgs = args.map(copy);
   const expected = call(referenceKernels, refArgs);
-  for (const [variant, wasm] of variants) for (const mode of ['arena', 'mixed'] as const) {
-    let arrayIndex = 0;
-    const tensors: (Tensor | null)[] = args.map((a) => {
-      if (!(a instanceof Float32Array || a instanceof Int32Array)) return null;
-      if (mode === 'mixed' && arrayIndex++ % 2 === 1) return null;
-      const t = new Tensor([a.length], a instanceof Int32Array ? 'i32' : 'f32');
-      (a instanceof Int32Array ? t.ints : t.data).set(a);
-      return t;
-    });
-    const plain = args.map(copy);
-    // Views are taken just before the call: making tensors may have grown the memory.
-    const view = (i: number): Arg => {
-      const t = tensors[i];
-      return t ? (t.dtype === 'i32' ? t.ints : t.data) : plain[i]!;
-    };
-    const actual = call(wasm, args.map((_, i) => view(i)));
-    args.forEach((a, i) => {
-      if (!(a instanceof Float32Array || a instanceof Int32Array)) return;
-      const got = view(i) as Arr, want = refArgs[i] as Arr;
-      const err = errorOf(got, want, floor);
-      note(kernel, err);
-      assert.ok(err <= tol, `${what} [${variant}, ${mode}] argument ${i}: relative error ${err.toExponential(2)} > ${tol}`);
-    });
-    compareResults(`${what} [${variant}, ${mode}]`, kernel, actual, expected, tol, floor);
-    for (const t of tensors) t?.dispose();
-  }
+  for (const [variant, wasm] of variants)
+    for (const mode of ['arena', 'mixed'] as const) {
+      let arrayIndex = 0;
+      const tensors: (Tensor | null)[] = args.map((a) => {
+        if (!(a instanceof Float32Array || a instanceof Int32Array)) return null;
+        if (mode === 'mixed' && arrayIndex++ % 2 === 1) return null;
+        const t = new Tensor([a.length], a instanceof Int32Array ? 'i32' : 'f32');
+        (a instanceof Int32Array ? t.ints : t.data).set(a);
+        return t;
+      });
+      const plain = args.map(copy);
+      // Views are taken just before the call: making tensors may have grown the memory.
+      const view = (i: number): Arg => {
+        const t = tensors[i];
+        return t ? (t.dtype === 'i32' ? t.ints : t.data) : plain[i]!;
+      };
+      const actual = call(
+        wasm,
+        args.map((_, i) => view(i)),
+      );
+      args.forEach((a, i) => {
+        if (!(a instanceof Float32Array || a instanceof Int32Array)) return;
+        const got = view(i) as Arr,
+          want = refArgs[i] as Arr;
+        const err = errorOf(got, want, floor);
+        note(kernel, err);
+        assert.ok(err <= tol, `${what} [${variant}, ${mode}] argument ${i}: relative error ${err.toExponential(2)} > ${tol}`);
+      });
+      compareResults(`${what} [${variant}, ${mode}]`, kernel, actual, expected, tol, floor);
+      for (const t of tensors) t?.dispose();
+    }
 }
 
 /**
@@ -102,9 +105,11 @@ function check(
  */
 function errorOf(got: Arr, want: Arr, floor: number): number {
   assert.equal(got.length, want.length, 'length');
-  let diff = 0, scale = floor;
+  let diff = 0,
+    scale = floor;
   for (let i = 0; i < want.length; i++) {
-    const a = got[i]!, e = want[i]!;
+    const a = got[i]!,
+      e = want[i]!;
     if (Number.isFinite(e)) scale = Math.max(scale, Math.abs(e));
     if (Object.is(a, e)) continue;
     if (!Number.isFinite(a) || !Number.isFinite(e)) return Infinity;
@@ -116,7 +121,10 @@ function errorOf(got: Arr, want: Arr, floor: number): number {
 function compareResults(what: string, kernel: string, actual: unknown, expected: unknown, tol: number, floor: number): void {
   if (typeof expected === 'number') {
     assert.equal(typeof actual, 'number', what);
-    if (Number.isNaN(expected)) return assert.ok(Number.isNaN(actual as number), `${what}: expected NaN`);
+    if (Number.isNaN(expected)) {
+      assert.ok(Number.isNaN(actual as number), `${what}: expected NaN`);
+      return;
+    }
     const err = Math.abs((actual as number) - expected) / Math.max(Math.abs(expected), floor, 1e-30);
     note(kernel, err);
     assert.ok(err <= tol, `${what}: result ${actual} vs ${expected}`);
@@ -134,19 +142,37 @@ const i32 = (a: Arg) => a as Int32Array;
 
 test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on and off', () => {
   const shapes: [number, number, number][] = [
-    [1, 1, 1], [1, 7, 3], [3, 5, 7], [5, 3, 1], [4, 8, 16], [17, 33, 5], [33, 17, 67], [67, 65, 33],
-    [8, 16, 260], [1, 67, 300], [67, 1, 17], [130, 9, 7], [6, 520, 12], [131, 37, 259], [5, 9, 777],
+    [1, 1, 1],
+    [1, 7, 3],
+    [3, 5, 7],
+    [5, 3, 1],
+    [4, 8, 16],
+    [17, 33, 5],
+    [33, 17, 67],
+    [67, 65, 33],
+    [8, 16, 260],
+    [1, 67, 300],
+    [67, 1, 17],
+    [130, 9, 7],
+    [6, 520, 12],
+    [131, 37, 259],
+    [5, 9, 777],
   ];
   for (const [M, N, K] of shapes) {
     for (const accumulate of [false, true]) {
-      const a = randn(M * K), b = randn(K * N), out = randn(M * N);
+      const a = randn(M * K),
+        b = randn(K * N),
+        out = randn(M * N);
       const tag = `${M}x${N}x${K}${accumulate ? ' acc' : ''}`;
       check(`matmulNT ${tag}`, 'matmul', 1e-5, [out, a, b, M, N, K, accumulate], (k, x) =>
-        k.matmulNT(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate));
+        k.matmulNT(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate),
+      );
       check(`matmulNN ${tag}`, 'matmul', 1e-5, [out, a, b, M, N, K, accumulate], (k, x) =>
-        k.matmulNN(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate));
+        k.matmulNN(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate),
+      );
       check(`matmulTN ${tag}`, 'matmul', 1e-5, [out, a, b, M, N, K, accumulate], (k, x) =>
-        k.matmulTN(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate));
+        k.matmulTN(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate),
+      );
     }
   }
   // One to three rows take their own path (no packing), in the NT layout (a weight as stored) and the NN
@@ -154,10 +180,19 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
   // rows, or sampling with the cache would drift from the uncached path.
   for (const [variant, k] of variants) {
     for (const layout of ['matmulNT', 'matmulNN'] as const) {
-      for (const [N, K] of [[67, 300], [8, 5], [13, 129], [70, 33], [35, 260]] as const) {
+      for (const [N, K] of [
+        [67, 300],
+        [8, 5],
+        [13, 129],
+        [70, 33],
+        [35, 260],
+      ] as const) {
         for (const accumulate of [false, true]) {
           const M = 7;
-          const a = new Tensor([M * K]), b = new Tensor([N * K]), whole = new Tensor([M * N]), rows = new Tensor([M * N]);
+          const a = new Tensor([M * K]),
+            b = new Tensor([N * K]),
+            whole = new Tensor([M * N]),
+            rows = new Tensor([M * N]);
           a.data.set(randn(M * K));
           b.data.set(randn(N * K));
           whole.data.set(randn(M * N));
@@ -176,40 +211,120 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
   // K = 0: overwrite gives zeros, accumulate leaves out alone.
   for (const accumulate of [false, true]) {
     check(`matmulNT K=0${accumulate ? ' acc' : ''}`, 'matmul', 0, [randn(6), new Float32Array(0), new Float32Array(0)], (k, x) =>
-      k.matmulNT(f(x[0]), f(x[1]), f(x[2]), 2, 3, 0, accumulate));
+      k.matmulNT(f(x[0]), f(x[1]), f(x[2]), 2, 3, 0, accumulate),
+    );
   }
 });
 
 test('attention forward and backward: T = 1, 7, 33, 70, odd head sizes, with and without dropout', () => {
-  const heads = [[1, 1], [3, 5], [2, 7], [1, 16], [2, 20], [1, 37], [2, 32]] as const;
+  const heads = [
+    [1, 1],
+    [3, 5],
+    [2, 7],
+    [1, 16],
+    [2, 20],
+    [1, 37],
+    [2, 32],
+  ] as const;
   for (const T of [1, 7, 33, 70]) {
     for (const [nh, hs] of T === 70 ? [heads[4], heads[5]] : heads) {
       for (const dropout of [false, true]) {
-        const B = 2, C = nh * hs, scale = 1 / Math.sqrt(hs);
-        const q = randn(B * T * C), kk = randn(B * T * C), v = randn(B * T * C), dout = randn(B * T * C);
+        const B = 2,
+          C = nh * hs,
+          scale = 1 / Math.sqrt(hs);
+        const q = randn(B * T * C),
+          kk = randn(B * T * C),
+          v = randn(B * T * C),
+          dout = randn(B * T * C);
         const keep = dropout ? Float32Array.from(randn(B * nh * T * T), (x) => (x < -0.5 ? 0 : 1 / 0.7)) : null;
         const tag = `B=${B} T=${T} nh=${nh} hs=${hs}${dropout ? ' dropout' : ''}`;
         const fwd = [randn(B * T * C), randn(B * nh * T * T), q, kk, v, keep];
         check(`attentionForward ${tag}`, 'attention', 1e-5, fwd, (k, x) =>
-          k.attentionForward(f(x[0]), f(x[1]), f(x[2]), f(x[3]), f(x[4]), x[5] as Float32Array | null, B, T, nh, hs, scale));
+          k.attentionForward(f(x[0]), f(x[1]), f(x[2]), f(x[3]), f(x[4]), x[5] as Float32Array | null, B, T, nh, hs, scale),
+        );
         const att = new Float32Array(B * nh * T * T);
         referenceKernels.attentionForward(new Float32Array(B * T * C), att, q, kk, v, keep, B, T, nh, hs, scale);
         for (const zero of [true, false]) {
           const g = () => (zero ? new Float32Array(B * T * C) : randn(B * T * C));
-          check(`attentionBackward ${tag}${zero ? '' : ' acc'}`, 'attention', 1e-5, [g(), g(), g(), dout, q, kk, v, att, keep], (k, x) =>
-            k.attentionBackward(f(x[0]), f(x[1]), f(x[2]), f(x[3]), f(x[4]), f(x[5]), f(x[6]), f(x[7]),
-              x[8] as Float32Array | null, B, T, nh, hs, scale), 1);
+          check(
+            `attentionBackward ${tag}${zero ? '' : ' acc'}`,
+            'attention',
+            1e-5,
+            [g(), g(), g(), dout, q, kk, v, att, keep],
+            (k, x) =>
+              k.attentionBackward(
+                f(x[0]),
+                f(x[1]),
+                f(x[2]),
+                f(x[3]),
+                f(x[4]),
+                f(x[5]),
+                f(x[6]),
+                f(x[7]),
+                x[8] as Float32Array | null,
+                B,
+                T,
+                nh,
+                hs,
+                scale,
+              ),
+            1,
+          );
         }
         // Overwriting (accumulate false): whatever the gradients held before is gone.
-        check(`attentionBackward ${tag} overwrite`, 'attention', 1e-5, [randn(B * T * C), randn(B * T * C), randn(B * T * C), dout, q, kk, v, att, keep],
-          (k, x) => k.attentionBackward(f(x[0]), f(x[1]), f(x[2]), f(x[3]), f(x[4]), f(x[5]), f(x[6]), f(x[7]),
-            x[8] as Float32Array | null, B, T, nh, hs, scale, C, false), 1);
+        check(
+          `attentionBackward ${tag} overwrite`,
+          'attention',
+          1e-5,
+          [randn(B * T * C), randn(B * T * C), randn(B * T * C), dout, q, kk, v, att, keep],
+          (k, x) =>
+            k.attentionBackward(
+              f(x[0]),
+              f(x[1]),
+              f(x[2]),
+              f(x[3]),
+              f(x[4]),
+              f(x[5]),
+              f(x[6]),
+              f(x[7]),
+              x[8] as Float32Array | null,
+              B,
+              T,
+              nh,
+              hs,
+              scale,
+              C,
+              false,
+            ),
+          1,
+        );
         // Only some gradients wanted: the others are null and nothing may be written through them.
         for (const wanted of ['q', 'k', 'v', 'qk', 'kv']) {
           const g = (name: string) => (wanted.includes(name) ? randn(B * T * C) : null);
-          check(`attentionBackward ${tag} only d${wanted}`, 'attention', 1e-5, [g('q'), g('k'), g('v'), dout, q, kk, v, att, keep], (k, x) =>
-            k.attentionBackward(x[0] as Float32Array | null, x[1] as Float32Array | null, x[2] as Float32Array | null,
-              f(x[3]), f(x[4]), f(x[5]), f(x[6]), f(x[7]), x[8] as Float32Array | null, B, T, nh, hs, scale), 1);
+          check(
+            `attentionBackward ${tag} only d${wanted}`,
+            'attention',
+            1e-5,
+            [g('q'), g('k'), g('v'), dout, q, kk, v, att, keep],
+            (k, x) =>
+              k.attentionBackward(
+                x[0] as Float32Array | null,
+                x[1] as Float32Array | null,
+                x[2] as Float32Array | null,
+                f(x[3]),
+                f(x[4]),
+                f(x[5]),
+                f(x[6]),
+                f(x[7]),
+                x[8] as Float32Array | null,
+                B,
+                T,
+                nh,
+                hs,
+                scale,
+              ),
+            1,
+          );
         }
       }
     }
@@ -218,72 +333,142 @@ test('attention forward and backward: T = 1, 7, 33, 70, odd head sizes, with and
 
 test('attention with q, k, v read in place from a fused [B, T, 3C] array (ld = 3C), forward and backward', () => {
   const [B, T, nh, hs] = [3, 19, 2, 10];
-  const C = nh * hs, ld = 3 * C, scale = 1 / Math.sqrt(hs);
-  const qkv = randn(B * T * ld), dout = randn(B * T * C);
+  const C = nh * hs,
+    ld = 3 * C,
+    scale = 1 / Math.sqrt(hs);
+  const qkv = randn(B * T * ld),
+    dout = randn(B * T * C);
   const thirds = (x: Float32Array) => [x, x.subarray(C), x.subarray(2 * C)] as const;
   const att = new Float32Array(B * nh * T * T);
   referenceKernels.attentionForward(new Float32Array(B * T * C), att, ...thirds(qkv), null, B, T, nh, hs, scale, ld);
   check('attentionForward ld = 3C', 'attention', 1e-5, [randn(B * T * C), randn(B * nh * T * T), qkv], (k, x) =>
-    k.attentionForward(f(x[0]), f(x[1]), ...thirds(f(x[2])), null, B, T, nh, hs, scale, ld));
+    k.attentionForward(f(x[0]), f(x[1]), ...thirds(f(x[2])), null, B, T, nh, hs, scale, ld),
+  );
   for (const accumulate of [true, false]) {
-    check(`attentionBackward ld = 3C accumulate ${accumulate}`, 'attention', 1e-5, [randn(B * T * ld), dout, qkv, att], (k, x) =>
-      k.attentionBackward(...thirds(f(x[0])), f(x[1]), ...thirds(f(x[2])), f(x[3]), null, B, T, nh, hs, scale, ld, accumulate), 1);
+    check(
+      `attentionBackward ld = 3C accumulate ${accumulate}`,
+      'attention',
+      1e-5,
+      [randn(B * T * ld), dout, qkv, att],
+      (k, x) => k.attentionBackward(...thirds(f(x[0])), f(x[1]), ...thirds(f(x[2])), f(x[3]), null, B, T, nh, hs, scale, ld, accumulate),
+      1,
+    );
   }
 });
 
 test('attention over a key/value cache: matches the reference, and the uncached wasm kernel bit for bit', () => {
-  const B = 2, Tmax = 11;
-  for (const [variant, wasm] of variants) for (const [nh, hs] of [[1, 1], [3, 5], [2, 7], [1, 37]] as const) {
-    const C = nh * hs, scale = 1 / Math.sqrt(hs);
-    const q = randn(B * Tmax * C), kk = randn(B * Tmax * C), v = randn(B * Tmax * C);
-    // The uncached wasm forward over the whole sequence: the rows the cached calls must reproduce exactly.
-    const full = new Tensor([B * Tmax * C]), att = new Tensor([B * nh * Tmax * Tmax]);
-    const tq = new Tensor([B * Tmax * C]), tk = new Tensor([B * Tmax * C]), tv = new Tensor([B * Tmax * C]);
-    tq.data.set(q);
-    tk.data.set(kk);
-    tv.data.set(v);
-    wasm.attentionForward(full.data, att.data, tq.data, tk.data, tv.data, null, B, Tmax, nh, hs, scale);
-    for (const [offset, Tq] of [[0, 1], [0, 4], [3, 1], [5, 6], [10, 1]] as const) {
-      const qs = new Float32Array(B * Tq * C); // the new queries: rows offset .. offset + Tq - 1 of each batch
-      for (let b = 0; b < B; b++) qs.set(q.subarray((b * Tmax + offset) * C, (b * Tmax + offset + Tq) * C), b * Tq * C);
-      const want = new Float32Array(B * Tq * C);
-      referenceKernels.attentionCachedForward(want, qs, kk, v, new Float32Array(Tmax), B, Tq, Tmax, offset, nh, hs, scale);
-      const out = new Tensor([B * Tq * C]), tqs = new Tensor([B * Tq * C]);
-      tqs.data.set(qs);
-      wasm.attentionCachedForward(out.data, tqs.data, tk.data, tv.data, new Float32Array(Tmax), B, Tq, Tmax, offset, nh, hs, scale);
-      const tag = `${variant} nh=${nh} hs=${hs} offset=${offset} Tq=${Tq}`;
-      const err = errorOf(out.data, want, 0);
-      note('attention', err);
-      assert.ok(err <= 1e-5, `attentionCachedForward ${tag}: relative error ${err.toExponential(2)}`);
-      for (let b = 0; b < B; b++) {
-        const rows = full.data.subarray((b * Tmax + offset) * C, (b * Tmax + offset + Tq) * C);
-        assert.deepEqual(out.data.subarray(b * Tq * C, (b + 1) * Tq * C), rows, `${tag}: cached rows differ from uncached`);
+  const B = 2,
+    Tmax = 11;
+  for (const [variant, wasm] of variants)
+    for (const [nh, hs] of [
+      [1, 1],
+      [3, 5],
+      [2, 7],
+      [1, 37],
+    ] as const) {
+      const C = nh * hs,
+        scale = 1 / Math.sqrt(hs);
+      const q = randn(B * Tmax * C),
+        kk = randn(B * Tmax * C),
+        v = randn(B * Tmax * C);
+      // The uncached wasm forward over the whole sequence: the rows the cached calls must reproduce exactly.
+      const full = new Tensor([B * Tmax * C]),
+        att = new Tensor([B * nh * Tmax * Tmax]);
+      const tq = new Tensor([B * Tmax * C]),
+        tk = new Tensor([B * Tmax * C]),
+        tv = new Tensor([B * Tmax * C]);
+      tq.data.set(q);
+      tk.data.set(kk);
+      tv.data.set(v);
+      wasm.attentionForward(full.data, att.data, tq.data, tk.data, tv.data, null, B, Tmax, nh, hs, scale);
+      for (const [offset, Tq] of [
+        [0, 1],
+        [0, 4],
+        [3, 1],
+        [5, 6],
+        [10, 1],
+      ] as const) {
+        const qs = new Float32Array(B * Tq * C); // the new queries: rows offset .. offset + Tq - 1 of each batch
+        for (let b = 0; b < B; b++) qs.set(q.subarray((b * Tmax + offset) * C, (b * Tmax + offset + Tq) * C), b * Tq * C);
+        const want = new Float32Array(B * Tq * C);
+        referenceKernels.attentionCachedForward(want, qs, kk, v, new Float32Array(Tmax), B, Tq, Tmax, offset, nh, hs, scale);
+        const out = new Tensor([B * Tq * C]),
+          tqs = new Tensor([B * Tq * C]);
+        tqs.data.set(qs);
+        wasm.attentionCachedForward(out.data, tqs.data, tk.data, tv.data, new Float32Array(Tmax), B, Tq, Tmax, offset, nh, hs, scale);
+        const tag = `${variant} nh=${nh} hs=${hs} offset=${offset} Tq=${Tq}`;
+        const err = errorOf(out.data, want, 0);
+        note('attention', err);
+        assert.ok(err <= 1e-5, `attentionCachedForward ${tag}: relative error ${err.toExponential(2)}`);
+        for (let b = 0; b < B; b++) {
+          const rows = full.data.subarray((b * Tmax + offset) * C, (b * Tmax + offset + Tq) * C);
+          assert.deepEqual(out.data.subarray(b * Tq * C, (b + 1) * Tq * C), rows, `${tag}: cached rows differ from uncached`);
+        }
+        out.dispose();
+        tqs.dispose();
       }
-      out.dispose();
-      tqs.dispose();
+      for (const t of [full, att, tq, tk, tv]) t.dispose();
     }
-    for (const t of [full, att, tq, tk, tv]) t.dispose();
-  }
 });
 
 test('layernorm forward and backward, with and without bias, null gradients', () => {
-  for (const [N, C] of [[1, 1], [3, 3], [5, 5], [17, 17], [4, 64], [3, 130], [2, 1031]] as const) {
+  for (const [N, C] of [
+    [1, 1],
+    [3, 3],
+    [5, 5],
+    [17, 17],
+    [4, 64],
+    [3, 130],
+    [2, 1031],
+  ] as const) {
     for (const withBias of [true, false]) {
-      const x = randn(N * C, 2), w = randn(C), bias = withBias ? randn(C) : null;
+      const x = randn(N * C, 2),
+        w = randn(C),
+        bias = withBias ? randn(C) : null;
       for (let i = 0; i < C; i++) x[i] = x[i]! + 5; // a row with a large mean
-      check(`layernormForward ${N}x${C}${withBias ? '' : ' no bias'}`, 'layernorm', 1e-5,
-        [randn(N * C), randn(N), randn(N), x, w, bias], (k, a) =>
-          k.layernormForward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), f(a[4]), a[5] as Float32Array | null, N, C, 1e-5));
-      const mean = new Float32Array(N), rstd = new Float32Array(N);
+      check(
+        `layernormForward ${N}x${C}${withBias ? '' : ' no bias'}`,
+        'layernorm',
+        1e-5,
+        [randn(N * C), randn(N), randn(N), x, w, bias],
+        (k, a) => k.layernormForward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), f(a[4]), a[5] as Float32Array | null, N, C, 1e-5),
+      );
+      const mean = new Float32Array(N),
+        rstd = new Float32Array(N);
       referenceKernels.layernormForward(new Float32Array(N * C), mean, rstd, x, w, bias, N, C, 1e-5);
       const dout = randn(N * C);
-      for (const [hasDx, hasDw, hasDb] of [[1, 1, 1], [0, 1, 1], [1, 0, 0], [1, 1, 0], [1, 0, 1], [0, 0, 1]]) {
-        const dx = hasDx ? randn(N * C) : null, dw = hasDw ? randn(C) : null, db = hasDb ? randn(C) : null;
+      for (const [hasDx, hasDw, hasDb] of [
+        [1, 1, 1],
+        [0, 1, 1],
+        [1, 0, 0],
+        [1, 1, 0],
+        [1, 0, 1],
+        [0, 0, 1],
+      ]) {
+        const dx = hasDx ? randn(N * C) : null,
+          dw = hasDw ? randn(C) : null,
+          db = hasDb ? randn(C) : null;
         for (const accumulateDx of hasDx ? [true, false] : [true]) {
-          check(`layernormBackward ${N}x${C} dx${hasDx} dw${hasDw} db${hasDb}${accumulateDx ? '' : ' overwrite dx'}`, 'layernorm', 1e-5,
-            [dx, dw, db, dout, x, mean, rstd, w], (k, a) =>
-              k.layernormBackward(a[0] as Float32Array | null, a[1] as Float32Array | null, a[2] as Float32Array | null,
-                f(a[3]), f(a[4]), f(a[5]), f(a[6]), f(a[7]), N, C, accumulateDx));
+          check(
+            `layernormBackward ${N}x${C} dx${hasDx} dw${hasDw} db${hasDb}${accumulateDx ? '' : ' overwrite dx'}`,
+            'layernorm',
+            1e-5,
+            [dx, dw, db, dout, x, mean, rstd, w],
+            (k, a) =>
+              k.layernormBackward(
+                a[0] as Float32Array | null,
+                a[1] as Float32Array | null,
+                a[2] as Float32Array | null,
+                f(a[3]),
+                f(a[4]),
+                f(a[5]),
+                f(a[6]),
+                f(a[7]),
+                N,
+                C,
+                accumulateDx,
+              ),
+          );
         }
       }
     }
@@ -291,7 +476,15 @@ test('layernorm forward and backward, with and without bias, null gradients', ()
 });
 
 test('softmax forward and backward, including -Infinity and very negative logits', () => {
-  for (const [N, C] of [[1, 1], [3, 3], [5, 7], [17, 17], [2, 64], [3, 65], [2, 1001]] as const) {
+  for (const [N, C] of [
+    [1, 1],
+    [3, 3],
+    [5, 7],
+    [17, 17],
+    [2, 64],
+    [3, 65],
+    [2, 1001],
+  ] as const) {
     const x = randn(N * C, 3);
     if (C >= 7) {
       x[2] = -Infinity;
@@ -302,24 +495,40 @@ test('softmax forward and backward, including -Infinity and very negative logits
     const y = new Float32Array(N * C);
     referenceKernels.softmaxForward(y, x, N, C);
     check(`softmaxBackward ${N}x${C}`, 'softmax', 1e-5, [randn(N * C), y, randn(N * C)], (k, a) =>
-      k.softmaxBackward(f(a[0]), f(a[1]), f(a[2]), N, C));
+      k.softmaxBackward(f(a[0]), f(a[1]), f(a[2]), N, C),
+    );
   }
 });
 
 test('cross-entropy forward and backward, ignored targets, no counted rows', () => {
-  for (const [N, V] of [[1, 1], [1, 3], [5, 17], [17, 65], [7, 67], [3, 1000]] as const) {
+  for (const [N, V] of [
+    [1, 1],
+    [1, 3],
+    [5, 17],
+    [17, 65],
+    [7, 67],
+    [3, 1000],
+  ] as const) {
     for (const ignore of ['none', 'some', 'all'] as const) {
-      const logits = randn(N * V, 4), targets = ints(N, V);
+      const logits = randn(N * V, 4),
+        targets = ints(N, V);
       if (ignore === 'all') targets.fill(-1);
       if (ignore === 'some') for (let i = 0; i < N; i += 2) targets[i] = -1;
       const tag = `${N}x${V} ignore ${ignore}`;
       // The loss is lse - logit[target], a difference of O(1..10) terms rounded in float32: scale at least 1.
-      check(`crossEntropyForward ${tag}`, 'crossEntropy', 1e-5, [randn(N), logits, targets], (k, a) =>
-        k.crossEntropyForward(f(a[0]), f(a[1]), i32(a[2]), N, V), 1);
+      check(
+        `crossEntropyForward ${tag}`,
+        'crossEntropy',
+        1e-5,
+        [randn(N), logits, targets],
+        (k, a) => k.crossEntropyForward(f(a[0]), f(a[1]), i32(a[2]), N, V),
+        1,
+      );
       const lse = new Float32Array(N);
       const { count } = referenceKernels.crossEntropyForward(lse, logits, targets, N, V);
       check(`crossEntropyBackward ${tag}`, 'crossEntropy', 1e-5, [randn(N * V, 0.01), logits, lse, targets], (k, a) =>
-        k.crossEntropyBackward(f(a[0]), f(a[1]), f(a[2]), i32(a[3]), N, V, count, 0.75));
+        k.crossEntropyBackward(f(a[0]), f(a[1]), f(a[2]), i32(a[3]), N, V, count, 0.75),
+      );
     }
   }
 });
@@ -327,8 +536,20 @@ test('cross-entropy forward and backward, ignored targets, no counted rows', () 
 test('dropoutMask: the same mask and the same generator state as Rng.uniform() drawn one by one', () => {
   // p = 0.5 and 0.25 put the threshold p * 2^32 on an integer (the kernel compares against its ceiling); n = 7
   // and 15 end in a short round (the kernel draws eight at a time).
-  for (const [n, p] of [[0, 0.5], [1, 0.2], [1001, 0.2], [65_537, 0.9], [300, 1e-9], [4096, 0.5], [4096, 0.25], [500, 0], [7, 0.3], [15, 0.3]] as const) {
-    const viaUniform = new Rng(99 + n), viaRef = new Rng(99 + n);
+  for (const [n, p] of [
+    [0, 0.5],
+    [1, 0.2],
+    [1001, 0.2],
+    [65_537, 0.9],
+    [300, 1e-9],
+    [4096, 0.5],
+    [4096, 0.25],
+    [500, 0],
+    [7, 0.3],
+    [15, 0.3],
+  ] as const) {
+    const viaUniform = new Rng(99 + n),
+      viaRef = new Rng(99 + n);
     const expected = Float32Array.from({ length: n }, () => (viaUniform.uniform() < p ? 0 : 1 / (1 - p)));
     const ref = new Float32Array(n);
     referenceKernels.dropoutMask(ref, n, p, viaRef.stateWords());
@@ -346,9 +567,17 @@ test('dropoutMask: the same mask and the same generator state as Rng.uniform() d
 });
 
 test('transpose and fillZero: exact, on odd shapes', () => {
-  for (const [rows, cols] of [[1, 1], [3, 5], [4, 4], [7, 9], [65, 128], [128, 65]] as const) {
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 5],
+    [4, 4],
+    [7, 9],
+    [65, 128],
+    [128, 65],
+  ] as const) {
     check(`transpose ${rows}x${cols}`, 'transpose', 0, [randn(rows * cols), randn(rows * cols)], (k, a) =>
-      k.transpose(f(a[0]), f(a[1]), rows, cols));
+      k.transpose(f(a[0]), f(a[1]), rows, cols),
+    );
   }
   for (const n of [0, 1, 5, 20001]) {
     check(`fillZero n=${n}`, 'fillZero', 0, [randn(n + 3)], (k, a) => k.fillZero(f(a[0]), n));
@@ -371,13 +600,20 @@ test('gelu and relu forward and backward, including large and zero inputs', () =
     referenceKernels.geluForward(new Float32Array(len), x, len, saved);
     check(`reluForward n=${len}`, 'relu', 1e-6, [randn(len), x], (k, a) => k.reluForward(f(a[0]), f(a[1]), len));
     for (const zero of [true, false]) {
-      const dx = zero ? new Float32Array(len) : randn(len), dout = randn(len);
+      const dx = zero ? new Float32Array(len) : randn(len),
+        dout = randn(len);
       check(`geluBackward n=${len}`, 'gelu', 1e-5, [dx, x, dout], (k, a) => k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len));
       check(`geluBackward n=${len} overwrite`, 'gelu', 1e-5, [randn(len), x, dout], (k, a) =>
-        k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len, false));
+        k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len, false),
+      );
       for (const accumulate of [true, false]) {
-        check(`geluBackward n=${len} from saved, accumulate ${accumulate}`, 'gelu', 1e-5, [zero ? dx : randn(len), x, dout, saved], (k, a) =>
-          k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len, accumulate, f(a[3])));
+        check(
+          `geluBackward n=${len} from saved, accumulate ${accumulate}`,
+          'gelu',
+          1e-5,
+          [zero ? dx : randn(len), x, dout, saved],
+          (k, a) => k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len, accumulate, f(a[3])),
+        );
       }
       check(`reluBackward n=${len}`, 'relu', 1e-6, [dx, x, dout], (k, a) => k.reluBackward(f(a[0]), f(a[1]), f(a[2]), len));
     }
@@ -385,13 +621,32 @@ test('gelu and relu forward and backward, including large and zero inputs', () =
 });
 
 test('add, mul, bias and embedding, forward and backward', () => {
-  for (const [len, period] of [[0, 0], [1, 1], [7, 7], [6, 1], [35, 5], [35, 7], [68, 17], [64, 64], [384, 128]] as const) {
+  for (const [len, period] of [
+    [0, 0],
+    [1, 1],
+    [7, 7],
+    [6, 1],
+    [35, 5],
+    [35, 7],
+    [68, 17],
+    [64, 64],
+    [384, 128],
+  ] as const) {
     check(`addForward n=${len} period=${period}`, 'add', 1e-6, [randn(len), randn(len), randn(period)], (k, a) =>
-      k.addForward(f(a[0]), f(a[1]), f(a[2]), len, period));
-    for (const [hasDa, hasDb] of [[1, 1], [1, 0], [0, 1]]) {
-      check(`addBackward n=${len} period=${period} da${hasDa} db${hasDb}`, 'add', 1e-6,
-        [hasDa ? randn(len) : null, hasDb ? randn(period) : null, randn(len)], (k, a) =>
-          k.addBackward(a[0] as Float32Array | null, a[1] as Float32Array | null, f(a[2]), len, period));
+      k.addForward(f(a[0]), f(a[1]), f(a[2]), len, period),
+    );
+    for (const [hasDa, hasDb] of [
+      [1, 1],
+      [1, 0],
+      [0, 1],
+    ]) {
+      check(
+        `addBackward n=${len} period=${period} da${hasDa} db${hasDb}`,
+        'add',
+        1e-6,
+        [hasDa ? randn(len) : null, hasDb ? randn(period) : null, randn(len)],
+        (k, a) => k.addBackward(a[0] as Float32Array | null, a[1] as Float32Array | null, f(a[2]), len, period),
+      );
     }
   }
   for (const len of [0, 1, 5, 67, 1000]) {
@@ -399,26 +654,46 @@ test('add, mul, bias and embedding, forward and backward', () => {
     check(`mulForward n=${len}`, 'mul', 1e-6, [randn(len), randn(len), mask], (k, a) => k.mulForward(f(a[0]), f(a[1]), f(a[2]), len));
     check(`mulBackward n=${len}`, 'mul', 1e-6, [randn(len), randn(len), mask], (k, a) => k.mulBackward(f(a[0]), f(a[1]), f(a[2]), len));
   }
-  for (const [M, N] of [[1, 1], [3, 5], [17, 33], [5, 67], [7, 128]] as const) {
+  for (const [M, N] of [
+    [1, 1],
+    [3, 5],
+    [17, 33],
+    [5, 67],
+    [7, 128],
+  ] as const) {
     check(`biasForward ${M}x${N}`, 'bias', 1e-6, [randn(M * N), randn(N)], (k, a) => k.biasForward(f(a[0]), f(a[1]), M, N));
     check(`biasBackward ${M}x${N}`, 'bias', 1e-6, [randn(N), randn(M * N)], (k, a) => k.biasBackward(f(a[0]), f(a[1]), M, N));
   }
-  for (const [N, C] of [[1, 1], [7, 3], [20, 5], [9, 33], [30, 128]] as const) {
-    const vocab = 11, idx = ints(N, vocab);
+  for (const [N, C] of [
+    [1, 1],
+    [7, 3],
+    [20, 5],
+    [9, 33],
+    [30, 128],
+  ] as const) {
+    const vocab = 11,
+      idx = ints(N, vocab);
     idx[0] = idx[N - 1] = 4; // a repeated id collects both gradients
     check(`embeddingForward ${N}x${C}`, 'embedding', 1e-6, [randn(N * C), randn(vocab * C), idx], (k, a) =>
-      k.embeddingForward(f(a[0]), f(a[1]), i32(a[2]), N, C));
+      k.embeddingForward(f(a[0]), f(a[1]), i32(a[2]), N, C),
+    );
     check(`embeddingBackward ${N}x${C}`, 'embedding', 1e-6, [randn(vocab * C), randn(N * C), idx], (k, a) =>
-      k.embeddingBackward(f(a[0]), f(a[1]), i32(a[2]), N, C));
+      k.embeddingBackward(f(a[0]), f(a[1]), i32(a[2]), N, C),
+    );
   }
 });
 
 test('adamw step and sum of squares', () => {
   for (const len of [0, 1, 5, 67, 1001]) {
-    for (const [step, wd, scale] of [[1, 0, 1], [7, 0.1, 0.7], [1000, 0.01, 0.2]] as const) {
+    for (const [step, wd, scale] of [
+      [1, 0, 1],
+      [7, 0.1, 0.7],
+      [1000, 0.01, 0.2],
+    ] as const) {
       const v = Float32Array.from(randn(len, 0.01), (x) => x * x);
       check(`adamwStep n=${len} step=${step}`, 'adamw', 1e-5, [randn(len), randn(len), randn(len, 0.1), v], (k, a) =>
-        k.adamwStep(f(a[0]), f(a[1]), f(a[2]), f(a[3]), len, 3e-3, 0.9, 0.95, 1e-8, wd, step, scale));
+        k.adamwStep(f(a[0]), f(a[1]), f(a[2]), f(a[3]), len, 3e-3, 0.9, 0.95, 1e-8, wd, step, scale),
+      );
     }
   }
   for (const len of [0, 1, 7, 10001]) {
@@ -445,15 +720,23 @@ test('adamw step with zeroGrad: the same update, bit for bit, and the gradient l
 test('views outside the arena: plain arrays, in-place calls, a mix with arena views', () => {
   // check() already runs every case with every other array plain; here the same plain array is passed twice.
   for (const len of [5, 67]) {
-    const x = randn(len), expected = x.map((v) => (v > 0 ? v : 0));
+    const x = randn(len),
+      expected = x.map((v) => (v > 0 ? v : 0));
     wasm.reluForward(x, x, len);
     assert.deepEqual(x, expected);
-    const y = randn(len), want = y.map((v) => v + v);
+    const y = randn(len),
+      want = y.map((v) => v + v);
     wasm.addForward(y, y, y, len, len);
     assert.deepEqual(y, want);
   }
   // All arguments plain, one output: the copy path writes back only what the kernel writes.
-  const M = 5, N = 3, K = 7, a = randn(M * K), b = randn(N * K), out = new Float32Array(M * N), ref = new Float32Array(M * N);
+  const M = 5,
+    N = 3,
+    K = 7,
+    a = randn(M * K),
+    b = randn(N * K),
+    out = new Float32Array(M * N),
+    ref = new Float32Array(M * N);
   const aBefore = a.slice();
   wasm.matmulNT(out, a, b, M, N, K, false);
   referenceKernels.matmulNT(ref, a, b, M, N, K, false);
@@ -475,14 +758,27 @@ test('synchronous factory gives the same kernels', () => {
   assert.equal(sync.sumOfSquares(x, 37), wasm.sumOfSquares(x, 37));
 });
 
-for (const [style, bias] of [['nanogpt', true], ['lecture', false]] as const) {
+for (const [style, bias] of [
+  ['nanogpt', true],
+  ['lecture', false],
+] as const) {
   test(`a whole GPT (${style}${bias ? ', bias' : ''}, dropout): same loss, gradients and AdamW step on both backends`, () => {
     const config: GPTConfig = {
-      kind: 'gpt', style, vocabSize: 13, blockSize: 9, nLayer: 2, nHead: 3, nEmbd: 15, dropout: 0.1, bias,
+      kind: 'gpt',
+      style,
+      vocabSize: 13,
+      blockSize: 9,
+      nLayer: 2,
+      nHead: 3,
+      nEmbd: 15,
+      dropout: 0.1,
+      bias,
     };
-    const B = 3, T = 9;
+    const B = 3,
+      T = 9;
     const data = new Rng(7);
-    const idx = Array.from({ length: B * T }, () => data.int(13)), targets = Array.from({ length: B * T }, () => data.int(13));
+    const idx = Array.from({ length: B * T }, () => data.int(13)),
+      targets = Array.from({ length: B * T }, () => data.int(13));
     targets[4] = -1;
     const run = (k: Kernels) => {
       setKernels(k);

@@ -13,24 +13,47 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Rng } from '../src/engine/random.js';
-import { TsgptError } from '../src/errors.js';
-import { readResumable } from '../src/node/run_resume.js';
-import { loadRun } from '../src/node/run_folder.js';
-import type { RunFile } from '../src/checkpoint/run_config.js';
-import { makeCorpus } from './helpers/corpus.js';
-import { CliProcess, runCli } from './helpers/cli_process.js';
+import { Rng } from '../../src/engine/random.js';
+import { TsgptError } from '../../src/errors.js';
+import { readResumable } from '../../src/node/run_resume.js';
+import { loadRun } from '../../src/node/run_folder.js';
+import type { RunFile } from '../../src/checkpoint/run_config.js';
+import { makeCorpus } from '../helpers/corpus.js';
+import { CliProcess, runCli } from '../helpers/cli_process.js';
 
-const TRIALS = Number(process.env['TSGPT_KILL_TRIALS'] ?? 30);
+const TRIALS = Number(process.env.TSGPT_KILL_TRIALS ?? 30);
 const MAX_ITERS = 160;
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-kill-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const corpusPath = join(dir, 'corpus.txt');
 writeFileSync(corpusPath, makeCorpus(20_000, 5));
-const ARGS = ['--data', corpusPath, '--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '4',
-  '--dropout', '0.1', '--eval-iters', '2', '--eval-interval', '4', '--max-iters', String(MAX_ITERS), '--warmup-iters', '10',
-  '--lr-decay-iters', String(MAX_ITERS)];
+const ARGS = [
+  '--data',
+  corpusPath,
+  '--n-layer',
+  '1',
+  '--n-head',
+  '2',
+  '--n-embd',
+  '16',
+  '--block-size',
+  '16',
+  '--batch-size',
+  '4',
+  '--dropout',
+  '0.1',
+  '--eval-iters',
+  '2',
+  '--eval-interval',
+  '4',
+  '--max-iters',
+  String(MAX_ITERS),
+  '--warmup-iters',
+  '10',
+  '--lr-decay-iters',
+  String(MAX_ITERS),
+];
 
 /** The latest snapshot's weights and the best weights: what must match the uninterrupted run at the end. */
 function finalBytes(run: string): Buffer[] {
@@ -47,21 +70,26 @@ function leftovers(run: string): string[] {
   return snapshots.length > 1 ? [...temps, ...snapshots] : temps;
 }
 
-test(`${TRIALS} SIGKILLs at random moments: the folder always loads and resumes, and the run ends bit-for-bit`, { timeout: 60_000 + TRIALS * 3000 }, async () => {
+test(`${TRIALS} SIGKILLs at random moments: the folder always loads and resumes, and the run ends bit-for-bit`, {
+  timeout: 60_000 + TRIALS * 3000,
+}, async () => {
   const reference = join(dir, 'reference');
   const whole = runCli(dir, ['train', ...ARGS, '--out', reference]);
   assert.equal(whole.code, 0, whole.stderr);
   const want = finalBytes(reference);
 
-  const rng = new Rng(Number(process.env['TSGPT_KILL_SEED'] ?? 2024));
-  let generation = 0, run = join(dir, 'run-0');
+  const rng = new Rng(Number(process.env.TSGPT_KILL_SEED ?? 2024));
+  let generation = 0,
+    run = join(dir, 'run-0');
   const counts = { kills: 0, midSave: 0, beforeFirstCheckpoint: 0, finishedFirst: 0, sampled: 0, completedRuns: 0 };
   let leftBefore = new Set<string>();
   for (let trial = 0; trial < TRIALS; trial++) {
     const resume = existsSync(join(run, 'config.json'));
     // Random pauses inside saves (0 to 40 ms a stage) widen the windows between the files of one checkpoint.
     const pause = String(rng.int(41));
-    const p = new CliProcess(dir, resume ? ['train', '--resume', run] : ['train', ...ARGS, '--out', run], { TSGPT_TEST_SAVE_PAUSE_MS: pause });
+    const p = new CliProcess(dir, resume ? ['train', '--resume', run] : ['train', ...ARGS, '--out', run], {
+      TSGPT_TEST_SAVE_PAUSE_MS: pause,
+    });
     // Node takes ~100 ms to start; the first save follows the step-0 evaluation.
     const delay = 30 + rng.int(900);
     const timer = setTimeout(() => p.child.kill('SIGKILL'), delay);
@@ -78,7 +106,11 @@ test(`${TRIALS} SIGKILLs at random moments: the folder always loads and resumes,
     if (!existsSync(join(run, 'config.json'))) {
       // Killed before the first checkpoint: not a run yet, and it says so.
       counts.beforeFirstCheckpoint++;
-      assert.throws(() => loadRun(run), (e: unknown) => e instanceof TsgptError, where);
+      assert.throws(
+        () => loadRun(run),
+        (e: unknown) => e instanceof TsgptError,
+        where,
+      );
       continue;
     }
     // New leftovers mean this kill landed inside a save (old ones wait for the next save to clean them up).

@@ -4,12 +4,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { splitTrainVal } from '../src/data/split.js';
-import { invalidUtf8Offset, loadCorpus, TINY_SHAKESPEARE } from '../src/node/corpus.js';
-import type { LoadCorpusOptions } from '../src/node/corpus.js';
-import { TsgptError } from '../src/errors.js';
+import { splitTrainVal } from '../../src/data/split.js';
+import { invalidUtf8Offset, loadCorpus, TINY_SHAKESPEARE } from '../../src/node/corpus.js';
+import type { LoadCorpusOptions } from '../../src/node/corpus.js';
+import { TsgptError } from '../../src/errors.js';
 
-const SHAKESPEARE = fileURLToPath(new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url));
+const SHAKESPEARE = fileURLToPath(new URL('../../../../shared/data/tinyshakespeare.txt', import.meta.url));
 const noShakespeare = !existsSync(SHAKESPEARE) && 'shared Tiny Shakespeare not present';
 const HINT = 'use --data PATH or set TSGPT_DATA to point at a local copy';
 
@@ -61,9 +61,15 @@ test('file errors are one clear line naming the file', async () => {
 
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
-    await rejectsWith({ path: empty }, `${empty} is empty: a corpus needs at least two characters, an input and the character that follows it`);
+    await rejectsWith(
+      { path: empty },
+      `${empty} is empty: a corpus needs at least two characters, an input and the character that follows it`,
+    );
     writeFileSync(empty, '\ufeff');
-    await rejectsWith({ path: empty }, `${empty} is empty: a corpus needs at least two characters, an input and the character that follows it`);
+    await rejectsWith(
+      { path: empty },
+      `${empty} is empty: a corpus needs at least two characters, an input and the character that follows it`,
+    );
     const single = join(dir, 'single.txt');
     writeFileSync(single, '😀');
     await rejectsWith({ path: single }, new RegExp(`^${single.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds a single character`));
@@ -172,7 +178,9 @@ test('a download with the wrong checksum is refused and nothing is cached', asyn
     const fake = fakeFetch(() => new Response('To be, or not to be\n'));
     await rejectsWith(
       { cacheDir, fetchImpl: fake.fetchImpl, log: () => {} },
-      new RegExp(`^downloaded Tiny Shakespeare has sha256 [0-9a-f]{64} \\(20 bytes\\), expected ${TINY_SHAKESPEARE.sha256} \\(1115394 bytes\\); nothing was cached; `),
+      new RegExp(
+        `^downloaded Tiny Shakespeare has sha256 [0-9a-f]{64} \\(20 bytes\\), expected ${TINY_SHAKESPEARE.sha256} \\(1115394 bytes\\); nothing was cached; `,
+      ),
     );
     assert.deepEqual(readdirSync(cacheDir), []);
 
@@ -209,7 +217,10 @@ test('TSGPT_CACHE chooses the cache directory', async () => {
     const offline = (async () => {
       throw new Error('offline');
     }) as typeof fetch;
-    await assert.rejects(loadCorpus({ env: { TSGPT_CACHE: cacheDir, TSGPT_DATA: '' }, fetchImpl: offline, log: (l) => lines.push(l) }), TsgptError);
+    await assert.rejects(
+      loadCorpus({ env: { TSGPT_CACHE: cacheDir, TSGPT_DATA: '' }, fetchImpl: offline, log: (l) => lines.push(l) }),
+      TsgptError,
+    );
     assert.deepEqual(lines, [`downloading Tiny Shakespeare from ${TINY_SHAKESPEARE.url} to ${join(cacheDir, 'tinyshakespeare.txt')}`]);
   });
 });

@@ -9,19 +9,19 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Rng } from '../src/engine/random.js';
-import { TsgptError } from '../src/errors.js';
-import { splitTrainVal } from '../src/data/split.js';
-import { createModel, type ModelConfig } from '../src/models/index.js';
-import { CharTokenizer } from '../src/tokenizers/char.js';
-import { modelConfigFor, PRESETS, type RunConfig } from '../src/train/config.js';
-import { NonFiniteError, Trainer, type EvalReport } from '../src/train/trainer.js';
-import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../src/checkpoint/run_config.js';
-import { loadRun, saveCheckpoint } from '../src/node/run_folder.js';
-import { readResumable, restoreTrainer } from '../src/node/run_resume.js';
-import { decodeSafetensors } from '../src/io/safetensors.js';
-import { makeCorpus } from './helpers/corpus.js';
-import { CliProcess, runCli, type CliResult } from './helpers/cli_process.js';
+import { Rng } from '../../src/engine/random.js';
+import { TsgptError } from '../../src/errors.js';
+import { splitTrainVal } from '../../src/data/split.js';
+import { createModel, type ModelConfig } from '../../src/models/index.js';
+import { CharTokenizer } from '../../src/tokenizers/char.js';
+import { modelConfigFor, PRESETS, type RunConfig } from '../../src/train/config.js';
+import { NonFiniteError, Trainer, type EvalReport } from '../../src/train/trainer.js';
+import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../../src/checkpoint/run_config.js';
+import { loadRun, saveCheckpoint } from '../../src/node/run_folder.js';
+import { readResumable, restoreTrainer } from '../../src/node/run_resume.js';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { makeCorpus } from '../helpers/corpus.js';
+import { CliProcess, runCli, type CliResult } from '../helpers/cli_process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-resume-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,8 +32,21 @@ const { train, val } = splitTrainVal(tokenizer.encode(text));
 
 // Dropout and gradient accumulation on, so every generator and counter a resume must restore is in play.
 const CONFIG: RunConfig = {
-  ...PRESETS.baby, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 12, batchSize: 4, dropout: 0.1, gradientAccumulationSteps: 2,
-  maxIters: 24, evalInterval: 5, evalIters: 2, warmupIters: 4, lrDecayIters: 24, learningRate: 3e-3, minLr: 3e-4,
+  ...PRESETS.baby,
+  nLayer: 2,
+  nHead: 2,
+  nEmbd: 16,
+  blockSize: 12,
+  batchSize: 4,
+  dropout: 0.1,
+  gradientAccumulationSteps: 2,
+  maxIters: 24,
+  evalInterval: 5,
+  evalIters: 2,
+  warmupIters: 4,
+  lrDecayIters: 24,
+  learningRate: 3e-3,
+  minLr: 3e-4,
 };
 
 function newTrainer(config: RunConfig): Trainer {
@@ -43,7 +56,12 @@ function newTrainer(config: RunConfig): Trainer {
 
 function runFile(config: RunConfig, model: ModelConfig, trainer: Trainer, e: EvalReport | null): RunFile {
   return {
-    format: RUN_FORMAT, version: RUN_FORMAT_VERSION, model, tokenizer: tokenizer.toJSON(), run: config, data: 'in memory',
+    format: RUN_FORMAT,
+    version: RUN_FORMAT_VERSION,
+    model,
+    tokenizer: tokenizer.toJSON(),
+    run: config,
+    data: 'in memory',
     training: { ...trainer.state(), trainLoss: e?.trainLoss ?? null, valLoss: e?.valLoss ?? null },
   };
 }
@@ -71,8 +89,11 @@ test('Trainer API: stopped at step k, saved, resumed in a fresh trainer: bit-for
     await first.run({ onEval: (e) => void evals.push(e), shouldStop: () => first.step >= k });
     assert.equal(first.step, k);
     saveCheckpoint(out, {
-      model: first.model, optimizer: first.optimizer, state: first.resumeState(),
-      file: runFile(CONFIG, modelConfigFor(CONFIG, tokenizer.vocabSize), first, evals.at(-1) ?? null), newBest: true,
+      model: first.model,
+      optimizer: first.optimizer,
+      state: first.resumeState(),
+      file: runFile(CONFIG, modelConfigFor(CONFIG, tokenizer.vocabSize), first, evals.at(-1) ?? null),
+      newBest: true,
     });
     first.model.dispose();
 
@@ -114,7 +135,10 @@ test('numerics: a NaN gradient or loss stops the step before the update, naming 
 
   // A learning rate of 1e6 blows the weights up within a few steps: the loss itself becomes NaN.
   const wild = newTrainer({ ...CONFIG, learningRate: 1e6, decayLr: false, gradClip: 0, maxIters: 50, evalInterval: 1000 });
-  await assert.rejects(wild.run(), (e: unknown) => e instanceof NonFiniteError && /^step \d+: the loss is (NaN|-?Infinity)/.test(e.message));
+  await assert.rejects(
+    wild.run(),
+    (e: unknown) => e instanceof NonFiniteError && /^step \d+: the loss is (NaN|-?Infinity)/.test(e.message),
+  );
   wild.model.dispose();
 });
 
@@ -123,8 +147,28 @@ test('numerics: a NaN gradient or loss stops the step before the update, naming 
 
 const corpusPath = join(dir, 'corpus.txt');
 writeFileSync(corpusPath, makeCorpus(30_000, 3));
-const TINY = ['--data', corpusPath, '--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '4',
-  '--dropout', '0.1', '--eval-iters', '2', '--warmup-iters', '10', '--lr-decay-iters', '300'];
+const TINY = [
+  '--data',
+  corpusPath,
+  '--n-layer',
+  '1',
+  '--n-head',
+  '2',
+  '--n-embd',
+  '16',
+  '--block-size',
+  '16',
+  '--batch-size',
+  '4',
+  '--dropout',
+  '0.1',
+  '--eval-iters',
+  '2',
+  '--warmup-iters',
+  '10',
+  '--lr-decay-iters',
+  '300',
+];
 
 function cli(args: string[], env: Record<string, string> = {}): CliResult {
   return runCli(dir, args, env);
@@ -144,11 +188,15 @@ function latestWeights(run: string): Buffer {
 }
 
 function logEntries(run: string): Record<string, unknown>[] {
-  return readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(join(run, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 test('CLI: Ctrl-C saves and exits with a resume hint; --resume finishes bit-for-bit equal to an uninterrupted run', async () => {
-  const whole = join(dir, 'whole'), cut = join(dir, 'cut');
+  const whole = join(dir, 'whole'),
+    cut = join(dir, 'cut');
   const args = [...TINY, '--max-iters', '300', '--eval-interval', '50'];
   assert.equal(cli(['train', ...args, '--out', whole]).code, 0);
 
@@ -157,7 +205,9 @@ test('CLI: Ctrl-C saves and exits with a resume hint; --resume finishes bit-for-
   p.child.kill('SIGINT');
   const stopped = await p.done;
   assert.equal(stopped.code, 130, stopped.stderr);
-  const m = /stopped by SIGINT at step (\d+) of 300; checkpoint saved in (.*)\ncontinue with: tsgpt train --resume (.*)\n/.exec(stopped.stderr);
+  const m = /stopped by SIGINT at step (\d+) of 300; checkpoint saved in (.*)\ncontinue with: tsgpt train --resume (.*)\n/.exec(
+    stopped.stderr,
+  );
   assert.ok(m, stopped.stderr);
   const k = Number(m[1]);
   assert.ok(k > 0 && k < 300, `stopped at ${k}: the signal came too late to test anything`);
@@ -172,22 +222,32 @@ test('CLI: Ctrl-C saves and exits with a resume hint; --resume finishes bit-for-
   assert.ok(latestWeights(cut).equals(latestWeights(whole)), 'the final weights differ from the uninterrupted run');
   assert.ok(readFileSync(join(cut, 'model.safetensors')).equals(readFileSync(join(whole, 'model.safetensors'))), 'the best weights differ');
   // The log reads like the uninterrupted one: every step once, the same evaluations.
-  const steps = logEntries(cut).filter((e) => e['type'] === 'step').map((e) => e['step']);
-  assert.deepEqual(steps, Array.from({ length: 300 }, (_, i) => i + 1));
-  const evals = (run: string) => logEntries(run).filter((e) => e['type'] === 'eval').map((e) => [e['step'], e['val_loss']]);
+  const steps = logEntries(cut)
+    .filter((e) => e.type === 'step')
+    .map((e) => e.step);
+  assert.deepEqual(
+    steps,
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
+  const evals = (run: string) =>
+    logEntries(run)
+      .filter((e) => e.type === 'eval')
+      .map((e) => [e.step, e.val_loss]);
   assert.deepEqual(evals(cut), evals(whole));
 
   // Extending a finished run continues it; only a larger --max-iters makes sense.
   const longer = cli(['train', '--resume', cut, '--max-iters', '320', '--eval-interval', '10']);
   assert.equal(longer.code, 0, longer.stderr);
   assert.equal(JSON.parse(readFileSync(join(cut, 'config.json'), 'utf8')).training.resume.step, 320);
-  assert.equal(decodeSafetensors(latestWeights(cut)).metadata['step'], '320');
+  assert.equal(decodeSafetensors(latestWeights(cut)).metadata.step, '320');
 });
 
 test('CLI: a second Ctrl-C during the save quits at once and leaves a folder that loads and resumes', async () => {
   const out = join(dir, 'twice');
   // Each stage of a save blocks 150 ms, so the second signal lands inside the save the first one asked for.
-  const p = new CliProcess(dir, ['train', ...TINY, '--max-iters', '400', '--eval-interval', '100', '--out', out], { TSGPT_TEST_SAVE_PAUSE_MS: '150' });
+  const p = new CliProcess(dir, ['train', ...TINY, '--max-iters', '400', '--eval-interval', '100', '--out', out], {
+    TSGPT_TEST_SAVE_PAUSE_MS: '150',
+  });
   await p.waitFor(/step 0: .*best: saved/);
   p.child.kill('SIGINT');
   await p.waitFor(/stopping after this step/);
@@ -212,7 +272,10 @@ test('CLI: --resume refuses flags that would change the run, a finished run, a d
   const other = join(dir, 'other.txt');
   writeFileSync(other, makeCorpus(30_000, 4));
   const cases: [string[], RegExp][] = [
-    [['--learning-rate', '0.01', '--max-iters', '40'], /--learning-rate cannot change when resuming \(the run in .* was trained with 0\.001\)/],
+    [
+      ['--learning-rate', '0.01', '--max-iters', '40'],
+      /--learning-rate cannot change when resuming \(the run in .* was trained with 0\.001\)/,
+    ],
     [['--n-embd', '32', '--max-iters', '40'], /--n-embd cannot change when resuming/],
     [['--seed', '7', '--max-iters', '40'], /--seed cannot change when resuming/],
     [['--preset', 'baby'], /--preset cannot be used with --resume/],
@@ -246,7 +309,10 @@ test('CLI: a new run refuses to overwrite an unfinished one or a folder that is 
   assert.equal(r.code, 143, r.stderr);
   assert.match(r.stderr, /stopped by SIGTERM at step \d+ of 100000/);
   const before = readFileSync(join(out, 'config.json'));
-  assertOneLineError(cli(['train', ...TINY, '--out', out]), /holds an unfinished run \(step \d+ of 100000\): continue it with 'tsgpt train --resume/);
+  assertOneLineError(
+    cli(['train', ...TINY, '--out', out]),
+    /holds an unfinished run \(step \d+ of 100000\): continue it with 'tsgpt train --resume/,
+  );
   assert.ok(readFileSync(join(out, 'config.json')).equals(before));
   assertOneLineError(cli(['train', ...TINY, '--out', corpusPath]), /is a file, not a folder/);
   assertOneLineError(cli(['train', ...TINY, '--out', dir]), /is a folder of other files .*, not a tsgpt run/);
@@ -258,7 +324,12 @@ test('CLI: a NaN gradient stops training naming the step and the parameter, and 
   const r = cli(['train', ...TINY, '--max-iters', '60', '--eval-interval', '10', '--out', out], { TSGPT_TEST_NAN_GRADIENT: `25:${param}` });
   assert.equal(r.code, 1);
   const lines = r.stderr.trim().split('\n');
-  assert.match(lines.at(-1)!, new RegExp(`^tsgpt: error: step 25: the gradient of ${param.replace(/\./g, '\\.')} is NaN at index 0; .*the last good checkpoint \\(step 20\\) stays in `));
+  assert.match(
+    lines.at(-1)!,
+    new RegExp(
+      `^tsgpt: error: step 25: the gradient of ${param.replace(/\./g, '\\.')} is NaN at index 0; .*the last good checkpoint \\(step 20\\) stays in `,
+    ),
+  );
   assert.doesNotMatch(r.stderr, /\n\s+at /);
   assert.equal(readResumable(out).state.step, 20);
   const sample = cli(['sample', '--from', out, '--tokens', '5']);

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CharTokenizer } from '../src/tokenizers/char.js';
-import type { Tokenizer } from '../src/tokenizers/tokenizer.js';
-import { TsgptError } from '../src/errors.js';
+import { CharTokenizer } from '../../src/tokenizers/char.js';
+import type { Tokenizer } from '../../src/tokenizers/tokenizer.js';
+import { TsgptError } from '../../src/errors.js';
 
-const SHAKESPEARE = fileURLToPath(new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url));
+const SHAKESPEARE = fileURLToPath(new URL('../../../../shared/data/tinyshakespeare.txt', import.meta.url));
 
 function throwsTsgpt(fn: () => unknown, message: string | RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -52,20 +52,14 @@ test('fromText rejects empty text', () => {
 
 test('unknown characters are all named, JSON-escaped, with the label', () => {
   const tok = CharTokenizer.fromText('hello world');
-  throwsTsgpt(
-    () => tok.encode('héllo ßé', { label: 'start text' }),
-    'start text has characters outside the vocabulary: "é", "ß"',
-  );
+  throwsTsgpt(() => tok.encode('héllo ßé', { label: 'start text' }), 'start text has characters outside the vocabulary: "é", "ß"');
   throwsTsgpt(() => tok.encode('a\n\u200b'), 'text has characters outside the vocabulary: "a", "\\n", "\\u200b"');
   throwsTsgpt(() => tok.encode('😀'), 'text has characters outside the vocabulary: "😀"');
 });
 
 test('the list of unknown characters is capped', () => {
   const tok = CharTokenizer.fromText('x');
-  throwsTsgpt(
-    () => tok.encode('abcdefghx'),
-    'text has characters outside the vocabulary: "a", "b", "c", "d", "e" and 3 more',
-  );
+  throwsTsgpt(() => tok.encode('abcdefghx'), 'text has characters outside the vocabulary: "a", "b", "c", "d", "e" and 3 more');
 });
 
 test('skip and replace modes', () => {
@@ -108,10 +102,16 @@ test('fromJSON rejects malformed input', () => {
   throwsTsgpt(() => CharTokenizer.fromJSON({ type: 'char' }), /"chars" must be an array/);
   throwsTsgpt(() => CharTokenizer.fromJSON({ type: 'char', chars: 'abc' }), /"chars" must be an array/);
   throwsTsgpt(() => CharTokenizer.fromJSON({ type: 'char', chars: [] }), /"chars" is empty/);
-  throwsTsgpt(() => CharTokenizer.fromJSON({ type: 'char', chars: ['a', 'bc'] }), 'tokenizer JSON: chars[1] is "bc", not a single character');
+  throwsTsgpt(
+    () => CharTokenizer.fromJSON({ type: 'char', chars: ['a', 'bc'] }),
+    'tokenizer JSON: chars[1] is "bc", not a single character',
+  );
   throwsTsgpt(() => CharTokenizer.fromJSON({ type: 'char', chars: ['a', ''] }), /chars\[1\] is "", not a single/);
   throwsTsgpt(() => CharTokenizer.fromJSON({ type: 'char', chars: ['a', 7] }), /chars\[1\] is number 7, not a single/);
-  throwsTsgpt(() => CharTokenizer.fromJSON({ type: 'char', chars: ['a', 'b', 'a'] }), 'tokenizer JSON: chars[2] repeats "a" (already chars[0])');
+  throwsTsgpt(
+    () => CharTokenizer.fromJSON({ type: 'char', chars: ['a', 'b', 'a'] }),
+    'tokenizer JSON: chars[2] repeats "a" (already chars[0])',
+  );
   throwsTsgpt(() => CharTokenizer.fromJSON({ type: 'char', chars: ['\ude00\ud83d'] }), /not a single character/);
   throwsTsgpt(() => CharTokenizer.fromJSON({ type: 'char', chars: 1 }, 'run/tokenizer.json'), /^run\/tokenizer\.json: /);
   assert.equal(CharTokenizer.fromJSON({ type: 'char', chars: ['😀', 'a'] }).vocabSize, 2);
@@ -122,7 +122,9 @@ test('constructor validates its vocabulary too', () => {
   throwsTsgpt(() => new CharTokenizer([]), /is empty/);
 });
 
-test('Tiny Shakespeare: 65 characters and an exact round trip', { skip: !existsSync(SHAKESPEARE) && 'shared Tiny Shakespeare not present' }, () => {
+test('Tiny Shakespeare: 65 characters and an exact round trip', {
+  skip: !existsSync(SHAKESPEARE) && 'shared Tiny Shakespeare not present',
+}, () => {
   const text = readFileSync(SHAKESPEARE, 'utf8');
   const tok = CharTokenizer.fromText(text);
   assert.equal(tok.vocabSize, 65);

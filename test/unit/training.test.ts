@@ -1,14 +1,14 @@
 /** Training as a whole: it learns, it is repeatable, and gradient accumulation means what it says. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Rng } from '../src/engine/random.js';
-import { intTensor, tidy } from '../src/engine/tensor.js';
-import { splitTrainVal } from '../src/data/split.js';
-import { createModel, type ModelConfig } from '../src/models/index.js';
-import { CharTokenizer } from '../src/tokenizers/char.js';
-import { PRESETS, type RunConfig } from '../src/train/config.js';
-import { Trainer, type EvalReport } from '../src/train/trainer.js';
-import { makeCorpus } from './helpers/corpus.js';
+import { Rng } from '../../src/engine/random.js';
+import { intTensor, tidy } from '../../src/engine/tensor.js';
+import { splitTrainVal } from '../../src/data/split.js';
+import { createModel, type ModelConfig } from '../../src/models/index.js';
+import { CharTokenizer } from '../../src/tokenizers/char.js';
+import { PRESETS, type RunConfig } from '../../src/train/config.js';
+import { Trainer, type EvalReport } from '../../src/train/trainer.js';
+import { makeCorpus } from '../helpers/corpus.js';
 
 const text = makeCorpus(20_000);
 const tokenizer = CharTokenizer.fromText(text);
@@ -16,12 +16,31 @@ const { train, val } = splitTrainVal(tokenizer.encode(text));
 
 function tinyRun(overrides: Partial<RunConfig> = {}): { trainer: Trainer; config: RunConfig } {
   const config: RunConfig = {
-    ...PRESETS.baby, nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 16, batchSize: 8, maxIters: 40,
-    evalInterval: 20, evalIters: 4, warmupIters: 5, lrDecayIters: 40, learningRate: 3e-3, minLr: 3e-4, ...overrides,
+    ...PRESETS.baby,
+    nLayer: 2,
+    nHead: 2,
+    nEmbd: 32,
+    blockSize: 16,
+    batchSize: 8,
+    maxIters: 40,
+    evalInterval: 20,
+    evalIters: 4,
+    warmupIters: 5,
+    lrDecayIters: 40,
+    learningRate: 3e-3,
+    minLr: 3e-4,
+    ...overrides,
   };
   const model: ModelConfig = {
-    kind: 'gpt', style: config.style, vocabSize: tokenizer.vocabSize, blockSize: config.blockSize,
-    nLayer: config.nLayer, nHead: config.nHead, nEmbd: config.nEmbd, dropout: config.dropout, bias: config.bias,
+    kind: 'gpt',
+    style: config.style,
+    vocabSize: tokenizer.vocabSize,
+    blockSize: config.blockSize,
+    nLayer: config.nLayer,
+    nHead: config.nHead,
+    nEmbd: config.nEmbd,
+    dropout: config.dropout,
+    bias: config.bias,
   };
   const rng = new Rng(config.seed);
   return { trainer: new Trainer(createModel(model, rng), config, train, val, rng), config };
@@ -46,7 +65,8 @@ test('a short run drives the validation loss down by more than 1.2 nats', async 
 
 for (const style of ['nanogpt', 'lecture'] as const) {
   test(`the same seed gives bit-for-bit the same run (${style}, with dropout)`, async () => {
-    const losses: number[][] = [], weights: Float32Array[][] = [];
+    const losses: number[][] = [],
+      weights: Float32Array[][] = [];
     for (let run = 0; run < 2; run++) {
       const { trainer } = tinyRun({ style, dropout: 0.1, maxIters: 12 });
       const l: number[] = [];
@@ -79,12 +99,21 @@ test('gradient accumulation: 2 micro-batches of B equal one batch of 2B', () => 
     run.trainer.afterBackward = () => void (grads = run.trainer.model.parameters().map((p) => p.grad!.data.slice()));
     return { report: run.trainer.trainStep(), grads };
   };
-  const { report: ra, grads: ga } = gradsBeforeUpdate(a), { report: rb, grads: gb } = gradsBeforeUpdate(b);
+  const { report: ra, grads: ga } = gradsBeforeUpdate(a),
+    { report: rb, grads: gb } = gradsBeforeUpdate(b);
   assert.ok(Math.abs(ra.loss - rb.loss) < 1e-5, `losses ${ra.loss} vs ${rb.loss}`);
-  assert.ok(gb.some((g) => g.some((x) => x !== 0)), 'the gradients are not all zero');
-  for (const p of a.trainer.model.parameters()) assert.ok(p.grad!.data.every((x) => x === 0), 'the update left a gradient');
+  assert.ok(
+    gb.some((g) => g.some((x) => x !== 0)),
+    'the gradients are not all zero',
+  );
+  for (const p of a.trainer.model.parameters())
+    assert.ok(
+      p.grad!.data.every((x) => x === 0),
+      'the update left a gradient',
+    );
   for (let i = 0; i < ga.length; i++) {
-    let maxDiff = 0, scale = 0;
+    let maxDiff = 0,
+      scale = 0;
     for (let j = 0; j < ga[i]!.length; j++) {
       maxDiff = Math.max(maxDiff, Math.abs(ga[i]![j]! - gb[i]![j]!));
       scale = Math.max(scale, Math.abs(gb[i]![j]!));
@@ -96,7 +125,8 @@ test('gradient accumulation: 2 micro-batches of B equal one batch of 2B', () => 
 });
 
 test('a backward pass run between two steps does not leak into the next step (the update zeroed the gradients)', () => {
-  const plain = tinyRun(), probed = tinyRun();
+  const plain = tinyRun(),
+    probed = tinyRun();
   plain.trainer.trainStep();
   probed.trainer.trainStep();
   // Someone's own backward between steps (an inspection, say) adds to the parameters' gradients.
@@ -104,8 +134,12 @@ test('a backward pass run between two steps does not leak into the next step (th
     const ids = Int32Array.from({ length: 16 }, (_, i) => i % tokenizer.vocabSize);
     probed.trainer.model.forward(intTensor(ids, [1, 16]), intTensor(ids, [1, 16])).loss!.backward();
   });
-  assert.ok(probed.trainer.model.parameters().some((p) => p.grad!.data.some((x) => x !== 0)), 'the probe wrote gradients');
-  const a = plain.trainer.trainStep(), b = probed.trainer.trainStep();
+  assert.ok(
+    probed.trainer.model.parameters().some((p) => p.grad!.data.some((x) => x !== 0)),
+    'the probe wrote gradients',
+  );
+  const a = plain.trainer.trainStep(),
+    b = probed.trainer.trainStep();
   assert.equal(b.gradNorm, a.gradNorm);
   assert.deepEqual(weightsOf(probed.trainer), weightsOf(plain.trainer));
   plain.trainer.model.dispose();

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeSafetensors, encodeSafetensors, MAX_HEADER_BYTES } from '../src/io/safetensors.js';
-import type { NamedTensor } from '../src/io/safetensors.js';
-import { TsgptError } from '../src/errors.js';
+import { decodeSafetensors, encodeSafetensors, MAX_HEADER_BYTES } from '../../src/io/safetensors.js';
+import type { NamedTensor } from '../../src/io/safetensors.js';
+import { TsgptError } from '../../src/errors.js';
 
 /** A file from raw header text, so tests can write headers the encoder would never produce. */
 function rawFile(headerText: string, data: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -86,10 +86,25 @@ test('exact bytes of a small file, built by hand', () => {
   const header = '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
   assert.equal(header.length, 54); // padded with two spaces to 56, so the data starts at byte 64
   const expected = new Uint8Array([
-    56, 0, 0, 0, 0, 0, 0, 0,
-    ...[...header].map((c) => c.charCodeAt(0)), 0x20, 0x20,
-    0x00, 0x00, 0x80, 0x3f, // 1.0f = 0x3f800000, little-endian
-    0x00, 0x00, 0x00, 0xc0, // -2.0f = 0xc0000000
+    56,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    ...[...header].map((c) => c.charCodeAt(0)),
+    0x20,
+    0x20,
+    0x00,
+    0x00,
+    0x80,
+    0x3f, // 1.0f = 0x3f800000, little-endian
+    0x00,
+    0x00,
+    0x00,
+    0xc0, // -2.0f = 0xc0000000
   ]);
   assert.equal(expected.length, 72);
   const encoded = encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [2], data: new Float32Array([1, -2]) }]);
@@ -140,7 +155,10 @@ test('header text problems', () => {
   rejects(rawFile('"x"'), /header is "x", not a JSON object/);
   rejects(rawFile('{\n\u2028"a"\n:\n\n'), /^safetensors file: header is not valid JSON \([^\n\u2028]*\)$/);
   const longName = 'n'.repeat(100_000);
-  assert.throws(() => decodeSafetensors(headerFile({ [longName]: 1 })), (err: Error) => err.message.length < 200);
+  assert.throws(
+    () => decodeSafetensors(headerFile({ [longName]: 1 })),
+    (err: Error) => err.message.length < 200,
+  );
 });
 
 test('tensor entry problems', () => {
@@ -150,13 +168,19 @@ test('tensor entry problems', () => {
   rejects(headerFile({ w: { ...entry('F32', [1], [0, 4]), extra: 1 } }, 4), 'safetensors file: tensor "w" has unknown field "extra"');
   rejects(headerFile({ w: entry(32, [1], [0, 4]) }, 4), /tensor "w" has dtype number 32, not a string/);
   for (const dtype of ['F16', 'BF16', 'F64', 'I64', 'U8', 'BOOL', 'f32', 'WHAT']) {
-    rejects(headerFile({ w: entry(dtype, [1], [0, 4]) }, 4), `safetensors file: tensor "w" has unsupported dtype "${dtype}" (tsgpt reads F32 and I32)`);
+    rejects(
+      headerFile({ w: entry(dtype, [1], [0, 4]) }, 4),
+      `safetensors file: tensor "w" has unsupported dtype "${dtype}" (tsgpt reads F32 and I32)`,
+    );
   }
 });
 
 test('shape problems', () => {
   rejects(headerFile({ w: entry('F32', 4, [0, 16]) }, 16), /tensor "w" has shape number 4, not an array/);
-  rejects(headerFile({ w: entry('F32', [2, -2], [0, 16]) }, 16), 'safetensors file: tensor "w" has shape[1] = number -2, not a non-negative integer');
+  rejects(
+    headerFile({ w: entry('F32', [2, -2], [0, 16]) }, 16),
+    'safetensors file: tensor "w" has shape[1] = number -2, not a non-negative integer',
+  );
   rejects(headerFile({ w: entry('F32', [1.5], [0, 16]) }, 16), /shape\[0\] = number 1.5/);
   rejects(headerFile({ w: entry('F32', ['4'], [0, 16]) }, 16), /shape\[0\] = "4"/);
   rejects(headerFile({ w: entry('F32', [2 ** 53], [0, 16]) }, 16), /shape\[0\] = number 9007199254740992/);
@@ -171,7 +195,10 @@ test('data_offsets problems', () => {
   rejects(headerFile({ w: entry('F32', [1], [0.5, 4]) }, 4), /data_offsets that are not integers/);
   rejects(headerFile({ w: entry('F32', [1], [8, 4]) }, 8), /data_offsets \[8, 4\] with begin after end/);
   rejects(headerFile({ w: entry('F32', [1], [-4, 0]) }, 8), /data_offsets \[-4, 0\]/);
-  rejects(headerFile({ w: entry('F32', [2], [0, 8]) }, 4), 'safetensors file: tensor "w" ends at byte 8 of the data but the data is only 4 bytes');
+  rejects(
+    headerFile({ w: entry('F32', [2], [0, 8]) }, 4),
+    'safetensors file: tensor "w" ends at byte 8 of the data but the data is only 4 bytes',
+  );
 });
 
 test('byte length must match the shape, without overflowing', () => {
@@ -184,7 +211,10 @@ test('byte length must match the shape, without overflowing', () => {
   rejects(headerFile({ w: entry('F32', [2 ** 26, 2 ** 26, 2 ** 26], [0, 16]) }, 16), /needs more than 2\^53 bytes/);
   rejects(headerFile({ w: entry('F32', [2 ** 52, 2 ** 52, 1], [0, 16]) }, 16), /needs more than 2\^53 bytes/);
   rejects(headerFile({ w: entry('F32', [2 ** 20, 2 ** 20], [0, 16]) }, 16), /needs 4398046511104 bytes/);
-  rejects(headerFile({ w: entry('F32', new Array(1000).fill(1), [0, 16]) }, 16), /shape \[1, 1, 1, 1, 1, 1, 1, 1, … \(1000 dimensions\)\] of F32, which needs 4 bytes/);
+  rejects(
+    headerFile({ w: entry('F32', new Array(1000).fill(1), [0, 16]) }, 16),
+    /shape \[1, 1, 1, 1, 1, 1, 1, 1, … \(1000 dimensions\)\] of F32, which needs 4 bytes/,
+  );
   // A zero anywhere makes an empty tensor, however large the other dimensions.
   const z = decodeSafetensors(headerFile({ w: entry('F32', [2 ** 52, 0], [0, 0]) }));
   assert.equal(z.tensors.get('w')!.data.length, 0);
@@ -197,7 +227,10 @@ test('tensors may not overlap or leave bytes unclaimed', () => {
   );
   rejects(headerFile({ a: entry('F32', [2], [0, 8]), b: entry('F32', [2], [0, 8]) }, 8), /overlaps/);
   rejects(headerFile({ a: entry('F32', [2], [0, 8]), z: entry('F32', [0], [4, 4]) }, 8), /tensor "z" \(bytes 4 to 4\) overlaps tensor "a"/);
-  rejects(headerFile({ a: entry('F32', [1], [0, 4]), b: entry('F32', [1], [8, 12]) }, 12), 'safetensors file: data bytes 4 to 8 belong to no tensor');
+  rejects(
+    headerFile({ a: entry('F32', [1], [0, 4]), b: entry('F32', [1], [8, 12]) }, 12),
+    'safetensors file: data bytes 4 to 8 belong to no tensor',
+  );
   rejects(headerFile({ a: entry('F32', [1], [0, 4]) }, 12), 'safetensors file: data bytes 4 to 12 belong to no tensor');
   rejects(headerFile({}, 1), /data bytes 0 to 1 belong to no tensor/);
   // Listed out of order in the header is fine as long as the bytes tile.
@@ -249,7 +282,8 @@ test('fuzz: random mutations either decode or throw TsgptError', () => {
         bytes[at] = bytes[at]! ^ (1 << int(8));
       } else if (kind === 2 && bytes.length >= 8) {
         const choice = int(3);
-        const value = choice === 0 ? BigInt(int(bytes.length + 16)) : choice === 1 ? BigInt(int(2 ** 31)) * BigInt(int(2 ** 31)) : BigInt(int(256));
+        const value =
+          choice === 0 ? BigInt(int(bytes.length + 16)) : choice === 1 ? BigInt(int(2 ** 31)) * BigInt(int(2 ** 31)) : BigInt(int(256));
         new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(0, value, true);
       } else if (kind === 3 && headerEnd <= bytes.length) {
         // Swap a digit inside the header: keeps the JSON valid but breaks shapes and offsets.
