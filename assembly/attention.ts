@@ -3,17 +3,17 @@
  * out are [B, T, C] with head h in columns h*hs .. (h+1)*hs; att and keep are [B, nh, T, T].
  *
  * Each (batch, head) is a handful of small matrix products, run on the matmul's packing and 4x8 micro-kernel
- * (matmul.ts) with the causal structure exploited: query rows go four at a time, and a panel of rows only
+ * (gemm.ts) with the causal structure exploited: query rows go four at a time, and a panel of rows only
  * meets the keys its last row can see. Per four query rows, forward:
  *   S = Q K^T (into att),  P = softmax(S * scale) row by row,  out = (P * keep) V
  * and backward, with W = P * keep:
  *   dW = dout V^T,  dS = P (dW keep - rowsum(P dW keep)) scale,  dq += dS K     (rows of queries)
  *   dv += W^T dout,  dk += dS^T q                                               (rows of keys, afterwards)
  * Every product sums its terms in order, one (possibly fused) multiply-add per term; terms past the
- * diagonal are exact zeros. The caller provides scratch of attentionScratchBytes() bytes for the packed
- * operands (and dS).
+ * diagonal are exact zeros. Each kernel's `<name>Scratch` says how much scratch its packed operands (and
+ * dS) take; `way` and `first` (src/engine/wasm/wasm_kernels.ts) change nothing here.
  */
-import { microTile, packA, packB, TILE_BYTES } from './matmul';
+import { microTile, packA, packB, TILE_BYTES } from './gemm';
 import { exp4, hmax, hsum } from './simd';
 
 // @ts-ignore: decorator
@@ -30,13 +30,33 @@ import { exp4, hmax, hsum } from './simd';
  * Scratch bytes for kind 0 (forward over T positions), 1 (backward over T positions) or 2 (cached forward
  * with T = offset + Tq keys), head size hs.
  */
-export function attentionScratchBytes(kind: i32, T: i32, hs: i32): usize {
+function scratchBytes(kind: i32, T: i32, hs: i32): usize {
   const keysByDim = (<usize>hs * pad8(T)) << 2; // a [T, hs] operand packed as B(k = d, j = position)
   const dimsByKeys = (<usize>T * pad8(hs)) << 2; // a [T, hs] operand packed as B(k = position, j = d)
   const aPanel = ((<usize>4 * <usize>max(hs, T)) << 2) + 64 + <usize>TILE_BYTES; // and the edge tile
   if (kind == 0) return keysByDim + dimsByKeys + aPanel + 3 * 64;
   if (kind == 1) return keysByDim + 3 * dimsByKeys + aPanel + ((<usize>T * <usize>T) << 2) + 6 * 64;
   return keysByDim + dimsByKeys + aPanel + ((<usize>4 * <usize>T) << 2) + 4 * 64;
+}
+
+export function attentionForwardScratch(
+  out: usize, att: usize, q: usize, k: usize, v: usize, keep: usize,
+  B: i32, T: i32, nh: i32, hs: i32, scale: f32, ld: i32, h0: i32, hn: i32, way: i32,
+): f64 {
+  return <f64>scratchBytes(0, T, hs);
+}
+
+export function attentionBackwardScratch(
+  dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, att: usize, keep: usize,
+  B: i32, T: i32, nh: i32, hs: i32, scale: f32, ld: i32, accumulate: bool, way: i32,
+): f64 {
+  return <f64>scratchBytes(1, T, hs);
+}
+
+export function attentionCachedForwardScratch(
+  out: usize, q: usize, kCache: usize, vCache: usize, B: i32, Tq: i32, Tmax: i32, offset: i32, nh: i32, hs: i32, scale: f32, way: i32,
+): f64 {
+  return <f64>scratchBytes(2, offset + Tq, hs);
 }
 
 /** The largest of scale * row[0..n) (each product rounded to float32, as the reference does), n >= 1. */
@@ -185,7 +205,7 @@ function headForward(
  */
 export function attentionForward(
   out: usize, att: usize, q: usize, k: usize, v: usize, keep: usize,
-  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize, ld: i32, h0: i32, hn: i32,
+  B: i32, T: i32, nh: i32, hs: i32, scale: f32, ld: i32, h0: i32, hn: i32, scratch: usize, way: i32, first: i32,
 ): void {
   const stride = (<usize>ld) << 2, outStride = (<usize>(nh * hs)) << 2;
   const ldS = (<usize>T) << 2;
@@ -209,7 +229,7 @@ export function attentionForward(
  */
 export function attentionCachedForward(
   out: usize, q: usize, kCache: usize, vCache: usize,
-  B: i32, Tq: i32, Tmax: i32, offset: i32, nh: i32, hs: i32, scale: f32, scratch: usize,
+  B: i32, Tq: i32, Tmax: i32, offset: i32, nh: i32, hs: i32, scale: f32, scratch: usize, way: i32, first: i32,
 ): void {
   const stride = (<usize>(nh * hs)) << 2;
   const nk = offset + Tq;
@@ -227,7 +247,7 @@ export function attentionCachedForward(
 }
 
 /**
- * Backward into dq, dk, dv (see the top of the file); scratch of attentionScratchBytes(1, T, hs). Each of
+ * Backward into dq, dk, dv (see the top of the file); scratch of attentionBackwardScratch bytes. Each of
  * their rows is one product's output, so `accumulate` false overwrites them (nothing there yet: no zeroing
  * pass) where true adds. Any of dq, dk, dv may be 0 (null): that gradient is not needed, and nothing is
  * written for it.
@@ -235,7 +255,7 @@ export function attentionCachedForward(
  */
 export function attentionBackward(
   dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, att: usize, keep: usize,
-  B: i32, T: i32, nh: i32, hs: i32, scale: f32, scratch: usize, ld: i32, accumulate: bool,
+  B: i32, T: i32, nh: i32, hs: i32, scale: f32, ld: i32, accumulate: bool, scratch: usize, way: i32, first: i32,
 ): void {
   const stride = (<usize>ld) << 2;
   const cs = ld, csOut = nh * hs;

@@ -1,20 +1,19 @@
 /**
- * The WebAssembly SIMD kernels of tsgpt: the entry file whose exports are the module's exports. Every kernel
- * takes byte offsets into the imported memory (the engine's arena) plus the shapes of
- * src/engine/kernels/*.ts; src/engine/wasm/backend.ts wraps them into the Kernels interface.
- * Built by scripts/build-wasm.mjs (two variants: plain SIMD, and relaxed SIMD with fused multiply-add).
+ * The WebAssembly SIMD kernels of tsgpt: the entry file whose exports are the module's exports, one per row of
+ * the kernel table (src/engine/kernel_table.ts), each in the file named as its reference twin in
+ * src/engine/kernels/. gemm.ts and simd.ts are helpers. Built by scripts/build-wasm.mjs (plain SIMD, and
+ * relaxed SIMD with fused multiply-add); src/engine/wasm/wasm_kernels.ts binds the exports to the table.
  */
-export { matmulStrided, matmulPackABytes, matmulPackBBytes, matmulWholeBytes, transpose } from './matmul';
-export { attentionForward, attentionBackward, attentionCachedForward, attentionScratchBytes } from './attention';
-export {
-  fillZero, copy, addSame, dropoutMask, addForward, addBackward, mulForward, mulBackward, biasForward, biasBackward, reluForward, reluBackward,
-  geluForward, geluBackward, embeddingForward, embeddingBackward,
-} from './elementwise';
-export {
-  layernormForward, layernormBackwardParams, layernormBackwardInput, softmaxForward, softmaxBackward, crossEntropyForward,
-  crossEntropyBackward, crossEntropyCount,
-} from './norm';
-export { adamwStep, sumOfSquares } from './optim';
+export * from './activations';
+export * from './adamw';
+export * from './attention';
+export * from './cross_entropy';
+export * from './dropout';
+export * from './elementwise';
+export * from './embedding';
+export * from './layernorm';
+export * from './matmul';
+export * from './softmax';
 
 /** End of the module's static data: the build checks that it lies within the arena's reserved first 64 KiB. */
 export function staticDataEnd(): usize {

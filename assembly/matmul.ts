@@ -1,105 +1,12 @@
 /**
- * Matrix products, row-major float32, in the three layouts the engine needs:
- *   NT  out[M,N] (+)= a[M,K] @ b[N,K]^T      NN  out (+)= a[M,K] @ b[K,N]      TN  out (+)= a[K,M]^T @ b[K,N]
- * One driver, matmulStrided, serves all three (and any block of rows or columns of them: the backend's threads
- * split products that way), in GotoBLAS order: a block of B (KC x NC) is packed into panels of NR = 8
- * columns, laid out k-major, a block of A (MC x KC) into panels of MR = 4 rows, and a 4x8 micro-kernel
- * (eight f32x4 accumulators: more spill registers in V8) runs over every pair of panels. Packing is where the
- * layouts differ; it costs O(MK + KN) against the product's O(MNK). Edge tiles (M % 4, N % 8) are computed
- * whole into a small tile in the caller's scratch (panels are zero-padded) and only their valid part is written.
- * One to three rows (sampling) skip the packing: rowTimesColumns and rowTimesRows, summing in the same order.
+ * Matrix products, row-major float32, any layout and any block of rows or columns of one: the kernel of the
+ * table's `matmul` row (src/engine/kernels/matmul.ts is the reference), and `transpose`. The product runs
+ * gemm.ts's packing and 4x8 micro-kernel over blocks of A and B; one to three rows (sampling) skip the packing:
+ * rowTimesColumns and rowTimesRows, summing in the same order.
  */
+import { microTile, packA, packB, KC, MC, MR, NC, NR, TILE_BYTES, storeTransposed4x4 } from './gemm';
 import { madd, storeOrAdd } from './simd';
 
-const MR: i32 = 4;
-const NR: i32 = 8;
-/** Depth of a block: an A panel (4 KB) and a B panel (8 KB) of this depth stay in L1 together. */
-const KC: i32 = 256;
-/** Rows of A packed at once (128 KB: L2). */
-const MC: i32 = 128;
-/** Columns of B packed at once (512 KB at full depth: L2). */
-const NC: i32 = 512;
-
-/** Bytes of an edge tile (4 rows of 8 floats): callers keep one in their scratch, so threads never share one. */
-export const TILE_BYTES: i32 = MR * NR * 4;
-
-/** Bytes of scratch the caller provides for the packed A block (and the edge tile after it) and B block. */
-export function matmulPackABytes(): i32 {
-  return MC * KC * 4 + TILE_BYTES;
-}
-export function matmulPackBBytes(): i32 {
-  return KC * NC * 4;
-}
-
-/**
- * C[4,8] (+)= Apanel[kc,4]^T Bpanel[kc,8]: the inner loop of every product. `ldc` is C's row stride in bytes.
- * Each lane sums its kc products in order, one multiply-add at a time. The loop runs on the B pointer against
- * its end (one induction variable fewer than a counter), tested at the bottom. In V8 on x64 this is about 30
- * instructions per step of k (6 loads, 8 mul + 8 add, loop and stack-check overhead): ~38 GFLOPS at 3 GHz,
- * bound by instruction issue; with relaxed_madd, 8 FMAs on the two FMA pipes: ~49 GFLOPS. Unrolling k by two
- * is slower: V8 hoists all the loads and spills accumulators.
- */
-export function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, accumulate: bool): void {
-  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  if (kc > 0) {
-    const end = pb + ((<usize>kc) << 5);
-    do {
-      const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-      let a = v128.load32_splat(pa);
-      c00 = madd(a, b0, c00);
-      c01 = madd(a, b1, c01);
-      a = v128.load32_splat(pa, 4);
-      c10 = madd(a, b0, c10);
-      c11 = madd(a, b1, c11);
-      a = v128.load32_splat(pa, 8);
-      c20 = madd(a, b0, c20);
-      c21 = madd(a, b1, c21);
-      a = v128.load32_splat(pa, 12);
-      c30 = madd(a, b0, c30);
-      c31 = madd(a, b1, c31);
-      pa += 16;
-      pb += 32;
-    } while (pb < end);
-  }
-  const c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-  if (accumulate) {
-    c00 = f32x4.add(c00, v128.load(c));
-    c01 = f32x4.add(c01, v128.load(c, 16));
-    c10 = f32x4.add(c10, v128.load(c1));
-    c11 = f32x4.add(c11, v128.load(c1, 16));
-    c20 = f32x4.add(c20, v128.load(c2));
-    c21 = f32x4.add(c21, v128.load(c2, 16));
-    c30 = f32x4.add(c30, v128.load(c3));
-    c31 = f32x4.add(c31, v128.load(c3, 16));
-  }
-  v128.store(c, c00);
-  v128.store(c, c01, 16);
-  v128.store(c1, c10);
-  v128.store(c1, c11, 16);
-  v128.store(c2, c20);
-  v128.store(c2, c21, 16);
-  v128.store(c3, c30);
-  v128.store(c3, c31, 16);
-}
-
-
-/**
- * Reads 4 floats from each of 4 rows and stores them transposed: the 4 values of column c (one from each row)
- * as 4 consecutive floats at dst + c * step. Both packers use it: A panels are 4 floats a k (step 16), B
- * panels 8 (step 32, each half a call).
- */
-// @ts-ignore: decorator
-@inline function storeTransposed4x4(r0: usize, r1: usize, r2: usize, r3: usize, dst: usize, step: usize): void {
-  const x0 = v128.load(r0), x1 = v128.load(r1), x2 = v128.load(r2), x3 = v128.load(r3);
-  const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-  const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-  const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-  const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-  v128.store(dst + step, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-  v128.store(dst + 2 * step, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
-  v128.store(dst + 3 * step, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
-}
 /**
  * out[cols, rows] = x[rows, cols] transposed, in 4x4 blocks; rows of x are ldx floats apart, rows of out ldo
  * (cols and rows for whole matrices: threads pass a block of x's rows and the whole strides).
@@ -128,108 +35,93 @@ export function transpose(out: usize, x: usize, rows: i32, cols: i32, ldx: i32, 
   }
 }
 
+
 /**
- * Four rows (r0, r0 + rs, ...) contiguous in k, depths 0..kc-1, stored transposed: the 4 values of depth k at
- * dst + k * step. An A panel is 4 floats a depth (step 16); a B panel 8, so each half of it is one call (step 32).
+ * A product split across threads cuts its output into blocks of rows (the table's first way) or of columns
+ * (the second); every chunk of rows needs all of B, every chunk of columns all of A. Packed again per chunk,
+ * those copies made a training step 7 to 10% slower on two threads, so each thread packs that operand whole
+ * into its scratch on its first chunk of the call (`first`), and its later chunks find it there. Packing moves
+ * floats and nothing else, so results are the same bits either way. Past this size each chunk packs its own.
  */
+const MAX_WHOLE_BYTES: f64 = 16 * 1024 * 1024;
+const BY_ROWS: i32 = 0;
+const BY_COLUMNS: i32 = 1;
+/** The packed A block with the edge tile after it, then the packed B block: every call's own scratch. */
+const A_BLOCK_BYTES: usize = <usize>(MC * KC * 4 + TILE_BYTES);
+const BLOCKS_BYTES: usize = A_BLOCK_BYTES + <usize>(KC * NC * 4);
+
+/** Bytes of the shared operand packed whole (B for a split by rows, A by columns), padded to whole panels; 0 for none. */
 // @ts-ignore: decorator
-@inline function packFourRows(r0: usize, rs: usize, kc: i32, dst: usize, step: usize): void {
-  const r1 = r0 + rs, r2 = r1 + rs, r3 = r2 + rs;
-  let k = 0;
-  for (; k + 4 <= kc; k += 4) {
-    const o = <usize>k << 2;
-    storeTransposed4x4(r0 + o, r1 + o, r2 + o, r3 + o, dst + <usize>k * step, step);
-  }
-  for (; k < kc; k++) {
-    const o = <usize>k << 2;
-    const dk = dst + <usize>k * step;
-    store<f32>(dk, load<f32>(r0 + o));
-    store<f32>(dk, load<f32>(r1 + o), 4);
-    store<f32>(dk, load<f32>(r2 + o), 8);
-    store<f32>(dk, load<f32>(r3 + o), 12);
-  }
+@inline function wholeBytes(way: i32, M: i32, N: i32, K: i32): f64 {
+  if (way != BY_ROWS && way != BY_COLUMNS) return 0;
+  const padded = way == BY_ROWS ? (N + NR - 1) & ~(NR - 1) : (M + MR - 1) & ~(MR - 1);
+  const bytes = <f64>K * <f64>padded * 4;
+  return bytes > MAX_WHOLE_BYTES ? 0 : bytes;
+}
+
+/** Scratch a thread needs for a product (or its share of one): the packing blocks, and the operand packed whole. */
+export function matmulScratch(
+  out: usize, ldc: i32, a: usize, ars: i32, acs: i32, b: usize, brs: i32, bcs: i32, M: i32, N: i32, K: i32, accumulate: i32, way: i32,
+): f64 {
+  return <f64>BLOCKS_BYTES + wholeBytes(way, M, N, K);
 }
 
 /**
- * Packs rows [i0, i0+mc) x depth [k0, k0+kc) of A, where A(i, k) = a[i*ars + k*acs] (element strides), into
- * panels of 4 rows: panel p at dst + p*kc*16 bytes, A(i0 + 4p + r, k0 + k) at float (k*4 + r). Rows past mc
- * are zeros. If `mul` is not 0, each element is multiplied by the element of `mul` at the same strides (the
- * attention's dropout mask applied on the way).
+ * out(i, j) (+)= sum_k A(i, k) B(k, j) with A(i, k) = a[i*ars + k*acs], B(k, j) = b[k*brs + j*bcs] and
+ * out(i, j) = out[i*ldc + j] (strides in elements): any block of rows or columns of any layout. Every output
+ * element is summed in the same order (depth blocks of KC, then k in order) whatever block it is computed in,
+ * so a split changes no bit of the result. `scratch` holds matmulScratch bytes (see above for `way`, `first`).
  */
-export function packA(dst: usize, a: usize, ars: i32, acs: i32, i0: i32, mc: i32, k0: i32, kc: i32, mul: usize): void {
-  if (mul != 0) {
-    packAScaled(dst, a, mul, ars, acs, i0, mc, k0, kc);
+export function matmul(
+  out: usize, ldcElems: i32, a: usize, ars: i32, acs: i32, b: usize, brs: i32, bcs: i32,
+  M: i32, N: i32, K: i32, accumulate: i32, scratch: usize, way: i32, first: i32,
+): void {
+  if (M <= 0 || N <= 0) return;
+  const ldc = <usize>ldcElems << 2;
+  if (K <= 0) {
+    if (accumulate == 0) for (let i = 0; i < M; i++) memory.fill(out + <usize>i * ldc, 0, (<usize>N) << 2);
     return;
   }
-  const rs = <usize>ars << 2, cs = <usize>acs << 2;
-  for (let p = 0; p < mc; p += MR) {
-    const rows = min(MR, mc - p);
-    const d = dst + ((<usize>p * <usize>kc) << 2);
-    const src = a + (<usize>(i0 + p)) * rs + (<usize>k0) * cs;
-    if (rows == MR && acs == 1) {
-      // Rows contiguous in k: transpose 4x4 blocks.
-      packFourRows(src, rs, kc, d, 16);
-    } else if (rows == MR && ars == 1) {
-      // Rows adjacent (A stored transposed): four consecutive floats per k.
-      for (let k = 0; k < kc; k++) v128.store(d + ((<usize>k) << 4), v128.load(src + (<usize>k) * cs));
-    } else {
-      for (let k = 0; k < kc; k++) {
-        const dk = d + ((<usize>k) << 4);
-        const sk = src + (<usize>k) * cs;
-        for (let r = 0; r < MR; r++) {
-          store<f32>(dk + ((<usize>r) << 2), r < rows ? load<f32>(sk + (<usize>r) * rs) : 0);
-        }
-      }
+  if (M < MR && (brs == 1 || bcs == 1)) {
+    // A few rows (sampling, one position at a time): against B's columns stored contiguously in k (a linear
+    // layer's weight) or its rows (the weight transposed, as sampling keeps it).
+    for (let i = 0; i < M; i++) {
+      const o = out + <usize>i * ldc, x = a + ((<usize>i * <usize>ars) << 2);
+      if (bcs == 1) rowTimesRows(o, x, acs, b, brs, N, K, accumulate != 0);
+      else rowTimesColumns(o, x, acs, b, bcs, N, K, accumulate != 0);
     }
+    return;
   }
-}
-
-/** packA with every element multiplied by mul's (same strides): the attention's dropout mask. */
-function packAScaled(dst: usize, a: usize, mul: usize, ars: i32, acs: i32, i0: i32, mc: i32, k0: i32, kc: i32): void {
-  const rs = <usize>ars << 2, cs = <usize>acs << 2;
-  for (let p = 0; p < mc; p += MR) {
-    const rows = min(MR, mc - p);
-    const d = dst + ((<usize>p * <usize>kc) << 2);
-    const off = (<usize>(i0 + p)) * rs + (<usize>k0) * cs;
-    if (rows == MR && acs == 1) {
-      const r0 = off, r1 = r0 + rs, r2 = r1 + rs, r3 = r2 + rs;
-      let k = 0;
-      for (; k + 4 <= kc; k += 4) {
-        const o = <usize>k << 2;
-        const x0 = f32x4.mul(v128.load(a + r0 + o), v128.load(mul + r0 + o));
-        const x1 = f32x4.mul(v128.load(a + r1 + o), v128.load(mul + r1 + o));
-        const x2 = f32x4.mul(v128.load(a + r2 + o), v128.load(mul + r2 + o));
-        const x3 = f32x4.mul(v128.load(a + r3 + o), v128.load(mul + r3 + o));
-        const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-        const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-        const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-        const dk = d + (o << 2);
-        v128.store(dk, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-        v128.store(dk, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
-        v128.store(dk, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
-        v128.store(dk, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
-      }
-      for (; k < kc; k++) {
-        const o = <usize>k << 2;
-        const dk = d + (o << 2);
-        store<f32>(dk, load<f32>(a + r0 + o) * load<f32>(mul + r0 + o));
-        store<f32>(dk, load<f32>(a + r1 + o) * load<f32>(mul + r1 + o), 4);
-        store<f32>(dk, load<f32>(a + r2 + o) * load<f32>(mul + r2 + o), 8);
-        store<f32>(dk, load<f32>(a + r3 + o) * load<f32>(mul + r3 + o), 12);
-      }
-    } else if (rows == MR && ars == 1) {
-      for (let k = 0; k < kc; k++) {
-        const o = off + (<usize>k) * cs;
-        v128.store(d + ((<usize>k) << 4), f32x4.mul(v128.load(a + o), v128.load(mul + o)));
-      }
-    } else {
-      for (let k = 0; k < kc; k++) {
-        const dk = d + ((<usize>k) << 4);
-        const sk = off + (<usize>k) * cs;
-        for (let r = 0; r < MR; r++) {
-          const o = sk + (<usize>r) * rs;
-          store<f32>(dk + ((<usize>r) << 2), r < rows ? load<f32>(a + o) * load<f32>(mul + o) : 0);
+  const packedA = scratch, packedB = scratch + A_BLOCK_BYTES, packedWhole = scratch + BLOCKS_BYTES;
+  const hasWhole = wholeBytes(way, M, N, K) > 0;
+  const wholeB = hasWhole && way == BY_ROWS, wholeA = hasWhole && way == BY_COLUMNS;
+  if (first != 0) {
+    if (wholeB) packWholeB(packedWhole, b, brs, bcs, N, K);
+    else if (wholeA) packWholeA(packedWhole, a, ars, acs, M, K);
+  }
+  const paddedM = <usize>((M + MR - 1) & ~(MR - 1));
+  const tile = packedA + <usize>(MC * KC * 4);
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      let blockB = packedB;
+      if (wholeB) blockB = packedWhole + (wholeBlockB(jc, pc, nc, K) << 2);
+      else packB(packedB, b, brs, bcs, pc, kc, jc, nc);
+      const acc = accumulate != 0 || pc > 0;
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = min(MC, M - ic);
+        let blockA = packedA;
+        if (wholeA) blockA = packedWhole + ((<usize>pc * paddedM + <usize>ic * <usize>kc) << 2);
+        else packA(packedA, a, ars, acs, ic, mc, pc, kc, 0);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const pb = blockB + ((<usize>jr * <usize>kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min(MR, mc - ir);
+            const pa = blockA + ((<usize>ir * <usize>kc) << 2);
+            microTile(kc, pa, pb, out + (<usize>(ic + ir)) * ldc + ((<usize>(jc + jr)) << 2), ldc, mr, nr, acc, tile);
+          }
         }
       }
     }
@@ -237,57 +129,29 @@ function packAScaled(dst: usize, a: usize, mul: usize, ars: i32, acs: i32, i0: i
 }
 
 /**
- * C[mr, nr] (+)= Apanel Bpanel over kc (mr <= 4, nr <= 8): whole tiles go straight to C, edge tiles through
- * `tile` (TILE_BYTES of scratch). kc may be 0 (then C is zeroed, or left alone when accumulating).
+ * Float offset of B's block (columns from jc, depths from pc) in B packed whole: blocks of NC columns one
+ * after another, each its depth blocks one after another (every block before is full, so pc floats a column).
  */
 // @ts-ignore: decorator
-@inline export function microTile(
-  kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, mr: i32, nr: i32, accumulate: bool, tile: usize,
-): void {
-  if (mr == MR && nr == NR) {
-    micro(kc, pa, pb, c, ldc, accumulate);
-  } else {
-    micro(kc, pa, pb, tile, NR * 4, false);
-    for (let r = 0; r < mr; r++) {
-      const cr = c + (<usize>r) * ldc, tr = tile + ((<usize>(r * NR)) << 2);
-      for (let j = 0; j < nr; j++) {
-        const o = <usize>j << 2;
-        const t = load<f32>(tr + o);
-        store<f32>(cr + o, accumulate ? load<f32>(cr + o) + t : t);
-      }
-    }
+@inline function wholeBlockB(jc: i32, pc: i32, nc: i32, K: i32): usize {
+  return <usize>jc * <usize>K + <usize>pc * <usize>((nc + NR - 1) & ~(NR - 1));
+}
+
+/** All of B, packed block by block where matmul's loops look for it (wholeBlockB). */
+function packWholeB(dst: usize, b: usize, brs: i32, bcs: i32, N: i32, K: i32): void {
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) packB(dst + (wholeBlockB(jc, pc, nc, K) << 2), b, brs, bcs, pc, min(KC, K - pc), jc, nc);
   }
 }
 
-/**
- * Packs depth [k0, k0+kc) x columns [j0, j0+nc) of B, where B(k, j) = b[k*brs + j*bcs], into panels of 8
- * columns: panel q at dst + q*kc*32 bytes, B(k0 + k, j0 + 8q + c) at float (k*8 + c). Columns past nc are zeros.
- */
-export function packB(dst: usize, b: usize, brs: i32, bcs: i32, k0: i32, kc: i32, j0: i32, nc: i32): void {
-  const rs = <usize>brs << 2, cs = <usize>bcs << 2;
-  for (let q = 0; q < nc; q += NR) {
-    const cols = min(NR, nc - q);
-    const d = dst + ((<usize>q * <usize>kc) << 2);
-    const src = b + (<usize>k0) * rs + (<usize>(j0 + q)) * cs;
-    if (cols == NR && bcs == 1) {
-      // B row-major [K, N]: each k is 8 consecutive floats.
-      for (let k = 0; k < kc; k++) {
-        const s = src + (<usize>k) * rs, dk = d + ((<usize>k) << 5);
-        v128.store(dk, v128.load(s));
-        v128.store(dk, v128.load(s, 16), 16);
-      }
-    } else if (cols == NR && brs == 1) {
-      // B given as [N, K] (the NT layout): 8 rows contiguous in k, transposed in 4x4 blocks.
-      packFourRows(src, cs, kc, d, 32);
-      packFourRows(src + 4 * cs, cs, kc, d + 16, 32);
-    } else {
-      for (let k = 0; k < kc; k++) {
-        const dk = d + ((<usize>k) << 5);
-        const sk = src + (<usize>k) * rs;
-        for (let c = 0; c < NR; c++) {
-          store<f32>(dk + ((<usize>c) << 2), c < cols ? load<f32>(sk + (<usize>c) * cs) : 0);
-        }
-      }
+/** All of A, packed by depth blocks, each its blocks of MC rows one after another (pc rows-padded floats a depth). */
+function packWholeA(dst: usize, a: usize, ars: i32, acs: i32, M: i32, K: i32): void {
+  const paddedM = <usize>((M + MR - 1) & ~(MR - 1));
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    for (let ic = 0; ic < M; ic += MC) {
+      packA(dst + ((<usize>pc * paddedM + <usize>ic * <usize>kc) << 2), a, ars, acs, ic, min(MC, M - ic), pc, kc, 0);
     }
   }
 }
@@ -476,117 +340,4 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
   if (lane == 1) return f32x4.extract_lane(v, 1);
   if (lane == 2) return f32x4.extract_lane(v, 2);
   return f32x4.extract_lane(v, 3);
-}
-
-/** Which operand every chunk of a threaded product shares: none, B (chunks of rows), A (chunks of columns). */
-export const SHARED_NONE: i32 = 0;
-export const SHARED_B: i32 = 1;
-export const SHARED_A: i32 = 2;
-/** A whole-operand buffer starts with the tag of the call it was packed for, on a cache line of its own. */
-const WHOLE_HEADER: usize = 64;
-
-/**
- * Bytes of the buffer that holds a shared operand packed whole: B (K x N) for SHARED_B, A (M x K) for
- * SHARED_A, padded to whole panels, after the header.
- */
-export function matmulWholeBytes(shared: i32, M: i32, N: i32, K: i32): f64 {
-  const padded = shared == SHARED_B ? (N + NR - 1) & ~(NR - 1) : (M + MR - 1) & ~(MR - 1);
-  return <f64>WHOLE_HEADER + <f64>K * <f64>padded * 4;
-}
-
-/**
- * out(i, j) (+)= sum_k A(i, k) B(k, j) with A(i, k) = a[i*ars + k*acs], B(k, j) = b[k*brs + j*bcs] and
- * out(i, j) = out[i*ldc + j] (strides in elements): any block of rows or columns of any layout. Threads split
- * a product into such blocks. Every output element is summed in the same order (depth blocks of KC, then k in
- * order) whatever block it is computed in, so a split changes no bit of the result.
- *
- * A thread takes several chunks of one call, and every chunk of rows needs all of B (every chunk of columns
- * all of A): packed again per chunk, those copies made a training step 7 to 10% slower on two threads. So with
- * `whole` (matmulWholeBytes of scratch, one per thread) and `shared` set, a thread packs the shared operand
- * whole on its first chunk of the call, and its later chunks find it packed: `tag` (not 0, different for
- * every call, since operands change between calls) marks whose it is. Packing moves floats and nothing else,
- * so results are the same bits either way.
- */
-export function matmulStrided(
-  out: usize, ldcElems: i32, a: usize, ars: i32, acs: i32, b: usize, brs: i32, bcs: i32,
-  M: i32, N: i32, K: i32, accumulate: i32, packedA: usize, packedB: usize, whole: usize, tag: i32, shared: i32,
-): void {
-  if (M <= 0 || N <= 0) return;
-  const ldc = <usize>ldcElems << 2;
-  if (K <= 0) {
-    if (accumulate == 0) for (let i = 0; i < M; i++) memory.fill(out + <usize>i * ldc, 0, (<usize>N) << 2);
-    return;
-  }
-  if (M < MR && (brs == 1 || bcs == 1)) {
-    // A few rows (sampling, one position at a time): against B's columns stored contiguously in k (a linear
-    // layer's weight) or its rows (the weight transposed, as sampling keeps it).
-    for (let i = 0; i < M; i++) {
-      const o = out + <usize>i * ldc, x = a + ((<usize>i * <usize>ars) << 2);
-      if (bcs == 1) rowTimesRows(o, x, acs, b, brs, N, K, accumulate != 0);
-      else rowTimesColumns(o, x, acs, b, bcs, N, K, accumulate != 0);
-    }
-    return;
-  }
-  const wholeB = whole != 0 && shared == SHARED_B, wholeA = whole != 0 && shared == SHARED_A;
-  const packedWhole = whole + WHOLE_HEADER;
-  if ((wholeB || wholeA) && load<i32>(whole) != tag) {
-    if (wholeB) packWholeB(packedWhole, b, brs, bcs, N, K);
-    else packWholeA(packedWhole, a, ars, acs, M, K);
-    store<i32>(whole, tag);
-  }
-  const paddedM = <usize>((M + MR - 1) & ~(MR - 1));
-  const tile = packedA + <usize>(MC * KC * 4);
-  for (let jc = 0; jc < N; jc += NC) {
-    const nc = min(NC, N - jc);
-    for (let pc = 0; pc < K; pc += KC) {
-      const kc = min(KC, K - pc);
-      let blockB = packedB;
-      if (wholeB) blockB = packedWhole + (wholeBlockB(jc, pc, nc, K) << 2);
-      else packB(packedB, b, brs, bcs, pc, kc, jc, nc);
-      const acc = accumulate != 0 || pc > 0;
-      for (let ic = 0; ic < M; ic += MC) {
-        const mc = min(MC, M - ic);
-        let blockA = packedA;
-        if (wholeA) blockA = packedWhole + ((<usize>pc * paddedM + <usize>ic * <usize>kc) << 2);
-        else packA(packedA, a, ars, acs, ic, mc, pc, kc, 0);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const nr = min(NR, nc - jr);
-          const pb = blockB + ((<usize>jr * <usize>kc) << 2);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const mr = min(MR, mc - ir);
-            const pa = blockA + ((<usize>ir * <usize>kc) << 2);
-            microTile(kc, pa, pb, out + (<usize>(ic + ir)) * ldc + ((<usize>(jc + jr)) << 2), ldc, mr, nr, acc, tile);
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * Float offset of B's block (columns from jc, depths from pc) in B packed whole: blocks of NC columns one
- * after another, each its depth blocks one after another (every block before is full, so pc floats a column).
- */
-// @ts-ignore: decorator
-@inline function wholeBlockB(jc: i32, pc: i32, nc: i32, K: i32): usize {
-  return <usize>jc * <usize>K + <usize>pc * <usize>((nc + NR - 1) & ~(NR - 1));
-}
-
-/** All of B, packed block by block where matmulStrided's loops look for it (wholeBlockB). */
-function packWholeB(dst: usize, b: usize, brs: i32, bcs: i32, N: i32, K: i32): void {
-  for (let jc = 0; jc < N; jc += NC) {
-    const nc = min(NC, N - jc);
-    for (let pc = 0; pc < K; pc += KC) packB(dst + (wholeBlockB(jc, pc, nc, K) << 2), b, brs, bcs, pc, min(KC, K - pc), jc, nc);
-  }
-}
-
-/** All of A, packed by depth blocks, each its blocks of MC rows one after another (pc rows-padded floats a depth). */
-function packWholeA(dst: usize, a: usize, ars: i32, acs: i32, M: i32, K: i32): void {
-  const paddedM = <usize>((M + MR - 1) & ~(MR - 1));
-  for (let pc = 0; pc < K; pc += KC) {
-    const kc = min(KC, K - pc);
-    for (let ic = 0; ic < M; ic += MC) {
-      packA(dst + ((<usize>pc * paddedM + <usize>ic * <usize>kc) << 2), a, ars, acs, ic, min(MC, M - ic), pc, kc, 0);
-    }
-  }
 }

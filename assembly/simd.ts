@@ -1,6 +1,6 @@
 /**
  * Small SIMD helpers shared by the kernels: multiply-add (fused when built with relaxed SIMD), horizontal
- * reductions, and a vectorised exp.
+ * reductions, a vectorised exp, sums over n floats and over a row. A helper file: no kernel of the table is here.
  */
 
 /** a * b + c. The relaxed build uses f32x4.relaxed_madd (one FMA where the CPU has it). */
@@ -77,4 +77,74 @@ const ROUNDER: f32 = 12582912.0;
 // @ts-ignore: decorator
 @inline export function exp1(x: f32): f32 {
   return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
+
+/** out = a + b over n floats. */
+// @ts-ignore: decorator
+@inline export function addN(out: usize, a: usize, b: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o < nv; o += 16) v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  for (; o < nb; o += 4) store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+}
+
+/** y += x over n floats. */
+// @ts-ignore: decorator
+@inline export function accN(y: usize, x: usize, n: i32): void {
+  addN(y, y, x, n);
+}
+
+/** Sum of n floats. */
+// @ts-ignore: decorator
+@inline export function sumN(x: usize, n: i32): f32 {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let acc = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < nv; o += 16) acc = f32x4.add(acc, v128.load(x + o));
+  let s = hsum(acc);
+  for (; o < nb; o += 4) s += load<f32>(x + o);
+  return s;
+}
+
+/** Largest of n floats (n >= 1). */
+// @ts-ignore: decorator
+@inline export function maxN(x: usize, n: i32): f32 {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let acc = f32x4.splat(-Infinity);
+  let o: usize = 0;
+  for (; o < nv; o += 16) acc = f32x4.pmax(acc, v128.load(x + o));
+  let m = hmax(acc);
+  for (; o < nb; o += 4) m = max<f32>(m, load<f32>(x + o));
+  return m;
+}
+
+/** Sum over n floats of exp(x - shift); writes the exponentials to out unless out is 0. */
+// @ts-ignore: decorator
+@inline export function sumExp(out: usize, x: usize, n: i32, shift: f32): f32 {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const vs = f32x4.splat(shift);
+  let a0 = f32x4.splat(0), a1 = a0;
+  let o: usize = 0;
+  // Two vectors per iteration: exp is a long chain of dependent operations.
+  for (; o + 32 <= nv; o += 32) {
+    const e0 = exp4(f32x4.sub(v128.load(x + o), vs)), e1 = exp4(f32x4.sub(v128.load(x + o, 16), vs));
+    if (out != 0) {
+      v128.store(out + o, e0);
+      v128.store(out + o, e1, 16);
+    }
+    a0 = f32x4.add(a0, e0);
+    a1 = f32x4.add(a1, e1);
+  }
+  for (; o < nv; o += 16) {
+    const e = exp4(f32x4.sub(v128.load(x + o), vs));
+    if (out != 0) v128.store(out + o, e);
+    a0 = f32x4.add(a0, e);
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; o < nb; o += 4) {
+    const e = exp1(load<f32>(x + o) - shift);
+    if (out != 0) store<f32>(out + o, e);
+    s += e;
+  }
+  return s;
 }

@@ -12,6 +12,7 @@
  */
 import { loadavg } from 'node:os';
 import { referenceKernels, type Kernels } from '../src/engine/backend.js';
+import { matmulNN, matmulNT, matmulTN } from '../src/engine/matmul_layouts.js';
 import { Rng } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { createWasmKernels, wasmVariant } from '../src/engine/wasm/wasm_kernels.js';
@@ -77,8 +78,8 @@ function timeMatmul(k: Kernels, layout: Layout, M: number, N: number, K: number)
   const out = filled(M * N),
     a = filled(M * K),
     b = filled(K * N);
-  const fn = layout === 'NT' ? k.matmulNT : layout === 'NN' ? k.matmulNN : k.matmulTN;
-  const s = seconds(() => fn(out.data, a.data, b.data, M, N, K, false));
+  const product = layout === 'NT' ? matmulNT : layout === 'NN' ? matmulNN : matmulTN;
+  const s = seconds(() => product(k, out.data, a.data, b.data, M, N, K, false));
   for (const t of [out, a, b]) t.dispose();
   return s;
 }
@@ -167,9 +168,9 @@ const out = filled(B * T * C),
   dv = filled(B * T * C);
 const pairFlops = B * nh * ((T * (T + 1)) / 2) * hs * 2;
 for (const [name, kern] of backends) {
-  const f = seconds(() => kern.attentionForward(out.data, att.data, q.data, k.data, v.data, null, B, T, nh, hs, scale));
+  const f = seconds(() => kern.attentionForward(out.data, att.data, q.data, k.data, v.data, null, B, T, nh, hs, scale, C, 0, nh));
   const b = seconds(() =>
-    kern.attentionBackward(dq.data, dk.data, dv.data, dout.data, q.data, k.data, v.data, att.data, null, B, T, nh, hs, scale),
+    kern.attentionBackward(dq.data, dk.data, dv.data, dout.data, q.data, k.data, v.data, att.data, null, B, T, nh, hs, scale, C, true),
   );
   console.log(
     `  ${name.padEnd(13)} forward ${(f * 1000).toFixed(2).padStart(6)} ms (${((2 * pairFlops) / f / 1e9).toFixed(1)} GFLOPS), ` +

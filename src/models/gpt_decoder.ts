@@ -29,7 +29,6 @@ export class GPTDecoder {
   private readonly ids: Tensor;
   private readonly C: number;
   /** The reference attention kernel's row of scores (the WebAssembly one brings its own). */
-  private readonly rowScratch: Float32Array;
 
   /** Whether this model has the shape the decoder runs: nanoGPT's blocks, whole. */
   static supports(model: GPT): boolean {
@@ -66,7 +65,6 @@ export class GPTDecoder {
     this.buffers.push(this.ids);
     // x, tok, h, mean, rstd, qkv, q, att, a, x2, f, g, m, logits: see step().
     for (const n of [B * C, B * C, B * C, B, B, 3 * B * C, B * C, B * C, B * C, B * C, 4 * B * C, 4 * B * C, B * C, B * V]) make(n);
-    this.rowScratch = new Float32Array(cache.maxLength);
   }
 
   /** Logits [B, V] for the tokens `next` (one per sequence) at position cache.length; advances the cache. */
@@ -88,7 +86,7 @@ export class GPTDecoder {
     // Token embedding plus the position's row (the position embedding's lookup copies that row exactly).
     const wpe = model.positionEmbedding.weight.data;
     k.embeddingForward(tok!, model.tokenEmbedding.weight.data, ids, B, C);
-    k.addForward(x!, tok!, wpe.subarray(offset * C, (offset + 1) * C), B * C, C);
+    k.addBroadcast(x!, tok!, wpe.subarray(offset * C, (offset + 1) * C), B * C, C);
     const nh = model.config.nHead,
       hs = C / nh,
       Tmax = cache.maxLength;
@@ -106,14 +104,14 @@ export class GPTDecoder {
         kc.set(qkv!.subarray(row + C, row + 2 * C), at);
         vc.set(qkv!.subarray(row + 2 * C, row + 3 * C), at);
       }
-      k.attentionCachedForward(att!, q!, kc, vc, this.rowScratch, B, 1, Tmax, offset, nh, hs, 1 / Math.sqrt(hs));
+      k.attentionCachedForward(att!, q!, kc, vc, B, 1, Tmax, offset, nh, hs, 1 / Math.sqrt(hs));
       linearInto(a!, att!, layer.attn.c_proj.weight, layer.attn.c_proj.bias, B);
-      k.addForward(x2!, x!, a!, B * C, B * C);
+      k.add(x2!, x!, a!, B * C);
       k.layernormForward(h!, mean!, rstd!, x2!, layer.ln2.weight.data, layer.ln2.bias?.data ?? null, B, C, layer.ln2.eps);
       linearInto(f!, h!, layer.fc.weight, layer.fc.bias, B);
-      k.geluForward(g!, f!, 4 * B * C);
+      k.geluForward(g!, f!, null, 4 * B * C);
       linearInto(m!, g!, layer.proj.weight, layer.proj.bias, B);
-      k.addForward(x!, x2!, m!, B * C, B * C);
+      k.add(x!, x2!, m!, B * C);
     });
     const lnF = model.lnF!;
     k.layernormForward(h!, mean!, rstd!, x!, lnF.weight.data, lnF.bias?.data ?? null, B, C, lnF.eps);

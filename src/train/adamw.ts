@@ -58,6 +58,9 @@ export class AdamW {
     this.step++;
     const k = kernels();
     const { beta1, beta2, eps, weightDecay } = this.config;
+    // torch.optim.AdamW's bias corrections, for this update's step count.
+    const bc1 = 1 - Math.pow(beta1, this.step),
+      bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, this.step));
     for (const s of this.states) {
       if (s.param.grad === null) continue; // never reached by backward: PyTorch skips it too
       k.adamwStep(
@@ -71,7 +74,8 @@ export class AdamW {
         beta2,
         eps,
         s.decay ? weightDecay : 0,
-        this.step,
+        bc1,
+        bc2Sqrt,
         gradScale,
         zeroGrads,
       );

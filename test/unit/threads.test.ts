@@ -9,8 +9,9 @@ import { Arena } from '../../src/engine/arena.js';
 import { kernels, setKernels, type Kernels } from '../../src/engine/backend.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
-import { chunkCuts, createWasmKernelsSync } from '../../src/engine/wasm/wasm_kernels.js';
-import { MAX_CHUNKS } from '../../src/engine/wasm/thread_team.js';
+import { createWasmKernelsSync } from '../../src/engine/wasm/wasm_kernels.js';
+import { chunkCuts, MAX_CHUNKS } from '../../src/engine/wasm/thread_team.js';
+import { matmulNN, matmulNT, matmulTN } from '../../src/engine/matmul_layouts.js';
 import { enableRelaxedSimd } from '../../src/cli/wasm_flags.js';
 import { spawnNodeKernelWorker } from '../../src/node/kernel_threads.js';
 import { createModel } from '../../src/models/index.js';
@@ -95,10 +96,14 @@ test('matmul in its three layouts: the same bits on 1, 2 and 3 threads, split by
     [150, 700, 260],
   ] as const) {
     for (const accumulate of [false, true]) {
-      for (const layout of ['matmulNT', 'matmulNN', 'matmulTN'] as const) {
+      for (const [layout, product] of [
+        ['NT', matmulNT],
+        ['NN', matmulNN],
+        ['TN', matmulTN],
+      ] as const) {
         const ins = [filled(M * N), filled(M * K), filled(N * K)];
-        sameOnEveryThreadCount(`${layout} ${M}x${N}x${K} accumulate ${accumulate}`, ins, [0], (k, [out, a, b]) =>
-          k[layout](out!, a!, b!, M, N, K, accumulate),
+        sameOnEveryThreadCount(`matmul${layout} ${M}x${N}x${K} accumulate ${accumulate}`, ins, [0], (k, [out, a, b]) =>
+          product(k, out!, a!, b!, M, N, K, accumulate),
         );
         for (const t of ins) t.dispose();
       }
@@ -119,9 +124,9 @@ test('matmul: an operand changed in place between two split products is packed a
       a = filled(M * K),
       b = filled(N * K);
     for (let round = 0; round < 2; round++) {
-      two.matmulNT(out.data, a.data, b.data, M, N, K, false);
+      matmulNT(two, out.data, a.data, b.data, M, N, K, false);
       const got = Array.from(out.data);
-      one.matmulNT(out.data, a.data, b.data, M, N, K, false);
+      matmulNT(one, out.data, a.data, b.data, M, N, K, false);
       assert.deepEqual(got, Array.from(out.data), `${M}x${N}x${K}, round ${round}`);
       for (const t of [a, b]) for (let i = 0; i < t.data.length; i++) t.data[i] = -2 * t.data[i]! + 1;
     }
@@ -152,7 +157,7 @@ test('attention forward and backward: the same bits on 1, 2 and 3 threads, with 
         [0, 1, 3],
         (k, [o, a, x, dx, dy, m]) => {
           const [q, kk, v] = thirds(x!);
-          k.attentionForward(o!, a!, q, kk, v, withKeep ? m! : null, B, T, nh, hs, scale, ld);
+          k.attentionForward(o!, a!, q, kk, v, withKeep ? m! : null, B, T, nh, hs, scale, ld, 0, nh);
           const [dq, dk, dv] = thirds(dx!);
           // With ld = C the three are one array: only dq is passed, so nothing is accumulated twice.
           k.attentionBackward(
@@ -171,6 +176,7 @@ test('attention forward and backward: the same bits on 1, 2 and 3 threads, with 
             hs,
             scale,
             ld,
+            true,
           );
         },
       );
@@ -186,7 +192,22 @@ test('attention forward of one sequence, split by heads: the same bits on 1, 2 a
   for (const ld of [C, 3 * C]) {
     const [out, att, qkv] = [filled(T * C), filled(nh * T * T), filled(T * ld)];
     sameOnEveryThreadCount(`attention B=1 ld ${ld}`, [out, att, qkv], [0, 1], (k, [o, a, x]) =>
-      k.attentionForward(o!, a!, x!, x!.subarray(ld === C ? 0 : C), x!.subarray(ld === C ? 0 : 2 * C), null, 1, T, nh, hs, scale, ld),
+      k.attentionForward(
+        o!,
+        a!,
+        x!,
+        x!.subarray(ld === C ? 0 : C),
+        x!.subarray(ld === C ? 0 : 2 * C),
+        null,
+        1,
+        T,
+        nh,
+        hs,
+        scale,
+        ld,
+        0,
+        nh,
+      ),
     );
     for (const t of [out, att, qkv]) t.dispose();
   }
@@ -195,18 +216,18 @@ test('attention forward of one sequence, split by heads: the same bits on 1, 2 a
 test('gelu, fillZero, copy and same-shape add: the same bits on 1, 2 and 3 threads', () => {
   const n = 40_003;
   const ins = [filled(n), filled(n, 3), filled(n)];
-  sameOnEveryThreadCount('geluForward', ins, [0], (k, [out, x]) => k.geluForward(out!, x!, n));
-  sameOnEveryThreadCount('geluBackward', ins, [0], (k, [dx, x, dout]) => k.geluBackward(dx!, x!, dout!, n));
-  sameOnEveryThreadCount('geluBackward overwrite', ins, [0], (k, [dx, x, dout]) => k.geluBackward(dx!, x!, dout!, n, false));
+  sameOnEveryThreadCount('geluForward', ins, [0], (k, [out, x]) => k.geluForward(out!, x!, null, n));
+  sameOnEveryThreadCount('geluBackward', ins, [0], (k, [dx, x, dout]) => k.geluBackward(dx!, x!, dout!, null, n, true));
+  sameOnEveryThreadCount('geluBackward overwrite', ins, [0], (k, [dx, x, dout]) => k.geluBackward(dx!, x!, dout!, null, n, false));
   sameOnEveryThreadCount('geluForward saving exp(-2u), then the backward from it', ins, [0, 1, 2], (k, [out, x, saved]) => {
-    k.geluForward(out!, x!, n, saved!);
-    k.geluBackward(out!, x!, out!, n, true, saved!);
+    k.geluForward(out!, x!, saved!, n);
+    k.geluBackward(out!, x!, out!, saved!, n, true);
   });
   sameOnEveryThreadCount('fillZero', ins, [0], (k, [out]) => k.fillZero(out!, n - 5));
   sameOnEveryThreadCount('copy', ins, [0], (k, [out, x]) => k.copy(out!, x!, n - 5));
-  sameOnEveryThreadCount('transpose 301 x 131', ins, [0], (k, [out, x]) => k.transpose(out!, x!, 301, 131));
-  sameOnEveryThreadCount('addForward', ins, [0], (k, [out, a, b]) => k.addForward(out!, a!, b!, n, n));
-  sameOnEveryThreadCount('addBackward', ins, [0, 1], (k, [da, db, dout]) => k.addBackward(da!, db!, dout!, n, n));
+  sameOnEveryThreadCount('transpose 301 x 131', ins, [0], (k, [out, x]) => k.transpose(out!, x!, 301, 131, 131, 301));
+  sameOnEveryThreadCount('add', ins, [0], (k, [out, a, b]) => k.add(out!, a!, b!, n));
+  sameOnEveryThreadCount('add in place', ins, [0], (k, [da, , dout]) => k.add(da!, da!, dout!, n));
   const z = ins[0]!;
   byThreads.get(2)!.fillZero(z.data, n - 5);
   assert.ok(z.data.subarray(0, n - 5).every((x) => x === 0) && z.data[n - 1] !== 0, 'fillZero clears n floats and no more');
@@ -224,22 +245,25 @@ test('layerNorm forward and backward, and AdamW: the same bits on 1, 2 and 3 thr
   rstd!.data.forEach((r, i, d) => (d[i] = Math.abs(r) + 0.5));
   const grads = [filled(N * C), filled(C), filled(C), filled(N * C), x!, mean!, rstd!, w!];
   for (const accumulateDx of [true, false]) {
-    sameOnEveryThreadCount(`layernormBackward accumulateDx ${accumulateDx}`, grads, [0, 1, 2], (k, [dx, dw, db, dout, xx, m, r, ww]) =>
-      k.layernormBackward(dx!, dw!, db!, dout!, xx!, m!, r!, ww!, N, C, accumulateDx),
+    sameOnEveryThreadCount(`layernormBackwardInput accumulate ${accumulateDx}`, grads, [0], (k, [dx, , , dout, xx, m, r, ww]) =>
+      k.layernormBackwardInput(dx!, dout!, xx!, m!, r!, ww!, N, C, accumulateDx),
     );
   }
-  sameOnEveryThreadCount('layernormBackward weight only', grads, [1], (k, [, dw, , dout, xx, m, r, ww]) =>
-    k.layernormBackward(null, dw!, null, dout!, xx!, m!, r!, ww!, N, C),
+  sameOnEveryThreadCount('layernormBackwardParams', grads, [1, 2], (k, [, dw, db, dout, xx, m, r]) =>
+    k.layernormBackwardParams(dw!, db!, dout!, xx!, m!, r!, N, C, C),
+  );
+  sameOnEveryThreadCount('layernormBackwardParams weight only', grads, [1], (k, [, dw, , dout, xx, m, r]) =>
+    k.layernormBackwardParams(dw!, null, dout!, xx!, m!, r!, N, C, C),
   );
   for (const t of [...ln, ...grads.slice(0, 4)]) t.dispose();
   const n = 50_001;
   const opt = [filled(n), filled(n), filled(n), filled(n)];
   opt[3]!.data.forEach((x, i, d) => (d[i] = x * x)); // second moments are not negative
   sameOnEveryThreadCount('adamwStep', opt, [0, 2, 3], (k, [p, g, m, v]) =>
-    k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 7, 0.5),
+    k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 1 - 0.9 ** 7, Math.sqrt(1 - 0.99 ** 7), 0.5, false),
   );
   sameOnEveryThreadCount('adamwStep zeroGrad', opt, [0, 1, 2, 3], (k, [p, g, m, v]) => {
-    k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 7, 0.5, true);
+    k.adamwStep(p!, g!, m!, v!, n, 1e-3, 0.9, 0.99, 1e-8, 0.1, 1 - 0.9 ** 7, Math.sqrt(1 - 0.99 ** 7), 0.5, true);
     assert.ok(
       g!.every((x) => x === 0),
       `${k.threads} threads: gradient zeroed`,
@@ -297,9 +321,9 @@ test('a helper that never starts: every call still completes, on the calling thr
       c.data.set(t.data);
       return c;
     });
-    k.matmulNT(out!.data, a!.data, b!.data, M, N, K, false);
-    k.matmulTN(out2!.data, a!.data, out!.data, K, N, M, true); // more calls on the same team
-    k.geluForward(a!.data, a!.data, M * K);
+    matmulNT(k, out!.data, a!.data, b!.data, M, N, K, false);
+    matmulTN(k, out2!.data, a!.data, out!.data, K, N, M, true); // more calls on the same team
+    k.geluForward(a!.data, a!.data, null, M * K);
     const got = [Array.from(out!.data), Array.from(out2!.data), Array.from(a!.data)];
     for (const t of [out, a, b, out2]) t!.dispose();
     return got;

@@ -20,6 +20,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { referenceKernels, setKernels, type Kernels } from '../../src/engine/backend.js';
+import { matmulNN, matmulNT, matmulTN } from '../../src/engine/matmul_layouts.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor, intTensor, tidy } from '../../src/engine/tensor.js';
 import { createWasmKernels, createWasmKernelsSync } from '../../src/engine/wasm/wasm_kernels.js';
@@ -139,6 +140,14 @@ function compareResults(what: string, kernel: string, actual: unknown, expected:
 
 const f = (a: Arg) => a as Float32Array;
 const i32 = (a: Arg) => a as Int32Array;
+/** The three layouts of a linear layer's products, over the one strided matmul kernel. */
+const LAYOUTS = [
+  ['NT', matmulNT],
+  ['NN', matmulNN],
+  ['TN', matmulTN],
+] as const;
+/** AdamW's bias corrections at a step, as the optimizer computes them. */
+const biasCorrections = (step: number): [number, number] => [1 - Math.pow(0.9, step), Math.sqrt(1 - Math.pow(0.95, step))];
 
 test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on and off', () => {
   const shapes: [number, number, number][] = [
@@ -164,22 +173,25 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
         b = randn(K * N),
         out = randn(M * N);
       const tag = `${M}x${N}x${K}${accumulate ? ' acc' : ''}`;
-      check(`matmulNT ${tag}`, 'matmul', 1e-5, [out, a, b, M, N, K, accumulate], (k, x) =>
-        k.matmulNT(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate),
-      );
-      check(`matmulNN ${tag}`, 'matmul', 1e-5, [out, a, b, M, N, K, accumulate], (k, x) =>
-        k.matmulNN(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate),
-      );
-      check(`matmulTN ${tag}`, 'matmul', 1e-5, [out, a, b, M, N, K, accumulate], (k, x) =>
-        k.matmulTN(f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate),
-      );
+      for (const [layout, product] of LAYOUTS) {
+        check(`matmul${layout} ${tag}`, 'matmul', 1e-5, [out, a, b, M, N, K, accumulate], (k, x) =>
+          product(k, f(x[0]), f(x[1]), f(x[2]), M, N, K, accumulate),
+        );
+      }
+      // A block of columns (the output's rows ldc apart), as a thread computes one.
+      if (N > 2) {
+        const cols = N - 2;
+        check(`matmul block of columns ${tag}`, 'matmul', 1e-5, [out, a, b], (k, x) =>
+          k.matmul(f(x[0]).subarray(1), N, f(x[1]), K, 1, f(x[2]).subarray(K), 1, K, M, cols, K, accumulate),
+        );
+      }
     }
   }
   // One to three rows take their own path (no packing), in the NT layout (a weight as stored) and the NN
   // layout (a weight transposed, as sampling keeps it): each row must have the very bits it gets among many
   // rows, or sampling with the cache would drift from the uncached path.
   for (const [variant, k] of variants) {
-    for (const layout of ['matmulNT', 'matmulNN'] as const) {
+    for (const [layout, product] of LAYOUTS.slice(0, 2)) {
       for (const [N, K] of [
         [67, 300],
         [8, 5],
@@ -197,10 +209,10 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
           b.data.set(randn(N * K));
           whole.data.set(randn(M * N));
           rows.data.set(whole.data);
-          k[layout](whole.data, a.data, b.data, M, N, K, accumulate);
+          product(k, whole.data, a.data, b.data, M, N, K, accumulate);
           for (let i = 0; i < M; i += 3) {
             const m = Math.min(3, M - i);
-            k[layout](rows.data.subarray(i * N), a.data.subarray(i * K), b.data, m, N, K, accumulate);
+            product(k, rows.data.subarray(i * N), a.data.subarray(i * K), b.data, m, N, K, accumulate);
           }
           assert.deepEqual(Array.from(rows.data), Array.from(whole.data), `${variant} ${layout} rows alone vs together, N ${N} K ${K}`);
           for (const t of [a, b, whole, rows]) t.dispose();
@@ -211,7 +223,7 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
   // K = 0: overwrite gives zeros, accumulate leaves out alone.
   for (const accumulate of [false, true]) {
     check(`matmulNT K=0${accumulate ? ' acc' : ''}`, 'matmul', 0, [randn(6), new Float32Array(0), new Float32Array(0)], (k, x) =>
-      k.matmulNT(f(x[0]), f(x[1]), f(x[2]), 2, 3, 0, accumulate),
+      matmulNT(k, f(x[0]), f(x[1]), f(x[2]), 2, 3, 0, accumulate),
     );
   }
 });
@@ -240,10 +252,10 @@ test('attention forward and backward: T = 1, 7, 33, 70, odd head sizes, with and
         const tag = `B=${B} T=${T} nh=${nh} hs=${hs}${dropout ? ' dropout' : ''}`;
         const fwd = [randn(B * T * C), randn(B * nh * T * T), q, kk, v, keep];
         check(`attentionForward ${tag}`, 'attention', 1e-5, fwd, (k, x) =>
-          k.attentionForward(f(x[0]), f(x[1]), f(x[2]), f(x[3]), f(x[4]), x[5] as Float32Array | null, B, T, nh, hs, scale),
+          k.attentionForward(f(x[0]), f(x[1]), f(x[2]), f(x[3]), f(x[4]), x[5] as Float32Array | null, B, T, nh, hs, scale, C, 0, nh),
         );
         const att = new Float32Array(B * nh * T * T);
-        referenceKernels.attentionForward(new Float32Array(B * T * C), att, q, kk, v, keep, B, T, nh, hs, scale);
+        referenceKernels.attentionForward(new Float32Array(B * T * C), att, q, kk, v, keep, B, T, nh, hs, scale, C, 0, nh);
         for (const zero of [true, false]) {
           const g = () => (zero ? new Float32Array(B * T * C) : randn(B * T * C));
           check(
@@ -267,6 +279,8 @@ test('attention forward and backward: T = 1, 7, 33, 70, odd head sizes, with and
                 nh,
                 hs,
                 scale,
+                C,
+                true,
               ),
             1,
           );
@@ -322,6 +336,8 @@ test('attention forward and backward: T = 1, 7, 33, 70, odd head sizes, with and
                 nh,
                 hs,
                 scale,
+                C,
+                true,
               ),
             1,
           );
@@ -340,9 +356,9 @@ test('attention with q, k, v read in place from a fused [B, T, 3C] array (ld = 3
     dout = randn(B * T * C);
   const thirds = (x: Float32Array) => [x, x.subarray(C), x.subarray(2 * C)] as const;
   const att = new Float32Array(B * nh * T * T);
-  referenceKernels.attentionForward(new Float32Array(B * T * C), att, ...thirds(qkv), null, B, T, nh, hs, scale, ld);
+  referenceKernels.attentionForward(new Float32Array(B * T * C), att, ...thirds(qkv), null, B, T, nh, hs, scale, ld, 0, nh);
   check('attentionForward ld = 3C', 'attention', 1e-5, [randn(B * T * C), randn(B * nh * T * T), qkv], (k, x) =>
-    k.attentionForward(f(x[0]), f(x[1]), ...thirds(f(x[2])), null, B, T, nh, hs, scale, ld),
+    k.attentionForward(f(x[0]), f(x[1]), ...thirds(f(x[2])), null, B, T, nh, hs, scale, ld, 0, nh),
   );
   for (const accumulate of [true, false]) {
     check(
@@ -380,7 +396,7 @@ test('attention over a key/value cache: matches the reference, and the uncached 
       tq.data.set(q);
       tk.data.set(kk);
       tv.data.set(v);
-      wasm.attentionForward(full.data, att.data, tq.data, tk.data, tv.data, null, B, Tmax, nh, hs, scale);
+      wasm.attentionForward(full.data, att.data, tq.data, tk.data, tv.data, null, B, Tmax, nh, hs, scale, C, 0, nh);
       for (const [offset, Tq] of [
         [0, 1],
         [0, 4],
@@ -391,11 +407,11 @@ test('attention over a key/value cache: matches the reference, and the uncached 
         const qs = new Float32Array(B * Tq * C); // the new queries: rows offset .. offset + Tq - 1 of each batch
         for (let b = 0; b < B; b++) qs.set(q.subarray((b * Tmax + offset) * C, (b * Tmax + offset + Tq) * C), b * Tq * C);
         const want = new Float32Array(B * Tq * C);
-        referenceKernels.attentionCachedForward(want, qs, kk, v, new Float32Array(Tmax), B, Tq, Tmax, offset, nh, hs, scale);
+        referenceKernels.attentionCachedForward(want, qs, kk, v, B, Tq, Tmax, offset, nh, hs, scale);
         const out = new Tensor([B * Tq * C]),
           tqs = new Tensor([B * Tq * C]);
         tqs.data.set(qs);
-        wasm.attentionCachedForward(out.data, tqs.data, tk.data, tv.data, new Float32Array(Tmax), B, Tq, Tmax, offset, nh, hs, scale);
+        wasm.attentionCachedForward(out.data, tqs.data, tk.data, tv.data, B, Tq, Tmax, offset, nh, hs, scale);
         const tag = `${variant} nh=${nh} hs=${hs} offset=${offset} Tq=${Tq}`;
         const err = errorOf(out.data, want, 0);
         note('attention', err);
@@ -454,20 +470,11 @@ test('layernorm forward and backward, with and without bias, null gradients', ()
             'layernorm',
             1e-5,
             [dx, dw, db, dout, x, mean, rstd, w],
-            (k, a) =>
-              k.layernormBackward(
-                a[0] as Float32Array | null,
-                a[1] as Float32Array | null,
-                a[2] as Float32Array | null,
-                f(a[3]),
-                f(a[4]),
-                f(a[5]),
-                f(a[6]),
-                f(a[7]),
-                N,
-                C,
-                accumulateDx,
-              ),
+            (k, a) => {
+              const [gx, gw, gb] = [a[0], a[1], a[2]] as (Float32Array | null)[];
+              if (gw || gb) k.layernormBackwardParams(gw!, gb!, f(a[3]), f(a[4]), f(a[5]), f(a[6]), N, C, C);
+              if (gx) k.layernormBackwardInput(gx, f(a[3]), f(a[4]), f(a[5]), f(a[6]), f(a[7]), N, C, accumulateDx);
+            },
           );
         }
       }
@@ -525,7 +532,8 @@ test('cross-entropy forward and backward, ignored targets, no counted rows', () 
         1,
       );
       const lse = new Float32Array(N);
-      const { count } = referenceKernels.crossEntropyForward(lse, logits, targets, N, V);
+      referenceKernels.crossEntropyForward(lse, logits, targets, N, V);
+      const count = targets.filter((t) => t >= 0).length;
       check(`crossEntropyBackward ${tag}`, 'crossEntropy', 1e-5, [randn(N * V, 0.01), logits, lse, targets], (k, a) =>
         k.crossEntropyBackward(f(a[0]), f(a[1]), f(a[2]), i32(a[3]), N, V, count, 0.75),
       );
@@ -576,7 +584,7 @@ test('transpose and fillZero: exact, on odd shapes', () => {
     [128, 65],
   ] as const) {
     check(`transpose ${rows}x${cols}`, 'transpose', 0, [randn(rows * cols), randn(rows * cols)], (k, a) =>
-      k.transpose(f(a[0]), f(a[1]), rows, cols),
+      k.transpose(f(a[0]), f(a[1]), rows, cols, cols, rows),
     );
   }
   for (const n of [0, 1, 5, 20001]) {
@@ -590,21 +598,21 @@ test('gelu and relu forward and backward, including large and zero inputs', () =
     const x = randn(len, 3);
     const special = [0, -0, 20, -20, 100, -100, 1e-8, -1e-8, 9.5, -9.5];
     for (let i = 0; i < Math.min(len, special.length); i++) x[i] = special[i]!;
-    check(`geluForward n=${len}`, 'gelu', 1e-5, [randn(len), x], (k, a) => k.geluForward(f(a[0]), f(a[1]), len));
+    check(`geluForward n=${len}`, 'gelu', 1e-5, [randn(len), x], (k, a) => k.geluForward(f(a[0]), f(a[1]), null, len));
     // Keeping exp(-2u) for the backward; e of +-100 is 0 or beyond float32 (Infinity): compared as such.
     check(`geluForward n=${len} saved`, 'gelu', 1e-5, [randn(len), x, randn(len)], (k, a) => {
-      k.geluForward(f(a[0]), f(a[1]), len, f(a[2]));
+      k.geluForward(f(a[0]), f(a[1]), f(a[2]), len);
       f(a[2]).forEach((e, i, s) => (s[i] = Number.isFinite(e) ? Math.min(e, 1e6) : 1e6));
     });
     const saved = new Float32Array(len);
-    referenceKernels.geluForward(new Float32Array(len), x, len, saved);
+    referenceKernels.geluForward(new Float32Array(len), x, saved, len);
     check(`reluForward n=${len}`, 'relu', 1e-6, [randn(len), x], (k, a) => k.reluForward(f(a[0]), f(a[1]), len));
     for (const zero of [true, false]) {
       const dx = zero ? new Float32Array(len) : randn(len),
         dout = randn(len);
-      check(`geluBackward n=${len}`, 'gelu', 1e-5, [dx, x, dout], (k, a) => k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len));
+      check(`geluBackward n=${len}`, 'gelu', 1e-5, [dx, x, dout], (k, a) => k.geluBackward(f(a[0]), f(a[1]), f(a[2]), null, len, true));
       check(`geluBackward n=${len} overwrite`, 'gelu', 1e-5, [randn(len), x, dout], (k, a) =>
-        k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len, false),
+        k.geluBackward(f(a[0]), f(a[1]), f(a[2]), null, len, false),
       );
       for (const accumulate of [true, false]) {
         check(
@@ -612,7 +620,7 @@ test('gelu and relu forward and backward, including large and zero inputs', () =
           'gelu',
           1e-5,
           [zero ? dx : randn(len), x, dout, saved],
-          (k, a) => k.geluBackward(f(a[0]), f(a[1]), f(a[2]), len, accumulate, f(a[3])),
+          (k, a) => k.geluBackward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), len, accumulate),
         );
       }
       check(`reluBackward n=${len}`, 'relu', 1e-6, [dx, x, dout], (k, a) => k.reluBackward(f(a[0]), f(a[1]), f(a[2]), len));
@@ -632,20 +640,21 @@ test('add, mul, bias and embedding, forward and backward', () => {
     [64, 64],
     [384, 128],
   ] as const) {
-    check(`addForward n=${len} period=${period}`, 'add', 1e-6, [randn(len), randn(len), randn(period)], (k, a) =>
-      k.addForward(f(a[0]), f(a[1]), f(a[2]), len, period),
+    check(`addBroadcast n=${len} period=${period}`, 'add', 1e-6, [randn(len), randn(len), randn(period)], (k, a) =>
+      k.addBroadcast(f(a[0]), f(a[1]), f(a[2]), len, period),
     );
+    check(`add n=${len}`, 'add', 1e-6, [randn(len), randn(len), randn(len)], (k, a) => k.add(f(a[0]), f(a[1]), f(a[2]), len));
     for (const [hasDa, hasDb] of [
       [1, 1],
       [1, 0],
       [0, 1],
     ]) {
       check(
-        `addBackward n=${len} period=${period} da${hasDa} db${hasDb}`,
+        `addBroadcastBackward n=${len} period=${period} da${hasDa} db${hasDb}`,
         'add',
         1e-6,
         [hasDa ? randn(len) : null, hasDb ? randn(period) : null, randn(len)],
-        (k, a) => k.addBackward(a[0] as Float32Array | null, a[1] as Float32Array | null, f(a[2]), len, period),
+        (k, a) => k.addBroadcastBackward(a[0] as Float32Array | null, a[1] as Float32Array | null, f(a[2]), len, period),
       );
     }
   }
@@ -692,7 +701,7 @@ test('adamw step and sum of squares', () => {
     ] as const) {
       const v = Float32Array.from(randn(len, 0.01), (x) => x * x);
       check(`adamwStep n=${len} step=${step}`, 'adamw', 1e-5, [randn(len), randn(len), randn(len, 0.1), v], (k, a) =>
-        k.adamwStep(f(a[0]), f(a[1]), f(a[2]), f(a[3]), len, 3e-3, 0.9, 0.95, 1e-8, wd, step, scale),
+        k.adamwStep(f(a[0]), f(a[1]), f(a[2]), f(a[3]), len, 3e-3, 0.9, 0.95, 1e-8, wd, ...biasCorrections(step), scale, false),
       );
     }
   }
@@ -707,7 +716,7 @@ test('adamw step with zeroGrad: the same update, bit for bit, and the gradient l
     for (const [name, k] of [['reference', referenceKernels] as const, ...variants]) {
       const [plain, zeroed] = [false, true].map((zeroGrad) => {
         const [p, g, m, v] = args.map((a) => a.slice());
-        k.adamwStep(p!, g!, m!, v!, len, 3e-3, 0.9, 0.95, 1e-8, 0.1, 7, 0.7, zeroGrad);
+        k.adamwStep(p!, g!, m!, v!, len, 3e-3, 0.9, 0.95, 1e-8, 0.1, ...biasCorrections(7), 0.7, zeroGrad);
         return { p, g, m, v };
       });
       for (const key of ['p', 'm', 'v'] as const) assert.deepEqual(zeroed[key], plain[key], `${name} n=${len}: ${key}`);
@@ -726,7 +735,7 @@ test('views outside the arena: plain arrays, in-place calls, a mix with arena vi
     assert.deepEqual(x, expected);
     const y = randn(len),
       want = y.map((v) => v + v);
-    wasm.addForward(y, y, y, len, len);
+    wasm.add(y, y, y, len);
     assert.deepEqual(y, want);
   }
   // All arguments plain, one output: the copy path writes back only what the kernel writes.
@@ -738,8 +747,8 @@ test('views outside the arena: plain arrays, in-place calls, a mix with arena vi
     out = new Float32Array(M * N),
     ref = new Float32Array(M * N);
   const aBefore = a.slice();
-  wasm.matmulNT(out, a, b, M, N, K, false);
-  referenceKernels.matmulNT(ref, a, b, M, N, K, false);
+  matmulNT(wasm, out, a, b, M, N, K, false);
+  matmulNT(referenceKernels, ref, a, b, M, N, K, false);
   assert.ok(relativeError(out, ref) <= 1e-5);
   assert.deepEqual(a, aBefore);
   // Sub-array views at an offset inside the arena take the fast path at that offset.

@@ -22,7 +22,7 @@ const GELU_CUBE = 0.044715;
  * out = gelu(x). With `saved`, also e = exp(-2u) there (0.5 (1 + tanh u) = 1 / (1 + e)): a backend's backward
  * may read it rather than compute the exponential again; this reference computes everything afresh.
  */
-export function geluForward(out: Float32Array, x: Float32Array, n: number, saved: Float32Array | null = null): void {
+export function geluForward(out: Float32Array, x: Float32Array, saved: Float32Array | null, n: number): void {
   for (let i = 0; i < n; i++) {
     const v = x[i]!;
     const u = GELU_SCALE * (v + GELU_CUBE * v * v * v);
@@ -39,9 +39,9 @@ export function geluBackward(
   dx: Float32Array,
   x: Float32Array,
   dout: Float32Array,
+  _saved: Float32Array | null,
   n: number,
-  accumulate = true,
-  _saved: Float32Array | null = null,
+  accumulate: boolean,
 ): void {
   if (!accumulate) dx.fill(0, 0, n);
   for (let i = 0; i < n; i++) {

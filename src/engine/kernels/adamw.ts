@@ -2,7 +2,9 @@
  * One AdamW update of n parameters, in place, as torch.optim.AdamW computes it:
  *   p -= lr * wd * p                                   (decoupled weight decay, before the moment update)
  *   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
- *   p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)  with bc1 = 1 - beta1^t, bc2 = 1 - beta2^t
+ *   p -= (lr / bc1) * m / (sqrt(v) / bc2Sqrt + eps)   with bc1 = 1 - beta1^t, bc2Sqrt = sqrt(1 - beta2^t)
+ * The bias corrections come from the optimizer, which knows the step t (PyTorch's step function computes them
+ * there too); every backend then starts from the same float64 values.
  * `gradScale` multiplies g on the fly: gradient clipping without a separate pass over the gradients.
  * With `zeroGrad`, g is set to zero as it is read: the next step's gradients start from zero without a pass
  * of their own (the trainer's zero_grad).
@@ -18,12 +20,11 @@ export function adamwStep(
   beta2: number,
   eps: number,
   weightDecay: number,
-  step: number,
+  bc1: number,
+  bc2Sqrt: number,
   gradScale: number,
-  zeroGrad = false,
+  zeroGrad: boolean,
 ): void {
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
   const stepSize = lr / bc1;
   const decay = 1 - lr * weightDecay;
   for (let i = 0; i < n; i++) {

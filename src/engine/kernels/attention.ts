@@ -6,7 +6,8 @@
  *   att[b,h,t,:] = softmax over s <= t of (q[b,t,h] . k[b,s,h]) * scale      (scale = 1/sqrt(hs))
  *   out[b,t,h]   = sum over s <= t of att[b,h,t,s] * keep[b,h,t,s] * v[b,s,h]
  * att [B, nh, T, T] is saved for the backward (zeros above the diagonal). `keep` is the attention dropout
- * multiplier (0 or 1/(1-p)), same shape as att, or null without dropout.
+ * multiplier (0 or 1/(1-p)), same shape as att, or null without dropout. Only heads h0 .. h0 + hn - 1 are
+ * computed (all: 0, nh), so that threads can split one long sequence by heads.
  */
 export function attentionForward(
   out: Float32Array,
@@ -20,11 +21,13 @@ export function attentionForward(
   nh: number,
   hs: number,
   scale: number,
-  ld: number = nh * hs,
+  ld: number,
+  h0: number,
+  hn: number,
 ): void {
   const C = nh * hs;
   for (let b = 0; b < B; b++) {
-    for (let h = 0; h < nh; h++) {
+    for (let h = h0; h < h0 + hn; h++) {
       for (let t = 0; t < T; t++) {
         const qo = (b * T + t) * ld + h * hs,
           oo = (b * T + t) * C + h * hs;
@@ -58,6 +61,7 @@ export function attentionForward(
   }
 }
 
+/** A row of scores (backward: of their gradients), kept between calls. */
 let scratch: Float32Array = new Float32Array(0);
 
 /**
@@ -82,8 +86,8 @@ export function attentionBackward(
   nh: number,
   hs: number,
   scale: number,
-  ld: number = nh * hs,
-  accumulate = true,
+  ld: number,
+  accumulate: boolean,
 ): void {
   const C = nh * hs;
   if (!accumulate) {
@@ -127,14 +131,13 @@ export function attentionBackward(
  * vCache are [B, Tmax, C] and already hold the keys and values of positions 0 .. offset + Tq - 1; query i is
  * at position offset + i and attends to positions 0 .. offset + i. It rounds every intermediate to float32
  * exactly where attentionForward does (att is a float32 row there), so the cached path reproduces the
- * uncached one bit for bit. `row` is scratch of at least offset + Tq floats.
+ * uncached one bit for bit.
  */
 export function attentionCachedForward(
   out: Float32Array,
   q: Float32Array,
   kCache: Float32Array,
   vCache: Float32Array,
-  row: Float32Array,
   B: number,
   Tq: number,
   Tmax: number,
@@ -144,6 +147,8 @@ export function attentionCachedForward(
   scale: number,
 ): void {
   const C = nh * hs;
+  if (scratch.length < offset + Tq) scratch = new Float32Array(offset + Tq);
+  const row = scratch;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nh; h++) {
       for (let i = 0; i < Tq; i++) {

@@ -2,17 +2,10 @@
  * Cross-entropy fused with log-softmax, over N rows of V logits: the mean over rows whose target is not -1
  * (nanoGPT's ignore_index) of logsumexp(row) - row[target]. Fusing the two never forms the probabilities in
  * the forward and keeps the loss exact for very negative log-probabilities. Saves lse[N] for the backward.
- * Returns the mean loss and the number of rows counted.
+ * Returns the summed loss of the rows counted; the op counts them and divides.
  */
-export function crossEntropyForward(
-  lse: Float32Array,
-  logits: Float32Array,
-  targets: Int32Array,
-  N: number,
-  V: number,
-): { loss: number; count: number } {
-  let total = 0,
-    count = 0;
+export function crossEntropyForward(lse: Float32Array, logits: Float32Array, targets: Int32Array, N: number, V: number): number {
+  let total = 0;
   for (let i = 0; i < N; i++) {
     const o = i * V;
     let max = -Infinity;
@@ -24,9 +17,8 @@ export function crossEntropyForward(
     const t = targets[i]!;
     if (t < 0) continue;
     total += l - logits[o + t]!;
-    count++;
   }
-  return { loss: count === 0 ? NaN : total / count, count };
+  return total;
 }
 
 /** dlogits[i, j] += dloss (softmax(row)[j] - [j == target]) / count, for the rows counted. */

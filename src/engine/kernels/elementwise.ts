@@ -3,8 +3,6 @@
  * every `period` elements: a bias over rows, position embeddings over the batch), and products with a mask.
  * Backward kernels accumulate into their gradient buffers.
  */
-import { xoshiroNext } from '../random.js';
-
 /**
  * out[0..n) = 0: fresh gradient buffers, which backward kernels accumulate into. A kernel rather than
  * Float32Array.fill because fill on a shared memory takes a slow path in V8 (4x here), and because threads
@@ -19,34 +17,26 @@ export function copy(out: Float32Array, x: Float32Array, n: number): void {
   out.set(x.subarray(0, n));
 }
 
-/** out[cols, rows] = x[rows, cols] transposed (a weight kept transposed for sampling). */
-export function transpose(out: Float32Array, x: Float32Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
+/** out = a + b over n floats; out may be a. */
+export function add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
 }
 
-/**
- * A dropout multiplier of n floats drawn from xoshiro128** state words (advanced in place): 0 where the next
- * uniform u32 / 2^32 is below p, else 1/(1-p). The numbers Rng.uniform() would give, one per element.
- */
-export function dropoutMask(out: Float32Array, n: number, p: number, state: Uint32Array): void {
-  const keep = 1 / (1 - p),
-    threshold = p * 4294967296;
-  for (let i = 0; i < n; i++) out[i] = xoshiroNext(state) < threshold ? 0 : keep;
-}
-
-/** out = a + b, where b repeats every `period` elements of a (period = a.length for the same shape). */
-export function addForward(out: Float32Array, a: Float32Array, b: Float32Array, n: number, period: number): void {
-  if (period === n) {
-    for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
-    return;
-  }
+/** out = a + b, where b repeats every `period` elements of a. */
+export function addBroadcast(out: Float32Array, a: Float32Array, b: Float32Array, n: number, period: number): void {
   for (let base = 0; base < n; base += period) {
     for (let j = 0; j < period; j++) out[base + j] = a[base + j]! + b[j]!;
   }
 }
 
 /** da += dout; db += dout summed over the repeats of b. Either may be null when it needs no gradient. */
-export function addBackward(da: Float32Array | null, db: Float32Array | null, dout: Float32Array, n: number, period: number): void {
+export function addBroadcastBackward(
+  da: Float32Array | null,
+  db: Float32Array | null,
+  dout: Float32Array,
+  n: number,
+  period: number,
+): void {
   if (da !== null) for (let i = 0; i < n; i++) da[i] += dout[i]!;
   if (db !== null) {
     for (let base = 0; base < n; base += period) {

@@ -36,15 +36,12 @@ export function layernormForward(
 }
 
 /**
- * With norm = (x - mean) rstd and g = dout * weight:
- *   dx = rstd (g - mean(g) - norm mean(g norm)),  dweight += sum over rows dout norm,  dbias += sum dout.
- * Any of dx, dweight, dbias may be null when nothing needs it. dx is added to, or with `accumulateDx` false
- * overwritten (nothing is there yet); dweight and dbias are always added to.
+ * The input gradient, with norm = (x - mean) rstd and g = dout * weight:
+ *   dx = rstd (g - mean(g) - norm mean(g norm))
+ * added into dx, or with `accumulate` false written over it (nothing is there yet).
  */
-export function layernormBackward(
-  dx: Float32Array | null,
-  dweight: Float32Array | null,
-  dbias: Float32Array | null,
+export function layernormBackwardInput(
+  dx: Float32Array,
   dout: Float32Array,
   x: Float32Array,
   mean: Float32Array,
@@ -52,9 +49,8 @@ export function layernormBackward(
   weight: Float32Array,
   N: number,
   C: number,
-  accumulateDx = true,
+  accumulate: boolean,
 ): void {
-  if (dx !== null && !accumulateDx) dx.fill(0, 0, N * C);
   for (let i = 0; i < N; i++) {
     const o = i * C;
     const m = mean[i]!,
@@ -66,16 +62,41 @@ export function layernormBackward(
       const g = dout[o + c]! * weight[c]!;
       gMean += g;
       gNormMean += g * n;
-      if (dweight !== null) dweight[c] += dout[o + c]! * n;
-      if (dbias !== null) dbias[c] += dout[o + c]!;
     }
-    if (dx === null) continue;
     gMean /= C;
     gNormMean /= C;
     for (let c = 0; c < C; c++) {
       const n = (x[o + c]! - m) * r;
-      const g = dout[o + c]! * weight[c]!;
-      dx[o + c] += r * (g - gMean - n * gNormMean);
+      const d = r * (dout[o + c]! * weight[c]! - gMean - n * gNormMean);
+      dx[o + c] = accumulate ? dx[o + c]! + d : d;
+    }
+  }
+}
+
+/**
+ * The weight and bias gradients: dweight += sum over rows of dout norm, dbias += sum over rows of dout, for
+ * `cols` columns of N rows that are `ld` floats apart (a block of columns, when threads split the work).
+ * Either may be null when not needed. Each column sums its rows in order.
+ */
+export function layernormBackwardParams(
+  dweight: Float32Array | null,
+  dbias: Float32Array | null,
+  dout: Float32Array,
+  x: Float32Array,
+  mean: Float32Array,
+  rstd: Float32Array,
+  N: number,
+  cols: number,
+  ld: number,
+): void {
+  for (let i = 0; i < N; i++) {
+    const o = i * ld;
+    const m = mean[i]!,
+      r = rstd[i]!;
+    for (let c = 0; c < cols; c++) {
+      const n = (x[o + c]! - m) * r;
+      if (dweight !== null) dweight[c] += dout[o + c]! * n;
+      if (dbias !== null) dbias[c] += dout[o + c]!;
     }
   }
 }

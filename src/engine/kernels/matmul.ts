@@ -1,28 +1,82 @@
 /**
- * Matrix products in the three layouts a linear layer needs, row-major float32:
- *   forward      y  = x  W^T   matmulNT (both operands walked along their rows: contiguous dot products)
- *   input grad   dx = dy W     matmulNN
- *   weight grad  dW = dy^T x   matmulTN
- * The reference kernels compute only NT, with a 4x4 register tile (16 accumulators, 8 loads per step of k);
- * NN and TN first transpose their operands into scratch space, which costs O(n^2) against the product's O(n^3).
- * `accumulate` adds into `out` instead of overwriting it: backward passes sum gradients from every use.
+ * Matrix products, row-major float32, any layout: out(i, j) (+)= sum over k of A(i, k) B(k, j) with
+ * A(i, k) = a[i ars + k acs], B(k, j) = b[k brs + j bcs], out(i, j) = out[i ldc + j]. A linear layer needs
+ *   forward      y  = x  W^T   a = x [M,K] (ars K, acs 1),  b = W [N,K] (brs 1, bcs K)
+ *   input grad   dx = dy W     b = W [K,N] (brs N, bcs 1)
+ *   weight grad  dW = dy^T x   a = dy [K,M] (ars 1, acs M)
+ * (src/engine/ops/matmul.ts names the three). The reference computes one case, A [M,K] against B stored as
+ * [N,K], with a 4x4 register tile (16 accumulators, 8 loads per step of k); other layouts are first gathered
+ * into that one in scratch space, which costs O(n^2) against the product's O(n^3). Every output sums its
+ * products in k order. `accumulate` adds into `out` instead of overwriting it.
  */
 
 let scratchA: Float32Array = new Float32Array(0);
 let scratchB: Float32Array = new Float32Array(0);
 
-/** out[M,N] (+)= a[M,K] @ b[N,K]^T */
-export function matmulNT(out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void {
+export function matmul(
+  out: Float32Array,
+  ldc: number,
+  a: Float32Array,
+  ars: number,
+  acs: number,
+  b: Float32Array,
+  brs: number,
+  bcs: number,
+  M: number,
+  N: number,
+  K: number,
+  accumulate: boolean,
+): void {
+  let A = a,
+    Bt = b;
+  if (!(acs === 1 && ars === K)) A = scratchA = gather(scratchA, a, M, K, ars, acs);
+  if (!(brs === 1 && bcs === K)) Bt = scratchB = gather(scratchB, b, N, K, bcs, brs);
+  matmulContiguous(out, ldc, A, Bt, M, N, K, accumulate);
+}
+
+/** out[c ldo + r] = x[r ldx + c] for r < rows, c < cols. */
+export function transpose(out: Float32Array, x: Float32Array, rows: number, cols: number, ldx: number, ldo: number): void {
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * ldo + r] = x[r * ldx + c]!;
+}
+
+/** dst[r cols + c] = src[r rs + c cs] into the scratch buffer (grown when too small); returns the buffer. */
+function gather(dst: Float32Array, src: Float32Array, rows: number, cols: number, rs: number, cs: number): Float32Array {
+  if (dst.length < rows * cols) dst = new Float32Array(rows * cols);
+  // Tiles of 16x16 keep both the reads and the writes within a few cache lines.
+  const TILE = 16;
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(r0 + TILE, rows);
+    for (let c0 = 0; c0 < cols; c0 += TILE) {
+      const c1 = Math.min(c0 + TILE, cols);
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0; c < c1; c++) dst[r * cols + c] = src[r * rs + c * cs]!;
+      }
+    }
+  }
+  return dst;
+}
+
+/** out[M,N] (+)= a[M,K] @ b[N,K]^T, both contiguous, out's rows ldc apart: the one loop the reference runs. */
+function matmulContiguous(
+  out: Float32Array,
+  ldc: number,
+  a: Float32Array,
+  b: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+  accumulate: boolean,
+): void {
   let i = 0;
   for (; i + 4 <= M; i += 4) {
     const a0 = i * K,
       a1 = a0 + K,
       a2 = a1 + K,
       a3 = a2 + K;
-    const o0 = i * N,
-      o1 = o0 + N,
-      o2 = o1 + N,
-      o3 = o2 + N;
+    const o0 = i * ldc,
+      o1 = o0 + ldc,
+      o2 = o1 + ldc,
+      o3 = o2 + ldc;
     let j = 0;
     for (; j + 4 <= N; j += 4) {
       const b0 = j * K,
@@ -135,7 +189,7 @@ export function matmulNT(out: Float32Array, a: Float32Array, b: Float32Array, M:
   }
   for (; i < M; i++) {
     const ai = i * K,
-      oi = i * N;
+      oi = i * ldc;
     for (let j = 0; j < N; j++) {
       const bj = j * K;
       let c = 0;
@@ -143,34 +197,4 @@ export function matmulNT(out: Float32Array, a: Float32Array, b: Float32Array, M:
       out[oi + j] = accumulate ? out[oi + j]! + c : c;
     }
   }
-}
-
-/** out[M,N] (+)= a[M,K] @ b[K,N] */
-export function matmulNN(out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void {
-  scratchB = transposeInto(scratchB, b, K, N);
-  matmulNT(out, a, scratchB, M, N, K, accumulate);
-}
-
-/** out[M,N] (+)= a[K,M]^T @ b[K,N] */
-export function matmulTN(out: Float32Array, a: Float32Array, b: Float32Array, M: number, N: number, K: number, accumulate: boolean): void {
-  scratchA = transposeInto(scratchA, a, K, M);
-  scratchB = transposeInto(scratchB, b, K, N);
-  matmulNT(out, scratchA, scratchB, M, N, K, accumulate);
-}
-
-/** Writes src[rows, cols] transposed into the scratch buffer (grown when too small) and returns the buffer. */
-function transposeInto(scratch: Float32Array, src: Float32Array, rows: number, cols: number): Float32Array {
-  if (scratch.length < rows * cols) scratch = new Float32Array(rows * cols);
-  // Tiles of 16x16 keep both the reads and the writes within a few cache lines.
-  const TILE = 16;
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(r0 + TILE, rows);
-    for (let c0 = 0; c0 < cols; c0 += TILE) {
-      const c1 = Math.min(c0 + TILE, cols);
-      for (let r = r0; r < r1; r++) {
-        for (let c = c0; c < c1; c++) scratch[c * rows + r] = src[r * cols + c]!;
-      }
-    }
-  }
-  return scratch;
 }

@@ -19,11 +19,11 @@ export function gelu(x: Tensor): Tensor {
   const out = new Tensor(x.shape);
   const k = kernels();
   const saved = needsGrad(x) ? new Tensor(x.shape) : null;
-  k.geluForward(out.data, x.data, x.size, saved?.data ?? null);
+  k.geluForward(out.data, x.data, saved?.data ?? null, x.size);
   if (saved !== null) {
     record('gelu', out, [x], () => {
       const dx = gradToWrite(x)!;
-      k.geluBackward(dx.data, x.data, out.grad!.data, x.size, !dx.overwrite, saved.data);
+      k.geluBackward(dx.data, x.data, out.grad!.data, saved.data, x.size, !dx.overwrite);
       saved.dispose();
     });
   }

@@ -20,7 +20,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
     period = Math.max(b.size, 1);
   const out = new Tensor(a.shape);
   const k = kernels();
-  if (n > 0) k.addForward(out.data, a.data, b.data, n, period);
+  if (n > 0 && period === n) k.add(out.data, a.data, b.data, n);
+  else if (n > 0) k.addBroadcast(out.data, a.data, b.data, n, period);
   if (needsGrad(a, b)) {
     record('add', out, [a, b], () => {
       // A residual connection: out's gradient becomes a's as it is, and b's is a copy unless b has one already.
@@ -28,10 +29,17 @@ export function add(a: Tensor, b: Tensor): Tensor {
         const db = gradToWrite(b),
           dout = a.grad!.data;
         if (db?.overwrite) k.copy(db.data, dout, n);
-        else if (db !== null) k.addBackward(null, db.data, dout, n, period);
+        else if (db !== null) k.add(db.data, db.data, dout, n);
         return;
       }
-      k.addBackward(gradIfNeeded(a), gradIfNeeded(b), out.grad!.data, n, period);
+      const da = gradIfNeeded(a),
+        db = gradIfNeeded(b),
+        dout = out.grad!.data;
+      if (period !== n) k.addBroadcastBackward(da, db, dout, n, period);
+      else {
+        if (da !== null) k.add(da, da, dout, n);
+        if (db !== null) k.add(db, db, dout, n);
+      }
     });
   }
   return out;

@@ -93,7 +93,7 @@ function causalAttention(
   const att = new Tensor([B, nHead, T, T]);
   const kern = kernels();
   const [q, k, v] = views();
-  kern.attentionForward(out.data, att.data, q, k, v, keep?.data ?? null, B, T, nHead, hs, scale, ld);
+  kern.attentionForward(out.data, att.data, q, k, v, keep?.data ?? null, B, T, nHead, hs, scale, ld, 0, nHead);
   opts.onWeights?.(att);
   if (needsGrad(...inputs)) {
     record('attention', out, inputs, () => {

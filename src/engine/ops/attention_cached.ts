@@ -18,8 +18,6 @@ export function writeCacheRows(cache: Tensor, x: Tensor, offset: number): void {
   for (let b = 0; b < B; b++) dst.set(src.subarray(b * n * C, (b + 1) * n * C), (b * Tmax + offset) * C);
 }
 
-let scratch: Float32Array = new Float32Array(0);
-
 /**
  * Causal attention of q [B, Tq, C] (positions offset .. offset + Tq - 1) over the cached keys and values
  * [B, Tmax, C] of positions 0 .. offset + Tq - 1. Same result, bit for bit, as attention() over the whole
@@ -31,8 +29,7 @@ export function attentionCached(q: Tensor, kCache: Tensor, vCache: Tensor, offse
   const Tmax = kCache.shape[1]!;
   if (offset + Tq > Tmax) throw new RangeError(`attentionCached: position ${offset + Tq} beyond the cache's ${Tmax}`);
   const hs = C / nHead;
-  if (scratch.length < Tmax) scratch = new Float32Array(Tmax);
   const out = new Tensor([B, Tq, C]);
-  kernels().attentionCachedForward(out.data, q.data, kCache.data, vCache.data, scratch, B, Tq, Tmax, offset, nHead, hs, 1 / Math.sqrt(hs));
+  kernels().attentionCachedForward(out.data, q.data, kCache.data, vCache.data, B, Tq, Tmax, offset, nHead, hs, 1 / Math.sqrt(hs));
   return out;
 }

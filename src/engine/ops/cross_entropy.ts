@@ -22,8 +22,10 @@ export function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const k = kernels();
   const out = new Tensor([1]);
   // Views are taken after the allocations: growing the arena detaches views made before it.
-  const { loss, count } = k.crossEntropyForward(lse.data, logits.data, targets.ints, N, V);
-  out.data[0] = loss;
+  const total = k.crossEntropyForward(lse.data, logits.data, targets.ints, N, V);
+  let count = 0;
+  for (let i = 0; i < N; i++) if (t[i]! >= 0) count++;
+  out.data[0] = count === 0 ? NaN : total / count;
   if (needsGrad(logits)) {
     record('crossEntropy', out, [logits], () => {
       k.crossEntropyBackward(gradIfNeeded(logits)!, logits.data, lse.data, targets.ints, N, V, count, out.grad!.data[0]!);

@@ -17,20 +17,16 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 
   k.layernormForward(out.data, mean.data, rstd.data, x.data, weight.data, bias?.data ?? null, N, C, eps);
   if (needsGrad(x, weight, bias)) {
     record('layerNorm', out, [x, weight, bias], () => {
+      // Each call reads its views just before it runs: making a gradient buffer can grow the arena.
+      const dweight = gradIfNeeded(weight),
+        dbias = gradIfNeeded(bias);
+      if (dweight !== null || dbias !== null) {
+        k.layernormBackwardParams(dweight, dbias, out.grad!.data, x.data, mean.data, rstd.data, N, C, C);
+      }
       const dx = gradToWrite(x);
-      k.layernormBackward(
-        dx?.data ?? null,
-        gradIfNeeded(weight),
-        gradIfNeeded(bias),
-        out.grad!.data,
-        x.data,
-        mean.data,
-        rstd.data,
-        weight.data,
-        N,
-        C,
-        !(dx?.overwrite ?? false),
-      );
+      if (dx !== null) {
+        k.layernormBackwardInput(dx.data, out.grad!.data, x.data, mean.data, rstd.data, weight.data, N, C, !dx.overwrite);
+      }
       mean.dispose();
       rstd.dispose();
     });

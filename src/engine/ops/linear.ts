@@ -1,5 +1,6 @@
 import { gradIfNeeded, gradToWrite, isGradEnabled, needsGrad, record } from '../autograd.js';
 import { kernels } from '../backend.js';
+import { matmulNN, matmulNT, matmulTN } from '../matmul_layouts.js';
 import { Tensor, untracked } from '../tensor.js';
 import { leadingSize, sameShape } from './shapes.js';
 
@@ -23,8 +24,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
       // Views are taken afresh for each kernel call: a kernel may take scratch memory and so grow the arena,
       // which detaches views made before the call.
       const dx = gradToWrite(x);
-      if (dx !== null) k.matmulNN(dx.data, y.grad!.data, weight.data, M, K, N, !dx.overwrite);
-      if (weight.requiresGrad) k.matmulTN(gradIfNeeded(weight)!, y.grad!.data, x.data, N, K, M, true);
+      if (dx !== null) matmulNN(k, dx.data, y.grad!.data, weight.data, M, K, N, !dx.overwrite);
+      if (weight.requiresGrad) matmulTN(k, gradIfNeeded(weight)!, y.grad!.data, x.data, N, K, M, true);
       if (bias?.requiresGrad) k.biasBackward(gradIfNeeded(bias)!, y.grad!.data, M, N);
     });
   }
@@ -39,8 +40,8 @@ export function linearInto(y: Float32Array, x: Float32Array, weight: Tensor, bia
   const [N, K] = weight.shape as [number, number];
   const k = kernels();
   const wt = M < SMALL_M && transposes !== null && !isGradEnabled() ? transposes.get(weight) : undefined;
-  if (wt !== undefined) k.matmulNN(y, x, wt.data, M, N, K, false);
-  else k.matmulNT(y, x, weight.data, M, N, K, false);
+  if (wt !== undefined) matmulNN(k, y, x, wt.data, M, N, K, false);
+  else matmulNT(k, y, x, weight.data, M, N, K, false);
   if (bias !== null) k.biasForward(y, bias.data, M, N);
 }
 
@@ -72,7 +73,7 @@ export function transposeWeights(weights: readonly Tensor[]): Map<Tensor, Tensor
     if (w.shape.length !== 2 || w.dtype !== 'f32') continue;
     const [N, K] = w.shape as [number, number];
     const t = untracked(() => new Tensor([K, N]));
-    kernels().transpose(t.data, w.data, N, K);
+    kernels().transpose(t.data, w.data, N, K, K, N);
     map.set(w, t);
   }
   return map;

@@ -1,14 +1,16 @@
 /** AdamW and the sum of squares for the gradient norm (src/engine/kernels/adamw.ts). */
 
 /**
- * One AdamW update of n floats in place. The step's scalars come precomputed in float64 from the caller:
- * stepSize = lr / (1 - beta1^t), decay = 1 - lr * weightDecay, invBc2 = 1 / sqrt(1 - beta2^t). With zeroGrad
- * not 0, g is zeroed as it is read (the next step's zero_grad, without a pass of its own).
+ * One AdamW update of n floats in place, from the float64 values the reference starts from: the step's scalars
+ * are derived here in float64 exactly as the reference derives them (stepSize = lr / bc1, decay =
+ * 1 - lr * weightDecay, 1 / bc2Sqrt), then rounded to float32 for the loop. With zeroGrad not 0, g is zeroed
+ * as it is read (the next step's zero_grad, without a pass of its own).
  */
 export function adamwStep(
   p: usize, g: usize, m: usize, v: usize, n: i32,
-  stepSize: f64, decay: f64, invBc2: f64, beta1: f64, beta2: f64, eps: f64, gradScale: f64, zeroGrad: i32,
+  lr: f64, beta1: f64, beta2: f64, eps: f64, weightDecay: f64, bc1: f64, bc2Sqrt: f64, gradScale: f64, zeroGrad: i32,
 ): void {
+  const stepSize = lr / bc1, decay = 1 - lr * weightDecay, invBc2 = 1 / bc2Sqrt;
   if (zeroGrad != 0) adamwLoop(p, g, m, v, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale, true);
   else adamwLoop(p, g, m, v, n, stepSize, decay, invBc2, beta1, beta2, eps, gradScale, false);
 }

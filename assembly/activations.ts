@@ -1,0 +1,144 @@
+/**
+ * ReLU, and GELU in GPT-2's tanh form; the twins of src/engine/kernels/activations.ts. Every loop runs f32x4
+ * over the body and scalars over the tail.
+ */
+import { exp4, storeOrAdd } from './simd';
+
+export function reluForward(out: usize, x: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const zero = f32x4.splat(0);
+  let o: usize = 0;
+  // pmax(0, x) = 0 < x ? x : 0, which is the reference's x > 0 ? x : 0 (NaN gives 0 in both).
+  for (; o < nv; o += 16) v128.store(out + o, f32x4.pmax(zero, v128.load(x + o)));
+  for (; o < nb; o += 4) {
+    const v = load<f32>(x + o);
+    store<f32>(out + o, v > 0 ? v : 0);
+  }
+}
+
+export function reluBackward(dx: usize, x: usize, dout: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const zero = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < nv; o += 16) {
+    const g = v128.and(v128.load(dout + o), f32x4.gt(v128.load(x + o), zero));
+    v128.store(dx + o, f32x4.add(v128.load(dx + o), g));
+  }
+  for (; o < nb; o += 4) if (load<f32>(x + o) > 0) store<f32>(dx + o, load<f32>(dx + o) + load<f32>(dout + o));
+}
+
+const GELU_SCALE: f32 = 0.7978845608028654; // sqrt(2/pi)
+const GELU_CUBE: f32 = 0.044715;
+
+/**
+ * GELU (tanh form) through the identity 0.5 (1 + tanh u) = 1 / (1 + exp(-2u)) = sigmoid(2u): one exp and
+ * one division, no cancellation. This returns e = exp(-2u); gelu(x) = x / (1 + e).
+ */
+// @ts-ignore: decorator
+@inline function geluParts(x: v128): v128 {
+  const x2 = f32x4.mul(x, x);
+  const u = f32x4.mul(f32x4.splat(GELU_SCALE), f32x4.add(x, f32x4.mul(f32x4.splat(GELU_CUBE), f32x4.mul(x2, x))));
+  return exp4(f32x4.mul(u, f32x4.splat(-2))); // e = exp(-2u)
+}
+
+// The loops below take four vectors per iteration: exp's long chain of dependent operations otherwise leaves
+// the CPU waiting on latency (1.7x faster measured than one vector at a time).
+
+/** out = gelu(x); when `saved` is not 0, e = exp(-2u) goes there too, for the backward to read (no exp again). */
+export function geluForward(out: usize, x: usize, saved: usize, n: i32): void {
+  if (saved != 0) geluForwardLoop(out, x, saved, n, true);
+  else geluForwardLoop(out, x, 0, n, false);
+}
+
+// @ts-ignore: decorator
+@inline function geluForwardLoop(out: usize, x: usize, saved: usize, n: i32, save: bool): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const one = f32x4.splat(1);
+  let o: usize = 0;
+  for (; o + 64 <= nv; o += 64) {
+    const v0 = v128.load(x + o), v1 = v128.load(x + o, 16), v2 = v128.load(x + o, 32), v3 = v128.load(x + o, 48);
+    const e0 = geluParts(v0), e1 = geluParts(v1), e2 = geluParts(v2), e3 = geluParts(v3);
+    if (save) {
+      v128.store(saved + o, e0);
+      v128.store(saved + o, e1, 16);
+      v128.store(saved + o, e2, 32);
+      v128.store(saved + o, e3, 48);
+    }
+    v128.store(out + o, f32x4.div(v0, f32x4.add(one, e0)));
+    v128.store(out + o, f32x4.div(v1, f32x4.add(one, e1)), 16);
+    v128.store(out + o, f32x4.div(v2, f32x4.add(one, e2)), 32);
+    v128.store(out + o, f32x4.div(v3, f32x4.add(one, e3)), 48);
+  }
+  for (; o < nv; o += 16) {
+    const v = v128.load(x + o), e = geluParts(v);
+    if (save) v128.store(saved + o, e);
+    v128.store(out + o, f32x4.div(v, f32x4.add(one, e)));
+  }
+  for (; o < nb; o += 4) {
+    const v = f32x4.splat(load<f32>(x + o)), e = geluParts(v);
+    if (save) store<f32>(saved + o, f32x4.extract_lane(e, 0));
+    store<f32>(out + o, f32x4.extract_lane(f32x4.div(v, f32x4.add(one, e)), 0));
+  }
+}
+
+/**
+ * With s = sigmoid(2u) = 1 / (1 + e), e = exp(-2u): d gelu / dx = s + 2 x s (1 - s) du/dx, and
+ * s (1 - s) = e s^2 exactly (no cancellation when s is near 1). du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+ */
+// @ts-ignore: decorator
+@inline function geluGrad(x: v128, e: v128): v128 {
+  const s = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e));
+  const du = f32x4.mul(f32x4.splat(GELU_SCALE), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(3 * GELU_CUBE), f32x4.mul(x, x))));
+  const t = f32x4.mul(f32x4.mul(f32x4.add(x, x), du), f32x4.mul(e, f32x4.mul(s, s)));
+  return f32x4.add(s, t);
+}
+
+/**
+ * dx (+)= dout * gelu'(x): adds when `accumulate`, else overwrites (dx holds nothing yet: no zeroing pass).
+ * With `saved` (the forward's e = exp(-2u), the same bits exp gives here) there is no exp to compute.
+ */
+export function geluBackward(dx: usize, x: usize, dout: usize, saved: usize, n: i32, accumulate: bool): void {
+  if (saved != 0) {
+    if (accumulate) geluBackwardLoop(dx, x, dout, saved, n, true, true);
+    else geluBackwardLoop(dx, x, dout, saved, n, false, true);
+  } else if (accumulate) geluBackwardLoop(dx, x, dout, 0, n, true, false);
+  else geluBackwardLoop(dx, x, dout, 0, n, false, false);
+}
+
+/**
+ * e read from `saved`, at most E_MAX: our exp never gives more, but another backend's forward may have saved
+ * Infinity (x below about -44), which would make e s^2 = Infinity * 0.
+ */
+// @ts-ignore: decorator
+@inline function loadSaved(p: usize): v128 {
+  return f32x4.pmin(v128.load(p), f32x4.splat(E_MAX));
+}
+const E_MAX: f32 = 3.0e38;
+
+/** dout * gelu'(x) for the four floats at byte offset o: e read from `saved`, or computed. */
+// @ts-ignore: decorator
+@inline function geluBackward4(x: usize, dout: usize, saved: usize, o: usize, useSaved: bool): v128 {
+  const v = v128.load(x + o);
+  return f32x4.mul(v128.load(dout + o), geluGrad(v, useSaved ? loadSaved(saved + o) : geluParts(v)));
+}
+
+// @ts-ignore: decorator
+@inline function geluBackwardLoop(dx: usize, x: usize, dout: usize, saved: usize, n: i32, accumulate: bool, useSaved: bool): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o + 64 <= nv; o += 64) {
+    const g0 = geluBackward4(x, dout, saved, o, useSaved), g1 = geluBackward4(x, dout, saved, o + 16, useSaved);
+    const g2 = geluBackward4(x, dout, saved, o + 32, useSaved), g3 = geluBackward4(x, dout, saved, o + 48, useSaved);
+    storeOrAdd(dx + o, g0, accumulate);
+    storeOrAdd(dx + o + 16, g1, accumulate);
+    storeOrAdd(dx + o + 32, g2, accumulate);
+    storeOrAdd(dx + o + 48, g3, accumulate);
+  }
+  for (; o < nv; o += 16) storeOrAdd(dx + o, geluBackward4(x, dout, saved, o, useSaved), accumulate);
+  for (; o < nb; o += 4) {
+    const v = f32x4.splat(load<f32>(x + o));
+    const e = useSaved ? f32x4.pmin(f32x4.splat(load<f32>(saved + o)), f32x4.splat(E_MAX)) : geluParts(v);
+    const g = load<f32>(dout + o) * f32x4.extract_lane(geluGrad(v, e), 0);
+    store<f32>(dx + o, accumulate ? load<f32>(dx + o) + g : g);
+  }
+}
