@@ -1,6 +1,6 @@
 /**
- * Point-wise non-linearities. ReLU is the lecture's; GELU is the tanh approximation GPT-2 (and so nanoGPT)
- * uses: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Backward kernels accumulate into dx (GELU's may
+ * Point-wise non-linearities. ReLU is the lecture's; GELU is the tanh approximation GPT-2 uses:
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). (nanoGPT's model.py has used the exact erf form since 2023.) Backward kernels accumulate into dx (GELU's may
  * instead overwrite it, when nothing is there yet).
  */
 

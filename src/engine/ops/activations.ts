@@ -12,7 +12,8 @@ export function relu(x: Tensor): Tensor {
 }
 
 /**
- * GELU, tanh approximation (GPT-2, nanoGPT). When a backward will follow, the forward keeps exp(-2u) for it,
+ * GELU, tanh approximation: GPT-2's (nanoGPT's model.py has used the exact erf form, nn.GELU(), since 2023;
+ * tsgpt's `nanogpt` runs use this one, as they always have). When a backward will follow, the forward keeps exp(-2u) for it,
  * which spares the backward its exponentials (most of its time); the backward then frees it.
  */
 export function gelu(x: Tensor): Tensor {
