@@ -31,7 +31,7 @@ export { learningRateAt, type ScheduleConfig } from './train/schedule.js';
 export { PRESETS, modelConfigFor, type PresetName, type RunConfig } from './train/config.js';
 export { Trainer, type StepReport, type EvalReport, type TrainerCallbacks, type TrainerState } from './train/trainer.js';
 
-export { generate, generateBatch, type GenerateOptions } from './sample/generate.js';
+export { generate, generateBatch, type GenerateOptions, type NextTokenMixer } from './sample/generate.js';
 export { sampleToken, temperatureWeights, normalise, pickToken, type SamplingOptions } from './sample/sampling.js';
 
 export { encodeWeights, loadWeights } from './checkpoint/weights.js';

@@ -9,14 +9,35 @@
  * same at the same seed. Each generation makes its own decoder: do not change the weights while one runs.
  */
 import type { Rng } from '../engine/random.js';
+import type { HiddenPoint } from '../models/decoder.js';
 import type { LanguageModel } from '../models/language_model.js';
-import { pickToken, type SamplingOptions, temperatureWeights } from './sampling.js';
+import { normalise, pickToken, type SamplingOptions, temperatureWeights } from './sampling.js';
+
+/**
+ * Another next-token distribution mixed into the model's at every step, such as kNN-LM's memory:
+ * p = lambda p_memory + (1 - lambda) p_model. It is applied at the mix point of generateBatch's loop, after
+ * the temperature and before top-k, top-p and the draw, which then apply to the mixed distribution.
+ */
+export interface NextTokenMixer {
+  /** Where the model's hidden state is read (default 'ffn_input', the last block's ln_2 output, as kNN-LM). */
+  readonly hiddenPoint?: HiddenPoint;
+  /**
+   * probs: the model's next-token distribution after temperature (summing to 1; at temperature 0 all on the
+   * most likely token), which the mixer may overwrite. hidden: the model's hidden state at the last position
+   * (at hiddenPoint). context: the sequence so far, prompt and generated tokens, uncropped. All three are
+   * valid during the call only. Returns the distribution to sample from (probs itself or another array of
+   * the same length; it need not be normalised).
+   */
+  mix(probs: Float64Array, hidden: Float32Array, context: readonly number[]): ArrayLike<number>;
+}
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
   rng: Rng;
   /** Reuse the keys and values of earlier positions (default true); off, each step runs its whole window. */
   useCache?: boolean;
+  /** Mixes another next-token distribution into the model's at each step. */
+  mix?: NextTokenMixer;
 }
 
 /**
@@ -30,10 +51,11 @@ export function* generateBatch(model: LanguageModel, prompts: readonly ArrayLike
   if (length === 0) throw new RangeError('generate needs a prompt of at least one token');
   if (prompts.some((p) => p.length !== length)) throw new RangeError('generateBatch: prompts must have equal lengths');
   const { blockSize, vocabSize: V } = model;
-  const { rng } = opts;
+  const { mix, rng } = opts;
   const contexts = prompts.map((p) => Array.from(p));
-  const decoder = model.decoder(B, { cache: opts.useCache });
-  const weights = new Float64Array(V);
+  const decoder = model.decoder(B, { cache: opts.useCache, hidden: mix === undefined ? undefined : (mix.hiddenPoint ?? 'ffn_input') });
+  const weights = new Float64Array(V),
+    H = decoder.hiddenSize;
   try {
     for (let step = 0; step < opts.maxNewTokens; step++) {
       // The logits at the last position of each context, cropped to the block size.
@@ -41,6 +63,11 @@ export function* generateBatch(model: LanguageModel, prompts: readonly ArrayLike
       const next = contexts.map((context, b) => {
         // The model's distribution after temperature.
         temperatureWeights(logits.subarray(b * V, (b + 1) * V), opts.temperature, weights);
+        // The mix point: another distribution joins the model's here.
+        if (mix !== undefined) {
+          const hidden = decoder.hidden().subarray(b * H, (b + 1) * H);
+          takeMixed(weights, mix.mix(normalise(weights), hidden, context));
+        }
         // Top-k, top-p, and the draw (the most likely token at temperature 0).
         const token = pickToken(weights, opts, rng);
         context.push(token);
@@ -56,4 +83,11 @@ export function* generateBatch(model: LanguageModel, prompts: readonly ArrayLike
 /** Yields the new token ids of one prompt one by one (the prompt is not repeated). */
 export function* generate(model: LanguageModel, prompt: ArrayLike<number>, opts: GenerateOptions): Generator<number> {
   for (const [token] of generateBatch(model, [prompt], opts)) yield token!;
+}
+
+/** The mixer's distribution in place of the model's. */
+function takeMixed(weights: Float64Array, mixed: ArrayLike<number>): void {
+  if (mixed === weights) return;
+  if (mixed.length !== weights.length) throw new RangeError(`mixer: ${mixed.length} probabilities for a vocabulary of ${weights.length}`);
+  for (let i = 0; i < weights.length; i++) weights[i] = mixed[i]!;
 }
