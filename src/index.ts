@@ -16,6 +16,9 @@ export { GPT, type GPTConfig } from './models/gpt.js';
 export { BigramLanguageModel, type BigramConfig } from './models/bigram.js';
 export { createModel, reportedParameterCount, type ModelConfig } from './models/index.js';
 export type { LanguageModel } from './models/language_model.js';
+export type { Decoder, DecoderOptions, HiddenPoint } from './models/decoder.js';
+export { GPTDecoder } from './models/gpt_decoder.js';
+export { BigramDecoder } from './models/bigram_decoder.js';
 
 export { CharTokenizer, type CharTokenizerJSON } from './tokenizers/char.js';
 export type { Tokenizer, TokenizerJSON, EncodeOptions, UnknownPolicy } from './tokenizers/tokenizer.js';
@@ -28,15 +31,12 @@ export { learningRateAt, type ScheduleConfig } from './train/schedule.js';
 export { PRESETS, modelConfigFor, type PresetName, type RunConfig } from './train/config.js';
 export { Trainer, type StepReport, type EvalReport, type TrainerCallbacks, type TrainerState } from './train/trainer.js';
 
-export { generate, type GenerateOptions } from './sample/generate.js';
-export { sampleToken, type SamplingOptions } from './sample/sampling.js';
+export { generate, generateBatch, type GenerateOptions, type NextTokenMixer } from './sample/generate.js';
+export { sampleToken, temperatureWeights, normalise, pickToken, type SamplingOptions } from './sample/sampling.js';
 
 export { encodeWeights, loadWeights } from './checkpoint/weights.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor, type SafetensorsTensor } from './io/safetensors.js';
 
-export { generateBatch } from './sample/generate.js';
-export { KVCache, KVSlot } from './nn/kv_cache.js';
-export { supportsKVCache, type CachedLanguageModel } from './models/language_model.js';
 export { LADDER, LECTURE_STAGE, type LadderStage } from './train/ladder.js';
 export { trainingStepFlops, forwardFlops } from './measure/flops.js';
 export { benchPreset, type BenchResult, type BenchOptions } from './measure/bench_preset.js';

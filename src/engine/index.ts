@@ -3,7 +3,7 @@
  * needs. Every op runs its forward through the active kernels and records its backward beside it.
  *
  *   embedding   linear   add   layerNorm   relu   gelu   softmax   dropout   attention   crossEntropy
- *   split   concat   lastPosition   (data movement)
+ *   split   concat   (data movement)
  */
 export { Arena, defaultArena } from './arena.js';
 export { noGrad, isGradEnabled } from './autograd.js';
@@ -33,4 +33,4 @@ export { embedding } from './ops/embedding.js';
 export { layerNorm } from './ops/layernorm.js';
 export { linear } from './ops/linear.js';
 export { softmax } from './ops/softmax.js';
-export { split, concat, lastPosition } from './ops/split_concat.js';
+export { split, concat } from './ops/split_concat.js';

@@ -7,6 +7,8 @@ import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Embedding } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { BigramDecoder } from './bigram_decoder.js';
+import type { Decoder, DecoderOptions } from './decoder.js';
 import type { LanguageModel } from './language_model.js';
 
 export interface BigramConfig {
@@ -42,5 +44,9 @@ export class BigramLanguageModel extends Module implements LanguageModel {
   forward(idx: Tensor, targets?: Tensor): { logits: Tensor; loss: Tensor | null } {
     const logits = this.token_embedding_table.forward(idx);
     return { logits, loss: targets === undefined ? null : crossEntropy(logits, targets) };
+  }
+
+  decoder(batch: number, opts?: DecoderOptions): Decoder {
+    return new BigramDecoder(this.token_embedding_table.weight, batch, this.config.blockSize, opts);
   }
 }

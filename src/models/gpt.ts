@@ -16,8 +16,9 @@ import { intTensor, tidy, untracked as keepOutside, type Tensor } from '../engin
 import type { AttentionObserver } from '../nn/attention.js';
 import { Block, type BlockStyle, type LectureAblation } from '../nn/block.js';
 import { Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
-import { KVCache, KVSlot } from '../nn/kv_cache.js';
 import { Module } from '../nn/module.js';
+import type { Decoder, DecoderOptions } from './decoder.js';
+import { GPTDecoder } from './gpt_decoder.js';
 import type { LanguageModel } from './language_model.js';
 
 export interface GPTConfig extends LectureAblation {
@@ -147,9 +148,9 @@ export class GPT extends Module implements LanguageModel {
     return T;
   }
 
-  /** Token embeddings [B, n, C] plus the position embeddings of offset .. offset + n - 1 (broadcast over B). */
-  private embed(idx: Tensor, n: number, offset = 0): Tensor {
-    return add(this.tokenEmbedding.forward(idx), this.positionEmbedding.forward(this.positionIds(n, offset)));
+  /** Token embeddings [B, T, C] plus the position embeddings of 0 .. T - 1 (broadcast over B). */
+  private embed(idx: Tensor, T: number): Tensor {
+    return add(this.tokenEmbedding.forward(idx), this.positionEmbedding.forward(this.positionIds(T)));
   }
 
   /** The final LayerNorm and the output head: logits. */
@@ -158,55 +159,17 @@ export class GPT extends Module implements LanguageModel {
     return this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
   }
 
-  /**
-   * The logits [B, 1, V] of forward(idx)'s last position alone, bit for bit, for sampling past the block size
-   * (no cache applies there: every position moves). All blocks but the last run over every position; the
-   * last needs their keys and values but runs its query, projection and feed-forward, the final LayerNorm
-   * and the head on the last position only. Run under noGrad, in eval mode.
-   */
-  forwardLast(idx: Tensor): Tensor {
-    const T = this.sequenceLength(idx, 'GPT.forwardLast');
-    if (T < 1) throw new RangeError(`GPT.forwardLast: ids must be [B, T], got [${idx.shape}]`);
-    let x = this.embed(idx, T);
-    const blocks = this.blocks.items;
-    blocks.forEach((block, layer) => void (x = layer < blocks.length - 1 ? block.forward(x) : block.forwardLast(x)));
-    return this.head(x);
+  /** A decoder for sampling (see GPTDecoder): the key/value cache, one position a token. */
+  decoder(batch: number, opts?: DecoderOptions): Decoder {
+    return new GPTDecoder(this, batch, opts);
   }
 
-  /** An empty key/value cache for `batch` sequences of up to blockSize positions. */
-  createKVCache(batch: number): KVCache {
-    // The one-position ids of every offset, made now rather than one by one in the middle of sampling steps,
-    // where each would pin a small block above the step's tensors and fragment the arena.
-    for (let offset = 0; offset < this.config.blockSize; offset++) this.positionIds(1, offset);
-    const slots = this.blocks.items.map((b) => b.attn.cacheWidths().map((w) => new KVSlot(batch, this.config.blockSize, w)));
-    return new KVCache(batch, this.config.blockSize, slots);
-  }
-
-  /**
-   * Logits [B, n, V] for n new tokens idx [B, n] at positions cache.length.., reading the keys and values of
-   * earlier positions from the cache and adding their own. The same values, bit for bit, as forward() over the
-   * whole sequence at those positions (with the reference kernels). For sampling: run under noGrad, eval mode.
-   */
-  forwardCached(idx: Tensor, cache: KVCache): Tensor {
-    const [B, n] = idx.shape as [number, number];
-    const offset = cache.length;
-    if (B !== cache.batch) throw new RangeError(`forwardCached: batch ${B} but the cache holds ${cache.batch}`);
-    if (offset + n > this.config.blockSize) {
-      throw new RangeError(`forwardCached: positions up to ${offset + n} exceed the block size ${this.config.blockSize}`);
-    }
-    let x = this.embed(idx, n, offset);
-    this.blocks.items.forEach((block, layer) => void (x = block.forwardCached(x, cache.slots[layer]!, offset)));
-    cache.length += n;
-    return this.head(x);
-  }
-
-  /** offset..offset+T-1 as an id tensor, made once per (length, offset) and kept with the model. */
-  private positionIds(T: number, offset = 0): Tensor {
-    const key = offset * 65536 + T;
-    let ids = this.positions.get(key);
+  /** 0..T-1 as an id tensor, made once per length and kept with the model. */
+  private positionIds(T: number): Tensor {
+    let ids = this.positions.get(T);
     if (ids === undefined) {
-      ids = keepOutside(() => intTensor(Array.from({ length: T }, (_, i) => offset + i)));
-      this.positions.set(key, ids);
+      ids = keepOutside(() => intTensor(Array.from({ length: T }, (_, i) => i)));
+      this.positions.set(T, ids);
     }
     return ids;
   }

@@ -1,127 +1,403 @@
 /**
- * Sampling's inner loop for nanoGPT-style GPTs: one new token per sequence through every layer, with the
- * key/value cache, on buffers made once. GPT.forwardCached does the same through the ops, which make a
- * dozen tensors per layer per token and record scopes for them; for a one-position step that bookkeeping
- * costs as much as the arithmetic. This runs the very same kernels in the very same order on the same
- * inputs, so its logits are GPT.forwardCached's, bit for bit (the sampling tests check the tokens against
- * the uncached path).
+ * GPT's decoder (see decoder.ts): the last position's logits of a window, computed on buffers it keeps,
+ * calling the kernels forward() calls, with the same shapes and in the same order for every value it
+ * computes, so the logits are forward()'s bit for bit (the sampling tests check it on every kernel set).
+ *
+ * What it leaves out is work the last position's logits do not need:
+ *  - positions an earlier step has seen: their keys and values wait in a cache, one slot per attention
+ *    (nanoGPT's fused attention one for all heads, each of the lecture's heads its own), and only the new
+ *    positions are computed, against the cached ones; sampling within the block size, that is one position
+ *    a token. Past the block size every position shifts (the position embeddings move), nothing matches, and
+ *    each step runs its whole window, as nanoGPT's generate does;
+ *  - in the last block, all but the keys and values of the other positions: its query, projection and
+ *    feed-forward, the final LayerNorm and the head run on each sequence's last position alone.
+ * It computes in eval mode (dropout is the identity). It copies weights when it is made (transposed, for the
+ * one-row products): make a new decoder after changing the weights.
  */
 import { kernels } from '../engine/backend.js';
-import { linearInto } from '../engine/ops/linear.js';
 import { Tensor, untracked } from '../engine/tensor.js';
-import { CausalSelfAttention } from '../nn/attention.js';
-import { MLP } from '../nn/feedforward.js';
-import type { KVCache } from '../nn/kv_cache.js';
-import type { LayerNorm, Linear } from '../nn/layers.js';
+import type { LayerNorm } from '../nn/layers.js';
+import { type Decoder, type DecoderOptions, type HiddenPoint, noHiddenState, windowLength } from './decoder.js';
+import { DecoderLinear, fewRows } from './decoder_linear.js';
 import type { GPT } from './gpt.js';
+import { type LayerPlan, layerPlans, planLinears } from './gpt_decoder_plan.js';
 
-interface Layer {
-  ln1: LayerNorm;
-  attn: CausalSelfAttention;
-  ln2: LayerNorm;
-  fc: Linear;
-  proj: Linear;
+/** Keys and values [B, blockSize, width] of one attention: positions 0 .. cached - 1 are valid. */
+interface CacheSlot {
+  k: Tensor;
+  v: Tensor;
 }
 
-export class GPTDecoder {
-  private readonly layers: Layer[];
-  private readonly buffers: Tensor[] = [];
-  private readonly ids: Tensor;
-  private readonly C: number;
-  /** The reference attention kernel's row of scores (the WebAssembly one brings its own). */
-
-  /** Whether this model has the shape the decoder runs: nanoGPT's blocks, whole. */
-  static supports(model: GPT): boolean {
-    return (
-      model.config.style === 'nanogpt' &&
-      model.lnF !== null &&
-      model.blocks.items.every(
-        (b) => b.residual && b.ln1 !== null && b.ln2 !== null && b.attn instanceof CausalSelfAttention && b.mlp instanceof MLP,
-      )
-    );
-  }
+export class GPTDecoder implements Decoder {
+  readonly batch: number;
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  private readonly blockSize: number;
+  private readonly layers: LayerPlan[];
+  private readonly slots: CacheSlot[][];
+  private readonly head: DecoderLinear;
+  private readonly lnF: LayerNorm | null;
+  private readonly useCache: boolean;
+  private readonly hiddenPoint: HiddenPoint | null;
+  /** The tokens [B, blockSize] whose keys and values the cache holds, at positions 0 .. cached - 1. */
+  private readonly tokens: Int32Array;
+  private cached = 0;
+  private readonly buffers: StepBuffers;
+  private readonly logits: Float32Array;
+  private readonly hiddenRows: Float32Array | null;
+  /** The most heads one attention call scores at once: forward-style attention's weights are [B, heads, T, T]. */
+  private readonly maxHeads: number;
 
   constructor(
     private readonly model: GPT,
-    private readonly cache: KVCache,
+    batch: number,
+    opts: DecoderOptions = {},
   ) {
-    if (!GPTDecoder.supports(model)) throw new Error('GPTDecoder runs nanoGPT-style GPTs only');
-    this.layers = model.blocks.items.map((b) => ({
-      ln1: b.ln1!,
-      attn: b.attn as CausalSelfAttention,
-      ln2: b.ln2!,
-      fc: (b.mlp as MLP).c_fc,
-      proj: (b.mlp as MLP).c_proj,
-    }));
-    const B = cache.batch,
-      C = (this.C = model.config.nEmbd),
-      V = model.vocabSize;
-    const make = (n: number) => {
-      const t = untracked(() => new Tensor([n]));
-      this.buffers.push(t);
-      return t;
-    };
-    this.ids = untracked(() => new Tensor([B], 'i32'));
-    this.buffers.push(this.ids);
-    // x, tok, h, mean, rstd, qkv, q, att, a, x2, f, g, m, logits: see step().
-    for (const n of [B * C, B * C, B * C, B, B, 3 * B * C, B * C, B * C, B * C, B * C, 4 * B * C, 4 * B * C, B * C, B * V]) make(n);
+    if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`decoder: batch must be a positive integer, got ${batch}`);
+    const { blockSize, nEmbd: C, vocabSize: V } = model.config;
+    this.batch = batch;
+    this.vocabSize = V;
+    this.hiddenSize = C;
+    this.blockSize = blockSize;
+    this.useCache = opts.cache ?? true;
+    this.hiddenPoint = opts.hidden ?? null;
+    const few = fewRows(batch);
+    this.layers = layerPlans(model.blocks.items, few);
+    this.head =
+      model.lmHead !== null
+        ? new DecoderLinear(model.lmHead.weight, model.lmHead.bias, few)
+        : new DecoderLinear(model.tokenEmbedding.weight, null, few);
+    this.lnF = model.lnF;
+    this.slots = this.layers.map((layer) => {
+      const a = layer.attention;
+      const widths = a.kind === 'fused' ? [C] : a.heads.map((h) => h.key.outFeatures);
+      return widths.map((w) => untracked(() => ({ k: new Tensor([batch * blockSize * w]), v: new Tensor([batch * blockSize * w]) })));
+    });
+    this.tokens = new Int32Array(batch * blockSize);
+    const ffWidth = Math.max(C, ...this.layers.map((l) => l.feedForward?.fc.outFeatures ?? 0));
+    this.buffers = new StepBuffers(batch, C, ffWidth, V);
+    this.logits = new Float32Array(batch * V);
+    this.hiddenRows = this.hiddenPoint === null ? null : new Float32Array(batch * C);
+    this.maxHeads = Math.max(...this.layers.map((l) => (l.attention.kind === 'fused' ? l.attention.nHead : 1)));
   }
 
-  /** Logits [B, V] for the tokens `next` (one per sequence) at position cache.length; advances the cache. */
-  step(next: ArrayLike<number>): Float32Array {
+  step(windows: readonly ArrayLike<number>[]): Float32Array {
     const k = kernels();
-    const { model, cache } = this;
-    const B = cache.batch,
-      C = this.C,
-      offset = cache.length,
-      V = model.vocabSize;
-    if (offset >= cache.maxLength) throw new RangeError(`GPTDecoder: position ${offset} beyond the cache's ${cache.maxLength}`);
-    const ids = this.ids.ints;
-    for (let b = 0; b < B; b++) {
-      if (!(next[b]! >= 0 && next[b]! < V)) throw new RangeError(`embedding: id ${next[b]} outside [0, ${V})`);
-      ids[b] = next[b]!;
-    }
-    // Views are taken each step: the arena may have grown since the last one.
-    const [x, tok, h, mean, rstd, qkv, q, att, a, x2, f, g, m, logits] = this.buffers.slice(1).map((t) => t.data) as Float32Array[];
-    // Token embedding plus the position's row (the position embedding's lookup copies that row exactly).
-    const wpe = model.positionEmbedding.weight.data;
-    k.embeddingForward(tok!, model.tokenEmbedding.weight.data, ids, B, C);
-    k.addBroadcast(x!, tok!, wpe.subarray(offset * C, (offset + 1) * C), B * C, C);
-    const nh = model.config.nHead,
-      hs = C / nh,
-      Tmax = cache.maxLength;
-    this.layers.forEach((layer, i) => {
-      const slot = cache.slots[i]![0]!;
-      k.layernormForward(h!, mean!, rstd!, x!, layer.ln1.weight.data, layer.ln1.bias?.data ?? null, B, C, layer.ln1.eps);
-      linearInto(qkv!, h!, layer.attn.c_attn.weight, layer.attn.c_attn.bias, B);
-      // Split each row [q | k | v]: q to its own rows, k and v into the cache at this position.
-      const kc = slot.k.data,
-        vc = slot.v.data;
-      for (let b = 0; b < B; b++) {
-        const row = b * 3 * C,
-          at = (b * Tmax + offset) * C;
-        q!.set(qkv!.subarray(row, row + C), b * C);
-        kc.set(qkv!.subarray(row + C, row + 2 * C), at);
-        vc.set(qkv!.subarray(row + 2 * C, row + 3 * C), at);
+    const { batch: B, hiddenSize: C, blockSize: Tmax, model, buffers: buf } = this;
+    const T = windowLength(windows, B, Tmax, this.vocabSize);
+    const offset = this.reusable(windows, T),
+      n = T - offset,
+      R = B * n;
+    // Keys and values go to the cache when this step reads them back (after cached positions, and in the
+    // last block) or a later one may (a window that can still grow).
+    const keep = offset > 0 || (this.useCache && T < Tmax);
+    this.cached = 0; // until this step has finished writing
+    buf.fit(R, offset === 0 ? B * this.maxHeads * n * n : 0);
+
+    // Token embeddings of the new positions plus the position embeddings of offset .. T - 1.
+    const ids = buf.ids.ints;
+    for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) ids[b * n + i] = windows[b]![offset + i]!;
+    k.embeddingForward(buf.h.data, model.tokenEmbedding.weight.data, buf.ids.ints, R, C);
+    k.addBroadcast(buf.x.data, buf.h.data, model.positionEmbedding.weight.data.subarray(offset * C, T * C), R * C, n * C);
+
+    let rows = R;
+    this.layers.forEach((layer, l) => {
+      const last = l === this.layers.length - 1;
+      this.attend(layer, this.slots[l]!, this.norm(layer.ln1, buf.h, buf.x, R), n, offset, last, keep || last);
+      if (last) {
+        lastRows(buf.x, buf.x, C, 0, B, n, 1, C);
+        rows = B;
       }
-      k.attentionCachedForward(att!, q!, kc, vc, B, 1, Tmax, offset, nh, hs, 1 / Math.sqrt(hs));
-      linearInto(a!, att!, layer.attn.c_proj.weight, layer.attn.c_proj.bias, B);
-      k.add(x2!, x!, a!, B * C);
-      k.layernormForward(h!, mean!, rstd!, x2!, layer.ln2.weight.data, layer.ln2.bias?.data ?? null, B, C, layer.ln2.eps);
-      linearInto(f!, h!, layer.fc.weight, layer.fc.bias, B);
-      k.geluForward(g!, f!, null, 4 * B * C);
-      linearInto(m!, g!, layer.proj.weight, layer.proj.bias, B);
-      k.add(x!, x2!, m!, B * C);
+      const a = layer.proj === null ? buf.att : buf.project(layer.proj, buf.att, rows);
+      const x2 = layer.residual ? buf.add(buf.x2, buf.x, a, rows * C) : a;
+      const ff = layer.feedForward;
+      let out = x2;
+      if (ff !== null || (last && this.hiddenPoint === 'ffn_input')) {
+        const ffIn = this.norm(layer.ln2, buf.h, x2, rows);
+        if (last && this.hiddenPoint === 'ffn_input') this.keepHidden(ffIn);
+        if (ff !== null) {
+          ff.fc.forward(buf.ff1, ffIn, rows);
+          const width = rows * ff.fc.outFeatures;
+          if (ff.activation === 'gelu') k.geluForward(buf.ff2.data, buf.ff1.data, null, width);
+          else k.reluForward(buf.ff2.data, buf.ff1.data, width);
+          const f = ff.proj === null ? buf.ff2 : buf.project(ff.proj, buf.ff2, rows, buf.ffOut);
+          out = layer.residual ? buf.add(buf.x, x2, f, rows * C) : f;
+        }
+      }
+      if (out !== buf.x) k.copy(buf.x.data, out.data, rows * C);
     });
-    const lnF = model.lnF!;
-    k.layernormForward(h!, mean!, rstd!, x!, lnF.weight.data, lnF.bias?.data ?? null, B, C, lnF.eps);
-    if (model.lmHead !== null) linearInto(logits!, h!, model.lmHead.weight, model.lmHead.bias, B);
-    else linearInto(logits!, h!, model.tokenEmbedding.weight, null, B);
-    cache.length++;
-    return logits!;
+
+    if (this.hiddenPoint === 'block_output') this.keepHidden(buf.x);
+    const final = this.norm(this.lnF, buf.h, buf.x, B);
+    if (this.hiddenPoint === 'head_input') this.keepHidden(final);
+    this.head.forward(buf.logits, final, B);
+    this.logits.set(buf.logits.data.subarray(0, B * this.vocabSize));
+    if (keep) {
+      for (let b = 0; b < B; b++) for (let t = offset; t < T; t++) this.tokens[b * Tmax + t] = windows[b]![t]!;
+      this.cached = T;
+    }
+    return this.logits;
+  }
+
+  hidden(): Float32Array {
+    return this.hiddenRows ?? noHiddenState();
+  }
+
+  reset(): void {
+    this.cached = 0;
   }
 
   dispose(): void {
-    for (const t of this.buffers) t.dispose();
+    for (const layer of this.layers) for (const l of planLinears(layer)) l.dispose();
+    this.head.dispose();
+    for (const layer of this.slots) for (const s of layer) for (const t of [s.k, s.v]) t.dispose();
+    this.buffers.dispose();
+  }
+
+  /** How many leading positions of the windows the cache holds (the same tokens in every sequence); the last is always computed. */
+  private reusable(windows: readonly ArrayLike<number>[], T: number): number {
+    const limit = Math.min(this.cached, T - 1),
+      Tmax = this.blockSize;
+    for (let t = 0; t < limit; t++) {
+      for (let b = 0; b < this.batch; b++) if (this.tokens[b * Tmax + t] !== windows[b]![t]) return t;
+    }
+    return limit;
+  }
+
+  /** LayerNorm of `rows` rows of x into out; with no LayerNorm (the lecture's ladder), x itself. */
+  private norm(ln: LayerNorm | null, out: Tensor, x: Tensor, rows: number): Tensor {
+    if (ln === null) return x;
+    const buf = this.buffers;
+    kernels().layernormForward(
+      out.data,
+      buf.mean.data,
+      buf.rstd.data,
+      x.data,
+      ln.weight.data,
+      ln.bias?.data ?? null,
+      rows,
+      this.hiddenSize,
+      ln.eps,
+    );
+    return out;
+  }
+
+  /**
+   * One block's attention of the n new positions of each sequence (at offset ..) into buffers.att: all n rows
+   * of each, or (the last block) its last one only. h holds the n rows' LayerNorm output; `write` puts their
+   * keys and values in the cache.
+   */
+  private attend(layer: LayerPlan, slots: CacheSlot[], h: Tensor, n: number, offset: number, last: boolean, write: boolean): void {
+    const k = kernels();
+    const { batch: B, hiddenSize: C, blockSize: Tmax, buffers: buf } = this;
+    const R = B * n;
+    // Queries: every new position, or in the last block each sequence's last one, whose logits are wanted.
+    const Tq = last ? 1 : n;
+    const at = offset + n - Tq;
+    // Over the whole window (nothing cached before it) the other blocks attend as forward() does, reading
+    // keys and values where they are made; otherwise from the cache.
+    const asForward = !last && offset === 0;
+    const a = layer.attention;
+    if (a.kind === 'fused') {
+      a.c_attn.forward(buf.qkv, h, R);
+      const slot = slots[0]!,
+        nh = a.nHead,
+        hs = C / nh,
+        scale = 1 / Math.sqrt(hs);
+      if (write) {
+        toCache(slot.k, buf.qkv, 3 * C, C, B, n, Tmax, offset, C);
+        toCache(slot.v, buf.qkv, 3 * C, 2 * C, B, n, Tmax, offset, C);
+      }
+      if (asForward) {
+        const qkv = buf.qkv.data;
+        k.attentionForward(
+          buf.att.data,
+          buf.scores.data,
+          qkv,
+          qkv.subarray(C),
+          qkv.subarray(2 * C),
+          null,
+          B,
+          n,
+          nh,
+          hs,
+          scale,
+          3 * C,
+          0,
+          nh,
+        );
+      } else {
+        lastRows(buf.q, buf.qkv, 3 * C, 0, B, n, Tq, C);
+        k.attentionCachedForward(buf.att.data, buf.q.data, slot.k.data, slot.v.data, B, Tq, Tmax, at, nh, hs, scale);
+      }
+      return;
+    }
+    // The lecture's heads, one after another, each into its columns of att (concat's layout).
+    let queriesOf = h;
+    if (last) queriesOf = lastRows(buf.hLast, h, C, 0, B, n, 1, C);
+    a.heads.forEach((head, i) => {
+      const slot = slots[i]!,
+        hs = head.key.outFeatures,
+        scale = 1 / Math.sqrt(hs);
+      head.key.forward(buf.headK, h, R);
+      head.value.forward(buf.headV, h, R);
+      if (write) {
+        toCache(slot.k, buf.headK, hs, 0, B, n, Tmax, offset, hs);
+        toCache(slot.v, buf.headV, hs, 0, B, n, Tmax, offset, hs);
+      }
+      head.query.forward(buf.q, queriesOf, B * Tq);
+      if (asForward) {
+        k.attentionForward(
+          buf.headOut.data,
+          buf.scores.data,
+          buf.q.data,
+          buf.headK.data,
+          buf.headV.data,
+          null,
+          B,
+          n,
+          1,
+          hs,
+          scale,
+          hs,
+          0,
+          1,
+        );
+      } else {
+        k.attentionCachedForward(buf.headOut.data, buf.q.data, slot.k.data, slot.v.data, B, Tq, Tmax, at, 1, hs, scale);
+      }
+      const out = buf.att.data,
+        ho = buf.headOut.data;
+      for (let r = 0; r < B * Tq; r++) out.set(ho.subarray(r * hs, (r + 1) * hs), r * C + i * hs);
+    });
+  }
+
+  private keepHidden(t: Tensor): void {
+    this.hiddenRows!.set(t.data.subarray(0, this.hiddenRows!.length));
+  }
+}
+
+/** Rows of src (n per sequence, `stride` apart, from column `col`) to the cache's rows offset .. of each sequence. */
+function toCache(
+  cache: Tensor,
+  src: Tensor,
+  stride: number,
+  col: number,
+  B: number,
+  n: number,
+  Tmax: number,
+  offset: number,
+  width: number,
+): void {
+  const dst = cache.data,
+    s = src.data;
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < n; i++) {
+      const from = (b * n + i) * stride + col;
+      dst.set(s.subarray(from, from + width), (b * Tmax + offset + i) * width);
+    }
+  }
+}
+
+/** The last `count` of each sequence's n rows of src (`stride` apart, from column `col`), packed into dst; returns dst. */
+function lastRows(dst: Tensor, src: Tensor, stride: number, col: number, B: number, n: number, count: number, width: number): Tensor {
+  const d = dst.data,
+    s = src.data;
+  if (dst === src && count === n && stride === width) return dst;
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < count; i++) {
+      const from = (b * n + n - count + i) * stride + col;
+      d.set(s.subarray(from, from + width), (b * count + i) * width);
+    }
+  }
+  return dst;
+}
+
+/**
+ * A step's working arrays, for up to `capacity` rows (positions) at once, made again larger when a step
+ * needs more: the first step (the prompt) sets the size, and one token a step then fits.
+ */
+class StepBuffers {
+  capacity = 0;
+  private scoreCapacity = 0;
+  private readonly rowBuffers: Tensor[] = [];
+  ids!: Tensor;
+  /** The residual stream, the stream after the attention, LayerNorm outputs and their mean and 1/std. */
+  x!: Tensor;
+  x2!: Tensor;
+  h!: Tensor;
+  mean!: Tensor;
+  rstd!: Tensor;
+  /** The fused projection's q, k, v; queries packed for the cached attention; the attention's output. */
+  qkv!: Tensor;
+  q!: Tensor;
+  att!: Tensor;
+  /** A lecture head's keys, values and output. */
+  headK!: Tensor;
+  headV!: Tensor;
+  headOut!: Tensor;
+  /** The attention's projection; the feed-forward's hidden layer before and after its activation, and its output. */
+  proj!: Tensor;
+  ff1!: Tensor;
+  ff2!: Tensor;
+  ffOut!: Tensor;
+  /** forward()-style attention's weights [B, nh, T, T]. */
+  scores!: Tensor;
+  /** Each sequence's last LayerNorm output (the last block's queries) and the logits. */
+  readonly hLast: Tensor;
+  readonly logits: Tensor;
+
+  constructor(
+    batch: number,
+    private readonly C: number,
+    private readonly ffWidth: number,
+    V: number,
+  ) {
+    [this.hLast, this.logits] = untracked(() => [new Tensor([batch * C]), new Tensor([batch * V])]);
+  }
+
+  fit(rows: number, scores: number): void {
+    if (scores > this.scoreCapacity) {
+      this.scores?.dispose();
+      this.scores = untracked(() => new Tensor([scores]));
+      this.scoreCapacity = scores;
+    }
+    if (rows <= this.capacity) return;
+    for (const t of this.rowBuffers.splice(0)) t.dispose();
+    const C = this.C,
+      make = (size: number, dtype: 'f32' | 'i32' = 'f32') => {
+        const t = untracked(() => new Tensor([rows * size], dtype));
+        this.rowBuffers.push(t);
+        return t;
+      };
+    this.ids = make(1, 'i32');
+    [this.x, this.x2, this.h, this.q, this.att, this.headK, this.headV, this.headOut, this.proj, this.ffOut] = Array.from(
+      { length: 10 },
+      () => make(C),
+    );
+    [this.mean, this.rstd] = [make(1), make(1)];
+    this.qkv = make(3 * C);
+    [this.ff1, this.ff2] = [make(this.ffWidth), make(this.ffWidth)];
+    this.capacity = rows;
+  }
+
+  /** linear's output into `out` (the projection's buffer unless given); returns it. */
+  project(linear: DecoderLinear, x: Tensor, rows: number, out: Tensor = this.proj): Tensor {
+    linear.forward(out, x, rows);
+    return out;
+  }
+
+  /** out = a + b over n floats (a residual connection); returns out. */
+  add(out: Tensor, a: Tensor, b: Tensor, n: number): Tensor {
+    kernels().add(out.data, a.data, b.data, n);
+    return out;
+  }
+
+  dispose(): void {
+    for (const t of this.rowBuffers.splice(0)) t.dispose();
+    this.scores?.dispose();
+    this.hLast.dispose();
+    this.logits.dispose();
+    this.capacity = 0;
   }
 }

@@ -1,6 +1,6 @@
 import type { Tensor } from '../engine/tensor.js';
-import type { KVCache } from '../nn/kv_cache.js';
 import type { Module } from '../nn/module.js';
+import type { Decoder, DecoderOptions } from './decoder.js';
 
 /** What training and sampling need from a model: next-token logits for every position, and the loss. */
 export interface LanguageModel extends Module {
@@ -12,15 +12,10 @@ export interface LanguageModel extends Module {
    * -1 = ignore) are given, the mean cross-entropy loss as a one-element tensor.
    */
   forward(idx: Tensor, targets?: Tensor): { logits: Tensor; loss: Tensor | null };
-}
-
-/** A model that can sample with a key/value cache (GPT; the bigram model has nothing to cache). */
-export interface CachedLanguageModel extends LanguageModel {
-  createKVCache(batch: number): KVCache;
-  forwardCached(idx: Tensor, cache: KVCache): Tensor;
-}
-
-export function supportsKVCache(model: LanguageModel): model is CachedLanguageModel {
-  const m = model as unknown as Record<string, unknown>;
-  return typeof m.createKVCache === 'function' && typeof m.forwardCached === 'function';
+  /**
+   * A decoder for sampling `batch` sequences together: the next token's logits of a window at a time, as
+   * forward() in eval mode gives them, computed only as far as they need. It may copy weights when it is
+   * made: make another after changing them, and dispose() of it when done.
+   */
+  decoder(batch: number, opts?: DecoderOptions): Decoder;
 }

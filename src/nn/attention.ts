@@ -7,12 +7,10 @@
  */
 import { attention, attentionQKV } from '../engine/ops/attention.js';
 import { dropout } from '../engine/ops/dropout.js';
-import { attentionCached, writeCacheRows } from '../engine/ops/attention_cached.js';
-import { concat, lastPosition, split } from '../engine/ops/split_concat.js';
+import { concat } from '../engine/ops/split_concat.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Linear, ModuleList, type Init } from './layers.js';
-import type { KVSlot } from './kv_cache.js';
 import { Module } from './module.js';
 
 /** Receives the attention weights [B, nh, T, T] of one attention call: for attention maps and retrieval. */
@@ -47,19 +45,6 @@ export class Head extends Module {
     return attention(q, k, v, 1, this.attentionOptions());
   }
 
-  /** The same for new positions offset.. only, reading earlier keys and values from the cache (sampling). */
-  forwardCached(x: Tensor, slot: KVSlot, offset: number): Tensor {
-    writeCacheRows(slot.k, this.key.forward(x), offset);
-    writeCacheRows(slot.v, this.value.forward(x), offset);
-    return attentionCached(this.query.forward(x), slot.k, slot.v, offset, 1);
-  }
-
-  /** forward()'s last position only, [B, 1, headSize]: keys and values of every position, one query (sampling). */
-  forwardLast(x: Tensor): Tensor {
-    const T = x.shape[1]!;
-    return attentionCached(this.query.forward(lastPosition(x)), this.key.forward(x), this.value.forward(x), T - 1, 1);
-  }
-
   private attentionOptions() {
     return { dropout: this.dropoutP, rng: this.rng, training: this.training, onWeights: this.observer ?? undefined };
   }
@@ -92,11 +77,6 @@ export class MultiHeadAttention extends Module {
         : null;
   }
 
-  /** One cache slot per head. */
-  cacheWidths(): number[] {
-    return this.heads.items.map((h) => h.headSize);
-  }
-
   /** Observes every head: the callback gets [B, 1, T, T] per head, in head order. */
   set observer(fn: AttentionObserver | null) {
     for (const h of this.heads.items) h.observer = fn;
@@ -104,14 +84,6 @@ export class MultiHeadAttention extends Module {
 
   forward(x: Tensor): Tensor {
     return this.combine(this.heads.items.map((h) => h.forward(x)));
-  }
-
-  forwardCached(x: Tensor, slots: readonly KVSlot[], offset: number): Tensor {
-    return this.combine(this.heads.items.map((h, i) => h.forwardCached(x, slots[i]!, offset)));
-  }
-
-  forwardLast(x: Tensor): Tensor {
-    return this.combine(this.heads.items.map((h) => h.forwardLast(x)));
   }
 
   private combine(heads: Tensor[]): Tensor {
@@ -147,29 +119,5 @@ export class CausalSelfAttention extends Module {
       onWeights: this.observer ?? undefined,
     });
     return dropout(this.c_proj.forward(y), this.dropoutP, this.rng, this.training);
-  }
-
-  /** The same for new positions offset.. only, reading earlier keys and values from the cache (sampling). */
-  forwardCached(x: Tensor, slots: readonly KVSlot[], offset: number): Tensor {
-    const [q, k, v] = split(this.c_attn.forward(x), [this.nEmbd, this.nEmbd, this.nEmbd]) as [Tensor, Tensor, Tensor];
-    writeCacheRows(slots[0]!.k, k, offset);
-    writeCacheRows(slots[0]!.v, v, offset);
-    return this.c_proj.forward(attentionCached(q, slots[0]!.k, slots[0]!.v, offset, this.nHead));
-  }
-
-  /**
-   * forward()'s last position only, [B, 1, C], for sampling: the keys and values of every position (the
-   * projection makes all of q, k, v, as one product), the last position's query, and the output projection
-   * of that one row.
-   */
-  forwardLast(x: Tensor): Tensor {
-    const T = x.shape[1]!;
-    const [q, k, v] = split(this.c_attn.forward(x), [this.nEmbd, this.nEmbd, this.nEmbd]) as [Tensor, Tensor, Tensor];
-    return this.c_proj.forward(attentionCached(lastPosition(q), k, v, T - 1, this.nHead));
-  }
-
-  /** One cache slot for all heads: the fused projection makes their keys side by side. */
-  cacheWidths(): number[] {
-    return [this.nEmbd];
   }
 }

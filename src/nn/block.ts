@@ -7,13 +7,11 @@
  * residual connections, LayerNorm, the attention projection, or with a smaller feed-forward, or none.
  */
 import { add } from '../engine/ops/add.js';
-import { lastPosition } from '../engine/ops/split_concat.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { CausalSelfAttention, MultiHeadAttention, type AttentionObserver } from './attention.js';
 import { FeedForward, MLP } from './feedforward.js';
 import { LayerNorm, type Init } from './layers.js';
-import type { KVSlot } from './kv_cache.js';
 import { Module } from './module.js';
 
 export type BlockStyle = 'lecture' | 'nanogpt';
@@ -77,21 +75,7 @@ export class Block extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.rest(x, this.attn.forward(this.ln1 === null ? x : this.ln1.forward(x)));
-  }
-
-  /** forward() for new positions only, with the attention reading earlier positions from the cache. */
-  forwardCached(x: Tensor, slots: readonly KVSlot[], offset: number): Tensor {
-    return this.rest(x, this.attn.forwardCached(this.ln1 === null ? x : this.ln1.forward(x), slots, offset));
-  }
-
-  /** forward()'s output at the last position only, [B, 1, C] (sampling, under noGrad in eval mode). */
-  forwardLast(x: Tensor): Tensor {
-    return this.rest(lastPosition(x), this.attn.forwardLast(this.ln1 === null ? x : this.ln1.forward(x)));
-  }
-
-  /** Everything after the attention: its residual, then the feed-forward sub-layer. */
-  private rest(x: Tensor, a: Tensor): Tensor {
+    const a = this.attn.forward(this.ln1 === null ? x : this.ln1.forward(x));
     x = this.residual ? add(x, a) : a;
     if (this.mlp === null) return x;
     const f = this.mlp.forward(this.ln2 === null ? x : this.ln2.forward(x));

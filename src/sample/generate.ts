@@ -1,34 +1,43 @@
 /**
- * Autoregressive generation: feed the context, take the last position's logits, pick a token, append it,
- * repeat. The context is cropped to the model's block size, as nanoGPT's generate does, so generation can run
- * past the longest context the model was trained on.
+ * Autoregressive generation, as nanoGPT's generate: crop the context to the block size, take the logits at
+ * its last position, scale them by the temperature, keep the top k (and top p), draw a token, append it,
+ * repeat. Cropping lets generation run past the longest context the model was trained on.
  *
- * With a key/value cache (the default for models that have one) each new token costs one position's work:
- * the cache holds every earlier position's keys and values. Once the context outgrows the block size, the
- * crop shifts every token's position (the position embeddings move), so no key or value can be reused: from
- * then on every step runs the whole cropped window, as the uncached path does, and the cache goes unused (a
- * GPT computes only what the last position's logits need there: GPT.forwardLast, the same bits). Either way
- * the tokens are the same, at the same seed.
- *
- * With the cache, the weights are also copied transposed at the start, for the one-position products (see
- * withTransposedWeights): a generation reads the weights as they are when it starts, as its cached keys and
- * values do. Changing the weights while one is under way is not seen by it.
+ * The model's decoder (model.decoder) computes the logits: forward()'s last row, bit for bit, but with a
+ * key/value cache, so that within the block size a new token costs one position's work. Past it the crop
+ * shifts every position and each step runs its window, as nanoGPT's does. Either way the tokens are the
+ * same at the same seed. Each generation makes its own decoder: do not change the weights while one runs.
  */
-import { noGrad } from '../engine/autograd.js';
 import type { Rng } from '../engine/random.js';
-import { transposeWeights, withTransposedWeights } from '../engine/ops/linear.js';
-import { intTensor, type Tensor, tidy } from '../engine/tensor.js';
-import { supportsKVCache, type CachedLanguageModel, type LanguageModel } from '../models/language_model.js';
-import type { KVCache } from '../nn/kv_cache.js';
-import { GPT } from '../models/gpt.js';
-import { GPTDecoder } from '../models/gpt_decoder.js';
-import { sampleToken, type SamplingOptions } from './sampling.js';
+import type { HiddenPoint } from '../models/decoder.js';
+import type { LanguageModel } from '../models/language_model.js';
+import { normalise, pickToken, type SamplingOptions, temperatureWeights } from './sampling.js';
+
+/**
+ * Another next-token distribution mixed into the model's at every step, such as kNN-LM's memory:
+ * p = lambda p_memory + (1 - lambda) p_model. It is applied at the mix point of generateBatch's loop, after
+ * the temperature and before top-k, top-p and the draw, which then apply to the mixed distribution.
+ */
+export interface NextTokenMixer {
+  /** Where the model's hidden state is read (default 'ffn_input', the last block's ln_2 output, as kNN-LM). */
+  readonly hiddenPoint?: HiddenPoint;
+  /**
+   * probs: the model's next-token distribution after temperature (summing to 1; at temperature 0 all on the
+   * most likely token), which the mixer may overwrite. hidden: the model's hidden state at the last position
+   * (at hiddenPoint). context: the sequence so far, prompt and generated tokens, uncropped. All three are
+   * valid during the call only. Returns the distribution to sample from (probs itself or another array of
+   * the same length; it need not be normalised).
+   */
+  mix(probs: Float64Array, hidden: Float32Array, context: readonly number[]): ArrayLike<number>;
+}
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
   rng: Rng;
-  /** Use the model's key/value cache if it has one (default true). */
+  /** Reuse the keys and values of earlier positions (default true); off, each step runs its whole window. */
   useCache?: boolean;
+  /** Mixes another next-token distribution into the model's at each step. */
+  mix?: NextTokenMixer;
 }
 
 /**
@@ -41,73 +50,44 @@ export function* generateBatch(model: LanguageModel, prompts: readonly ArrayLike
   const length = prompts[0]!.length;
   if (length === 0) throw new RangeError('generate needs a prompt of at least one token');
   if (prompts.some((p) => p.length !== length)) throw new RangeError('generateBatch: prompts must have equal lengths');
-  const contexts = prompts.map((p) => Array.from(p));
   const { blockSize, vocabSize: V } = model;
-  const wasTraining = model.training;
-  model.eval();
-  const cached: CachedLanguageModel | null = opts.useCache !== false && supportsKVCache(model) ? model : null;
-  const cache: KVCache | null = cached?.createKVCache(B) ?? null;
-  const transposed = cache !== null ? transposeWeights(model.parameters()) : new Map();
-  // One token a step after the prompt: the decoder runs it on buffers it keeps (same kernels, same bits).
-  const decoder = cache !== null && model instanceof GPT && GPTDecoder.supports(model) ? new GPTDecoder(model, cache) : null;
-  const lastRows = new Float32Array(B * V);
-  const probs = new Float64Array(V);
+  const { mix, rng } = opts;
+  const contexts = prompts.map((p) => Array.from(p));
+  const decoder = model.decoder(B, { cache: opts.useCache, hidden: mix === undefined ? undefined : (mix.hiddenPoint ?? 'ffn_input') });
+  const weights = new Float64Array(V),
+    H = decoder.hiddenSize;
   try {
     for (let step = 0; step < opts.maxNewTokens; step++) {
-      const contextLength = contexts[0]!.length;
-      tidy(() =>
-        noGrad(() =>
-          withTransposedWeights(transposed, () => {
-            let logits: Tensor, n: number;
-            if (cache !== null && contextLength <= blockSize) {
-              // Feed what the cache has not seen: the whole prompt first, then one token a step.
-              const start = cache.length;
-              n = contextLength - start;
-              if (n === 1 && decoder !== null) {
-                lastRows.set(decoder.step(contexts.map((c) => c[start]!)));
-                return;
-              }
-              logits = cached!.forwardCached(
-                intTensor(
-                  contexts.flatMap((c) => c.slice(start)),
-                  [B, n],
-                ),
-                cache,
-              );
-            } else {
-              // Past the block size (or with no cache): the whole cropped window, as nanoGPT's generate. A GPT
-              // computes only what the last position's logits need (the same bits); the plain path stays as the
-              // reference the fast one is tested against.
-              const windows = contexts.map((c) => c.slice(-blockSize));
-              const ids = intTensor(windows.flat(), [B, windows[0]!.length]);
-              if (cache !== null && model instanceof GPT) {
-                n = 1;
-                logits = model.forwardLast(ids);
-              } else {
-                n = windows[0]!.length;
-                logits = model.forward(ids).logits;
-              }
-            }
-            for (let b = 0; b < B; b++) lastRows.set(logits.data.subarray(((b + 1) * n - 1) * V, (b + 1) * n * V), b * V);
-          }),
-        ),
-      );
-      const next = contexts.map((c, b) => {
-        const token = sampleToken(lastRows.subarray(b * V, (b + 1) * V), opts, opts.rng, probs);
-        c.push(token);
+      // The logits at the last position of each context, cropped to the block size.
+      const logits = decoder.step(contexts.map((c) => c.slice(-blockSize)));
+      const next = contexts.map((context, b) => {
+        // The model's distribution after temperature.
+        temperatureWeights(logits.subarray(b * V, (b + 1) * V), opts.temperature, weights);
+        // The mix point: another distribution joins the model's here.
+        if (mix !== undefined) {
+          const hidden = decoder.hidden().subarray(b * H, (b + 1) * H);
+          takeMixed(weights, mix.mix(normalise(weights), hidden, context));
+        }
+        // Top-k, top-p, and the draw (the most likely token at temperature 0).
+        const token = pickToken(weights, opts, rng);
+        context.push(token);
         return token;
       });
       yield next;
     }
   } finally {
-    decoder?.dispose();
-    cache?.dispose();
-    for (const t of transposed.values()) t.dispose();
-    model.train(wasTraining);
+    decoder.dispose();
   }
 }
 
 /** Yields the new token ids of one prompt one by one (the prompt is not repeated). */
 export function* generate(model: LanguageModel, prompt: ArrayLike<number>, opts: GenerateOptions): Generator<number> {
   for (const [token] of generateBatch(model, [prompt], opts)) yield token!;
+}
+
+/** The mixer's distribution in place of the model's. */
+function takeMixed(weights: Float64Array, mixed: ArrayLike<number>): void {
+  if (mixed === weights) return;
+  if (mixed.length !== weights.length) throw new RangeError(`mixer: ${mixed.length} probabilities for a vocabulary of ${weights.length}`);
+  for (let i = 0; i < weights.length; i++) weights[i] = mixed[i]!;
 }

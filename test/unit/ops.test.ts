@@ -17,7 +17,6 @@ import {
   dropout,
   embedding,
   gelu,
-  lastPosition,
   layerNorm,
   linear,
   noGrad,
@@ -448,8 +447,6 @@ test('gradcheck: dropout (same mask every forward; the backward multiplies by th
 test('gradcheck: split and concat', (t) => {
   const rng = new Rng(12);
   const x = input('x', [3, 5, 9], rng);
-  grad(t, 'lastPosition', [x], ([a]) => lastPosition(a!));
-  grad(t, 'lastPosition of x twice', [x], ([a]) => concat([lastPosition(a!), lastPosition(a!)]));
   grad(t, 'split [2,3,4] then concat reversed', [x], ([a]) => concat(split(a!, [2, 3, 4]).reverse()));
   grad(t, 'concat([x, split pieces]) uses x twice', [x], ([a]) => {
     const [p, q, r] = split(a!, [4, 1, 4]);

@@ -2,22 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../../src/engine/random.js';
 import { GPT } from '../../src/models/gpt.js';
+import { createModel, type ModelConfig } from '../../src/models/index.js';
 import { generate, generateBatch } from '../../src/sample/generate.js';
-import { intTensor } from '../../src/engine/tensor.js';
-import { noGrad } from '../../src/engine/autograd.js';
 import { sampleToken } from '../../src/sample/sampling.js';
-import { kernels, referenceKernels, setKernels, type Kernels } from '../../src/engine/backend.js';
-import { createWasmKernelsSync } from '../../src/engine/wasm/wasm_kernels.js';
-import { enableRelaxedSimd } from '../../src/cli/wasm_flags.js';
-import { spawnNodeKernelWorker } from '../../src/node/kernel_threads.js';
-
-// The exactness checks run on every kernel set: the WebAssembly kernels take other paths for one-row products.
-enableRelaxedSimd();
-const kernelSets: [string, Kernels][] = [
-  ['reference', referenceKernels],
-  ['wasm', createWasmKernelsSync(undefined, { relaxed: false })],
-  ['wasm relaxed, 2 threads', createWasmKernelsSync(undefined, { threads: 2, spawnWorker: spawnNodeKernelWorker })],
-];
+import { exactnessKernelSets, withKernels } from '../helpers/kernel_sets.js';
+import { referenceGenerate } from '../helpers/reference_decoding.js';
 
 const logits = Float32Array.from([2.0, 1.0, 0.5, -1.0, 3.0, 0.0]); // most likely: 4, then 0, then 1
 
@@ -93,16 +82,18 @@ test('generate: same seed, same tokens; context longer than the block size is cr
   model.dispose();
 });
 
-for (const [kernelName, kernelSet] of kernelSets)
-  for (const style of ['nanogpt', 'lecture'] as const) {
-    test(`sampling with the KV cache gives exactly the uncached tokens (${style}, ${kernelName} kernels), past the block size too`, () => {
-      const saved = kernels();
-      setKernels(kernelSet);
-      try {
-        const model = new GPT(
-          { kind: 'gpt', style, vocabSize: 13, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 12, dropout: 0.2, bias: true },
-          new Rng(4),
-        );
+const small = { kind: 'gpt', vocabSize: 13, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 12, dropout: 0.2, bias: true } as const;
+const models: [string, ModelConfig][] = [
+  ['nanogpt', { ...small, style: 'nanogpt' }],
+  ['lecture', { ...small, style: 'lecture' }],
+  ['bigram', { kind: 'bigram', vocabSize: 13, blockSize: 8 }],
+];
+
+for (const [kernelName, kernelSet] of exactnessKernelSets())
+  for (const [name, config] of models) {
+    test(`generate gives nanoGPT's tokens, with the cache or without (${name}, ${kernelName} kernels), past the block size too`, () => {
+      withKernels(kernelSet, () => {
+        const model = createModel(config, new Rng(4));
         // Random weights give near-uniform logits; larger ones make the test sensitive to any difference.
         for (const p of model.parameters()) for (let i = 0; i < p.size; i++) p.data[i] = p.data[i]! * 20;
         const prompts = [
@@ -110,38 +101,15 @@ for (const [kernelName, kernelSet] of kernelSets)
           [4, 5, 6],
           [7, 8, 9],
         ];
-        const run = (useCache: boolean) => [
-          ...generateBatch(model, prompts, { maxNewTokens: 20, temperature: 1, rng: new Rng(7), useCache }),
-        ];
-        const cached = run(true),
-          uncached = run(false);
-        assert.equal(cached.length, 20); // 3 + 20 tokens: runs 15 steps past the block size of 8
-        assert.deepEqual(cached, uncached);
-        // The logits themselves agree bit for bit, not just the draws: compare the cache's prefill with forward().
-        const cache = model.createKVCache(1);
-        const ids = intTensor([3, 1, 4, 1, 5, 9, 2], [1, 7]);
-        model.eval();
-        const full = noGrad(() => model.forward(ids).logits.toArray());
-        const stepwise: number[] = [];
-        noGrad(() => {
-          stepwise.push(...model.forwardCached(intTensor([3, 1, 4], [1, 3]), cache).toArray());
-          for (const t of [1, 5, 9, 2]) stepwise.push(...model.forwardCached(intTensor([t], [1, 1]), cache).toArray());
-        });
-        assert.deepEqual(stepwise, full);
-        // Past the block size only the last position's logits are computed (forwardLast): forward()'s last rows.
-        for (const T of [1, 5, 8]) {
-          const batch = intTensor(
-            Array.from({ length: 2 * T }, (_, i) => (i * 7 + 3) % 13),
-            [2, T],
-          );
-          const rows = noGrad(() => model.forward(batch).logits.toArray());
-          const last = noGrad(() => model.forwardLast(batch).toArray());
-          assert.deepEqual(last, [...rows.slice((T - 1) * 13, T * 13), ...rows.slice((2 * T - 1) * 13, 2 * T * 13)], `forwardLast T=${T}`);
+        for (const sampling of [{ temperature: 1 }, { temperature: 0.8, topK: 4 }, { temperature: 1.5, topP: 0.9 }, { temperature: 0 }]) {
+          const opts = { ...sampling, maxNewTokens: 20 }; // 3 + 20 tokens: 15 steps past the block size of 8
+          const run = (useCache: boolean) => [...generateBatch(model, prompts, { ...opts, rng: new Rng(7), useCache })];
+          const reference = referenceGenerate(model, prompts, { ...opts, rng: new Rng(7) });
+          assert.equal(reference.length, 20);
+          assert.deepEqual(run(true), reference, `with the cache, ${JSON.stringify(sampling)}`);
+          assert.deepEqual(run(false), reference, `without the cache, ${JSON.stringify(sampling)}`);
         }
-        cache.dispose();
         model.dispose();
-      } finally {
-        setKernels(saved);
-      }
+      });
     });
   }

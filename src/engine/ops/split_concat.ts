@@ -73,28 +73,3 @@ function copyColumns(
     else dst.set(src.subarray(s, s + width), d);
   }
 }
-
-/**
- * The last position of x [B, T, C], as [B, 1, C]: the only one whose logits generation reads, so the layers
- * after the last attention need run there alone (GPT.forwardLast). Pure data movement, like split.
- */
-export function lastPosition(x: Tensor): Tensor {
-  if (x.shape.length !== 3) throw new RangeError(`lastPosition: x must be [B, T, C], got [${x.shape}]`);
-  const [B, T, C] = x.shape as [number, number, number];
-  if (T === 0) throw new RangeError('lastPosition: x has no positions');
-  const out = new Tensor([B, 1, C]);
-  const src = x.data,
-    dst = out.data;
-  for (let b = 0; b < B; b++) dst.set(src.subarray(((b + 1) * T - 1) * C, (b + 1) * T * C), b * C);
-  if (needsGrad(x)) {
-    record('lastPosition', out, [x], () => {
-      const dx = gradIfNeeded(x)!,
-        g = out.grad!.data;
-      for (let b = 0; b < B; b++) {
-        const o = ((b + 1) * T - 1) * C;
-        for (let c = 0; c < C; c++) dx[o + c] += g[b * C + c]!;
-      }
-    });
-  }
-  return out;
-}

@@ -1,0 +1,129 @@
+/**
+ * config.json of a memory folder: which model the keys come from (its weights' SHA-256, its config, the point
+ * in it where keys and queries are read), how many keys of what width, the text they were read from, how it was
+ * read, and the default scoring. Parsed as hostile input, as run folders are: every field checked, one clear
+ * error naming the field. Pure: src/node/memory_folder.ts reads and writes the files.
+ */
+import { TsgptError } from '../errors.js';
+import { asObject, describe, integer, parseVersionedJson } from '../validate.js';
+import type { Score } from './knn.js';
+
+export const MEMORY_FORMAT = 'tsgpt-memory';
+export const MEMORY_FORMAT_VERSION = 1;
+
+/**
+ * Where in the model a key (and a query) is read, for block `layer` (0-based):
+ *   ffn-input     the block's LayerNorm'd feed-forward input, ln_2(x): kNN-LM's choice (its best key)
+ *   block-output  the residual stream after the block
+ * or `final`, the final LayerNorm's output: what the output head reads.
+ */
+export type FeatureSite = 'ffn-input' | 'block-output' | 'final';
+
+export interface FeaturePoint {
+  site: FeatureSite;
+  /** The block, for ffn-input and block-output (the last one for final). */
+  layer: number;
+}
+
+export interface MemoryScoring {
+  score: Score;
+  /** Neighbours read per query. */
+  k: number;
+  /** Divides the scaled scores before the softmax: lower is sharper. */
+  temperature: number;
+  /** The memory's share of the mixed next-token distribution, in [0, 1]. */
+  lambda: number;
+}
+
+export interface MemoryConfig {
+  format: typeof MEMORY_FORMAT;
+  version: number;
+  /** The model whose states the keys are: a memory answers only that model's queries. */
+  model: { weightsSha256: string; width: number; vocabSize: number; nLayer: number };
+  point: FeaturePoint;
+  /** Keys stored: one per position of the text that has a next token. */
+  count: number;
+  /** How the keys are stored on disk (they are float32 in memory). */
+  dtype: 'F32' | 'F16';
+  /** The text the keys were read from: where it came from, its SHA-256 (UTF-8) and its length in tokens. */
+  text: { source: string; sha256: string; tokens: number };
+  /** Windows of `window` tokens, `stride` apart: every position but the first window's is read with at least window - stride tokens of context. */
+  build: { window: number; stride: number };
+  scoring: MemoryScoring;
+  /** Size and SHA-256 of the folder's other files, checked when they are read. */
+  files: Record<string, { bytes: number; sha256: string }>;
+}
+
+export const MEMORY_FILES = ['memory.safetensors', 'text.txt'] as const;
+
+const SHA256 = /^[0-9a-f]{64}$/;
+const SITES: readonly FeatureSite[] = ['ffn-input', 'block-output', 'final'];
+
+/** Checks scoring settings (from a file or from flags); `where` names their source in the message. */
+export function checkScoring(s: MemoryScoring, where: string, count?: number): void {
+  if (s.score !== 'dot' && s.score !== 'l2') throw new TsgptError(`${where}: the score must be "dot" or "l2", got ${describe(s.score)}`);
+  if (!Number.isSafeInteger(s.k) || s.k < 1) throw new TsgptError(`${where}: k must be a whole number of at least 1, got ${describe(s.k)}`);
+  if (count !== undefined && s.k > count) throw new TsgptError(`${where}: k is ${s.k} but the memory holds only ${count} keys`);
+  if (!(typeof s.temperature === 'number' && s.temperature > 0 && Number.isFinite(s.temperature))) {
+    throw new TsgptError(`${where}: the temperature must be a positive number, got ${describe(s.temperature)}`);
+  }
+  if (!(typeof s.lambda === 'number' && s.lambda >= 0 && s.lambda <= 1)) {
+    throw new TsgptError(`${where}: lambda must be in [0, 1], got ${describe(s.lambda)}`);
+  }
+}
+
+export function parseMemoryConfig(text: string, label: string): MemoryConfig {
+  const obj = parseVersionedJson(text, label, MEMORY_FORMAT, MEMORY_FORMAT_VERSION, 'a tsgpt memory config');
+  const model = asObject(obj.model, `${label}: model`);
+  const sha = model.weightsSha256;
+  if (typeof sha !== 'string' || !SHA256.test(sha))
+    throw new TsgptError(`${label}: model.weightsSha256 must be 64 hex digits, got ${describe(sha)}`);
+  const width = integer(model.width, `${label}: model.width`, 1, 65536);
+  const vocabSize = integer(model.vocabSize, `${label}: model.vocabSize`, 1, 0x110000);
+  const nLayer = integer(model.nLayer, `${label}: model.nLayer`, 1, 256);
+  const point = asObject(obj.point, `${label}: point`);
+  if (!SITES.includes(point.site as FeatureSite)) {
+    throw new TsgptError(`${label}: point.site must be one of ${SITES.join(', ')}, got ${describe(point.site)}`);
+  }
+  const layer = integer(point.layer, `${label}: point.layer`, 0, nLayer - 1);
+  const count = integer(obj.count, `${label}: count`, 1, 2 ** 31 - 1);
+  if (obj.dtype !== 'F32' && obj.dtype !== 'F16')
+    throw new TsgptError(`${label}: dtype must be "F32" or "F16", got ${describe(obj.dtype)}`);
+  const t = asObject(obj.text, `${label}: text`);
+  if (typeof t.source !== 'string' || t.source.length > 4096)
+    throw new TsgptError(`${label}: text.source must be a path, got ${describe(t.source)}`);
+  if (typeof t.sha256 !== 'string' || !SHA256.test(t.sha256))
+    throw new TsgptError(`${label}: text.sha256 must be 64 hex digits, got ${describe(t.sha256)}`);
+  const tokens = integer(t.tokens, `${label}: text.tokens`, 2, 2 ** 31 - 1);
+  if (count > tokens - 1) throw new TsgptError(`${label}: count ${count} is more than the text's ${tokens} tokens allow`);
+  const b = asObject(obj.build, `${label}: build`);
+  const window = integer(b.window, `${label}: build.window`, 1, 65536);
+  const stride = integer(b.stride, `${label}: build.stride`, 1, window);
+  const s = asObject(obj.scoring, `${label}: scoring`);
+  const scoring = { score: s.score, k: s.k, temperature: s.temperature, lambda: s.lambda } as MemoryScoring;
+  checkScoring(scoring, `${label}: scoring`, count);
+  const f = asObject(obj.files, `${label}: files`);
+  const files: MemoryConfig['files'] = {};
+  for (const name of MEMORY_FILES) {
+    const entry = asObject(f[name], `${label}: files[${JSON.stringify(name)}]`);
+    if (typeof entry.sha256 !== 'string' || !SHA256.test(entry.sha256)) {
+      throw new TsgptError(`${label}: files[${JSON.stringify(name)}].sha256 must be 64 hex digits, got ${describe(entry.sha256)}`);
+    }
+    files[name] = {
+      bytes: integer(entry.bytes, `${label}: files[${JSON.stringify(name)}].bytes`, 0, Number.MAX_SAFE_INTEGER),
+      sha256: entry.sha256,
+    };
+  }
+  return {
+    format: MEMORY_FORMAT,
+    version: MEMORY_FORMAT_VERSION,
+    model: { weightsSha256: sha, width, vocabSize, nLayer },
+    point: { site: point.site as FeatureSite, layer },
+    count,
+    dtype: obj.dtype,
+    text: { source: t.source, sha256: t.sha256, tokens },
+    build: { window, stride },
+    scoring,
+    files,
+  };
+}
