@@ -2,13 +2,17 @@
  * The safetensors format: an 8-byte little-endian header length N, N bytes of UTF-8 JSON describing each tensor,
  * then one data buffer. Pure TypeScript with no Node APIs, because checkpoints are also read in a browser tab.
  *
+ * F16 is a storage type only: its tensors are float32 in memory (data a Float32Array), rounded to half
+ * precision when encoded and widened when decoded.
+ *
  * Decoding treats the bytes as hostile: checkpoints get downloaded and passed around, and a corrupt or crafted
  * file must end in a one-line TsgptError, never a crash, a hang or an attempt to allocate gigabytes.
  */
 import { oneLine } from '../validate.js';
 import { TsgptError } from '../errors.js';
+import { fromHalfBits, toHalfBits } from './float16.js';
 
-export type SafetensorsDType = 'F32' | 'I32';
+export type SafetensorsDType = 'F32' | 'F16' | 'I32';
 
 export interface SafetensorsTensor {
   dtype: SafetensorsDType;
@@ -28,7 +32,7 @@ export interface DecodedSafetensors {
 /** Larger headers are refused unread, the same limit as the reference implementation. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-const DTYPE_SIZE: Record<SafetensorsDType, number> = { F32: 4, I32: 4 };
+const DTYPE_SIZE: Record<SafetensorsDType, number> = { F32: 4, F16: 2, I32: 4 };
 const METADATA_KEY = '__metadata__';
 const ENTRY_FIELDS = ['dtype', 'shape', 'data_offsets'];
 
@@ -48,7 +52,7 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
   for (const t of tensors) {
     if (t.name === METADATA_KEY) throw new Error(`tensor name ${METADATA_KEY} is reserved by the safetensors format`);
     if (Object.hasOwn(header, t.name)) throw new Error(`duplicate tensor name "${t.name}"`);
-    const expectedType = t.dtype === 'F32' ? Float32Array : t.dtype === 'I32' ? Int32Array : undefined;
+    const expectedType = t.dtype === 'F32' || t.dtype === 'F16' ? Float32Array : t.dtype === 'I32' ? Int32Array : undefined;
     if (expectedType === undefined || !(t.data instanceof expectedType)) {
       throw new Error(`tensor "${t.name}": dtype ${String(t.dtype)} does not match its ${t.data.constructor.name}`);
     }
@@ -77,6 +81,11 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
 
   let pos = 8 + headerLength;
   for (const t of tensors) {
+    if (t.dtype === 'F16') {
+      for (let i = 0; i < t.data.length; i++) view.setUint16(pos + 2 * i, toHalfBits(t.data[i]!), true);
+      pos += 2 * t.data.length;
+      continue;
+    }
     if (HOST_IS_LITTLE_ENDIAN) {
       out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
     } else {
@@ -143,8 +152,8 @@ export function decodeSafetensors(bytes: Uint8Array, fileLabel = 'safetensors fi
 
     const dtype = info.dtype;
     if (typeof dtype !== 'string') fail(`${where} has dtype ${describe(dtype)}, not a string`);
-    if (dtype !== 'F32' && dtype !== 'I32') {
-      fail(`${where} has unsupported dtype ${quote(dtype as string)} (tsgpt reads F32 and I32)`);
+    if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'I32') {
+      fail(`${where} has unsupported dtype ${quote(dtype as string)} (tsgpt reads F32, F16 and I32)`);
     }
     const elementSize = DTYPE_SIZE[dtype as SafetensorsDType];
 
@@ -200,9 +209,11 @@ export function decodeSafetensors(bytes: Uint8Array, fileLabel = 'safetensors fi
   for (const t of layout) {
     const count = (t.end - t.begin) / DTYPE_SIZE[t.dtype];
     // Fresh arrays: the input's byte offsets need not be 4-aligned, and callers should not pin the whole file.
-    const data = t.dtype === 'F32' ? new Float32Array(count) : new Int32Array(count);
+    const data = t.dtype === 'I32' ? new Int32Array(count) : new Float32Array(count);
     const start = dataStart + t.begin;
-    if (HOST_IS_LITTLE_ENDIAN) {
+    if (t.dtype === 'F16') {
+      for (let i = 0; i < count; i++) data[i] = fromHalfBits(view.getUint16(start + 2 * i, true));
+    } else if (HOST_IS_LITTLE_ENDIAN) {
       new Uint8Array(data.buffer).set(bytes.subarray(start, dataStart + t.end));
     } else {
       for (let i = 0; i < count; i++) {

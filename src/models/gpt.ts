@@ -17,7 +17,7 @@ import type { AttentionObserver } from '../nn/attention.js';
 import { Block, type BlockStyle, type LectureAblation } from '../nn/block.js';
 import { Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import type { Decoder, DecoderOptions } from './decoder.js';
+import type { Decoder, DecoderOptions, HiddenPoint } from './decoder.js';
 import { GPTDecoder } from './gpt_decoder.js';
 import type { LanguageModel } from './language_model.js';
 
@@ -138,6 +138,27 @@ export class GPT extends Module implements LanguageModel {
     return { logits, loss: targets === undefined ? null : crossEntropy(logits, targets) };
   }
 
+  /**
+   * forward()'s logits in eval mode with the hidden state at `point` (see HiddenPoint) for every position,
+   * [B, T, nEmbd]: what a memory stores as keys. The decoder's hidden() is the last position's row of it, bit
+   * for bit, so the queries sampling makes meet keys made the same way. Call it without gradients, in a tidy().
+   */
+  forwardHidden(idx: Tensor, point: HiddenPoint): { logits: Tensor; hidden: Tensor } {
+    if (this.training) throw new Error('GPT.forwardHidden runs in eval mode: call model.eval() first');
+    const T = this.sequenceLength(idx, 'GPT.forwardHidden');
+    let x = this.embed(idx, T);
+    let hidden: Tensor | null = null;
+    const blocks = this.blocks.items;
+    blocks.forEach((block, layer) => {
+      const last = layer === blocks.length - 1;
+      x = block.forward(x, last && point === 'ffn_input' ? (h) => void (hidden = h) : undefined);
+    });
+    if (point === 'block_output') hidden = x;
+    const normed = this.lnF === null ? x : this.lnF.forward(x);
+    if (point === 'head_input') hidden = normed;
+    return { logits: this.output(normed), hidden: hidden! };
+  }
+
   /** T of ids [B, T], checked against the block size. */
   private sequenceLength(idx: Tensor, what: string): number {
     const T = idx.shape[idx.shape.length - 1]!;
@@ -155,8 +176,12 @@ export class GPT extends Module implements LanguageModel {
 
   /** The final LayerNorm and the output head: logits. */
   private head(x: Tensor): Tensor {
-    if (this.lnF !== null) x = this.lnF.forward(x);
-    return this.lmHead !== null ? this.lmHead.forward(x) : linear(x, this.tokenEmbedding.weight);
+    return this.output(this.lnF === null ? x : this.lnF.forward(x));
+  }
+
+  /** The output head on the final LayerNorm's output: its own Linear, or the token embedding reused (tied). */
+  private output(normed: Tensor): Tensor {
+    return this.lmHead !== null ? this.lmHead.forward(normed) : linear(normed, this.tokenEmbedding.weight);
   }
 
   /** A decoder for sampling (see GPTDecoder): the key/value cache, one position a token. */

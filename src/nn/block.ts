@@ -74,11 +74,18 @@ export class Block extends Module {
     this.attn.observer = fn;
   }
 
-  forward(x: Tensor): Tensor {
+  /**
+   * The block. `seeFfnInput`, when given, is handed what the feed-forward reads, ln_2 of the residual stream
+   * (kNN-LM's key), made even in a block without a feed-forward (a lecture stage) so it can be seen.
+   */
+  forward(x: Tensor, seeFfnInput?: (h: Tensor) => void): Tensor {
     const a = this.attn.forward(this.ln1 === null ? x : this.ln1.forward(x));
     x = this.residual ? add(x, a) : a;
+    if (this.mlp === null && seeFfnInput === undefined) return x;
+    const h = this.ln2 === null ? x : this.ln2.forward(x);
+    seeFfnInput?.(h);
     if (this.mlp === null) return x;
-    const f = this.mlp.forward(this.ln2 === null ? x : this.ln2.forward(x));
+    const f = this.mlp.forward(h);
     return this.residual ? add(x, f) : f;
   }
 }

@@ -167,12 +167,14 @@ test('tensor entry problems', () => {
   rejects(headerFile({ w: { dtype: 'F32', shape: [] } }, 4), 'safetensors file: tensor "w" is missing "data_offsets"');
   rejects(headerFile({ w: { ...entry('F32', [1], [0, 4]), extra: 1 } }, 4), 'safetensors file: tensor "w" has unknown field "extra"');
   rejects(headerFile({ w: entry(32, [1], [0, 4]) }, 4), /tensor "w" has dtype number 32, not a string/);
-  for (const dtype of ['F16', 'BF16', 'F64', 'I64', 'U8', 'BOOL', 'f32', 'WHAT']) {
+  for (const dtype of ['BF16', 'F64', 'I64', 'U8', 'BOOL', 'f32', 'f16', 'WHAT']) {
     rejects(
       headerFile({ w: entry(dtype, [1], [0, 4]) }, 4),
-      `safetensors file: tensor "w" has unsupported dtype "${dtype}" (tsgpt reads F32 and I32)`,
+      `safetensors file: tensor "w" has unsupported dtype "${dtype}" (tsgpt reads F32, F16 and I32)`,
     );
   }
+  // F16 is two bytes a value: one value in four bytes is a size mismatch, not an unknown type.
+  rejects(headerFile({ w: entry('F16', [1], [0, 4]) }, 4), /tensor "w" has shape \[1\] of F16, which needs 2 bytes/);
 });
 
 test('shape problems', () => {
