@@ -62,7 +62,7 @@ export function searchBlocksScratch(
   scores: usize, indices: usize, queries: usize, keys: usize, keyNorms: usize,
   Q: i32, N: i32, d: i32, kb: i32, blocks: i32, blockRows: i32, start: i32, l2: bool, way: i32,
 ): f64 {
-  const candidates = (<usize>Q * <usize>candidateCap(kb, blockRows)) << 3;
+  const candidates = (<usize>Q * <usize>(candidateCap(kb, blockRows) + 4)) << 3;
   return <f64>(packedQueryBytes(Q, d) + packedKeyBytes(d) + tileBytes(Q) + queryNormBytes(Q) + align64(<usize>Q * STATE_BYTES) + candidates);
 }
 
@@ -175,6 +175,10 @@ function sortBest(buf: usize, n: i32): void {
  * Rearranges buf[0, n) so that its first k (1 <= k <= n) entries are the k best: quickselect with a median of
  * three, and a sort of what is left if the partitions stop shrinking (introselect). Entries are distinct
  * (each key once), so the k best are one set whatever the path.
+ *
+ * The partition is Lomuto's without branches: every entry is swapped with the first one not yet known to be
+ * better than the pivot, and that position advances by the comparison's 0 or 1. Candidates compared with a
+ * pivot go either way at random, so a branch on each would be mispredicted half the time.
  */
 function selectBest(buf: usize, n: i32, k: i32): void {
   let lo = 0, hi = n - 1;
@@ -185,73 +189,92 @@ function selectBest(buf: usize, n: i32, k: i32): void {
       sortBest(buf + ((<usize>lo) << 3), hi - lo + 1);
       return;
     }
+    // The median of the first, middle and last entries goes last, as the pivot.
     const mid = lo + ((hi - lo) >> 1);
     if (betterAt(buf, mid, lo)) swap(buf, mid, lo);
     if (betterAt(buf, hi, lo)) swap(buf, hi, lo);
-    if (betterAt(buf, hi, mid)) swap(buf, hi, mid);
-    const ps = scoreAt(buf, mid), pi = indexAt(buf, mid);
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (better(scoreAt(buf, i), indexAt(buf, i), ps, pi)) i++;
-      while (better(ps, pi, scoreAt(buf, j), indexAt(buf, j))) j--;
-      if (i <= j) {
-        swap(buf, i, j);
-        i++;
-        j--;
-      }
+    if (betterAt(buf, mid, hi)) swap(buf, mid, hi);
+    const pivot = buf + ((<usize>hi) << 3);
+    const ps = load<f32>(pivot), pi = load<i32>(pivot, 4);
+    let p = buf + ((<usize>lo) << 3);
+    for (let e = p; e < pivot; e += 8) {
+      const x = load<u64>(e);
+      const s = reinterpret<f32>(<u32>x), index = <i32>(x >> 32);
+      const isBetter = <i32>(s > ps) | (<i32>(s == ps) & <i32>(index < pi));
+      store<u64>(e, load<u64>(p));
+      store<u64>(p, x);
+      p += (<usize>isBetter) << 3;
     }
-    if (t <= j) hi = j;
-    else if (t >= i) lo = i;
-    else return; // buf[t] is the pivot, in its place
+    const x = load<u64>(p);
+    store<u64>(p, load<u64>(pivot));
+    store<u64>(pivot, x);
+    const at = <i32>((p - buf) >> 3);
+    if (t == at) return; // buf[t] is the pivot, in its place
+    if (t < at) hi = at - 1;
+    else lo = at + 1;
   }
 }
 
 /**
- * Scores n keys (tile row `row`, in place when l2 turns q.k into 2 q.k - ||k||^2 - ||q||^2) for one query and
- * adds those that may be among the kb best to its candidates (see the top of the file). `norms` are the keys'
- * squared norms (l2 only), index0 the first key's index.
+ * Scores n keys (tile row `row`, whose scores l2 turns from q.k into 2 q.k - ||k||^2 - ||q||^2) for one query
+ * and adds those that may be among the kb best to its candidates (see the top of the file). `norms` are the
+ * keys' squared norms (l2 only), index0 the first key's index. The buffer has room for cap + 4 candidates: a
+ * vector's four lanes are all written, branch-free, and the count moves past those that passed (whether a
+ * lane passes is a coin toss while the threshold is young, so a branch per lane is mispredicted often).
  */
 function scanRow(row: usize, n: i32, norms: usize, queryNorm: f32, l2: bool, index0: i32, state: usize, buf: usize, cap: i32, kb: i32): void {
   let count = load<i32>(state), strict = load<i32>(state, 4) != 0, threshold = load<f32>(state, 8);
   let vthreshold = f32x4.splat(threshold);
   const vqn = f32x4.splat(queryNorm);
   const nv = n & ~3;
-  for (let j = 0; j < n; j += 4) {
+  let j = 0;
+  for (; j < nv; j += 4) {
     const o = (<usize>j) << 2;
-    let lanes = 4;
-    if (j < nv) {
-      let v = v128.load(row + o);
-      if (l2) v = f32x4.sub(f32x4.sub(f32x4.add(v, v), v128.load(norms + o)), vqn);
-      // Not strict yet: every score that is not NaN.
-      if (!v128.any_true(strict ? f32x4.gt(v, vthreshold) : f32x4.eq(v, v))) continue;
-      if (l2) v128.store(row + o, v);
-    } else {
-      // The last n % 4 scores one by one, with the vector's operations in scalar form (the same roundings).
-      lanes = n - j;
-      if (l2) {
-        for (let l = 0; l < lanes; l++) {
-          const s = load<f32>(row + o + ((<usize>l) << 2));
-          store<f32>(row + o + ((<usize>l) << 2), s + s - load<f32>(norms + o + ((<usize>l) << 2)) - queryNorm);
-        }
-      }
+    let v = v128.load(row + o);
+    if (l2) v = f32x4.sub(f32x4.sub(f32x4.add(v, v), v128.load(norms + o)), vqn);
+    // Before the threshold is set, every score that is not NaN passes.
+    const passed = i32x4.bitmask(strict ? f32x4.gt(v, vthreshold) : f32x4.eq(v, v));
+    if (passed == 0) continue;
+    const index = index0 + j;
+    put(buf, count, f32x4.extract_lane(v, 0), index);
+    count += passed & 1;
+    put(buf, count, f32x4.extract_lane(v, 1), index + 1);
+    count += (passed >> 1) & 1;
+    put(buf, count, f32x4.extract_lane(v, 2), index + 2);
+    count += (passed >> 2) & 1;
+    put(buf, count, f32x4.extract_lane(v, 3), index + 3);
+    count += passed >> 3;
+    if (count >= cap && cap > kb) {
+      threshold = compact(buf, count, kb);
+      count = kb;
+      strict = true;
+      vthreshold = f32x4.splat(threshold);
     }
-    for (let l = 0; l < lanes; l++) {
-      const s = load<f32>(row + o + ((<usize>l) << 2));
-      if (strict ? !(s > threshold) : s != s) continue;
-      put(buf, count++, s, index0 + j + l);
-      if (count == cap && cap > kb) {
-        selectBest(buf, count, kb);
-        count = kb;
-        threshold = scoreAt(buf, 0);
-        for (let c = 1; c < kb; c++) threshold = min(threshold, scoreAt(buf, c));
-        strict = true;
-        vthreshold = f32x4.splat(threshold);
-      }
+  }
+  // The last n % 4 scores one by one, with the vector's operations in scalar form (the same roundings).
+  for (; j < n; j++) {
+    const o = (<usize>j) << 2;
+    let s = load<f32>(row + o);
+    if (l2) s = s + s - load<f32>(norms + o) - queryNorm;
+    if (strict ? !(s > threshold) : s != s) continue;
+    put(buf, count++, s, index0 + j);
+    if (count >= cap && cap > kb) {
+      threshold = compact(buf, count, kb);
+      count = kb;
+      strict = true;
     }
   }
   store<i32>(state, count);
   store<i32>(state, strict ? 1 : 0, 4);
   store<f32>(state, threshold, 8);
+}
+
+/** Keeps the kb best of a query's `count` candidates (the first kb) and returns the worst score among them. */
+function compact(buf: usize, count: i32, kb: i32): f32 {
+  selectBest(buf, count, kb);
+  let threshold = scoreAt(buf, 0);
+  for (let c = 1; c < kb; c++) threshold = min(threshold, scoreAt(buf, c));
+  return threshold;
 }
 
 /** The kb best of a query's `count` candidates to scores and indices (kb floats and ints), empty slots after. */
@@ -283,7 +306,7 @@ export function searchBlocks(
   const states = queryNorms + queryNormBytes(Q);
   const candidates = states + align64(<usize>Q * STATE_BYTES);
   const cap = candidateCap(kb, blockRows);
-  const capBytes = (<usize>cap) << 3;
+  const capBytes = (<usize>(cap + 4)) << 3; // room for a vector's lanes past the cap (scanRow)
   const rs = (<usize>d) << 2, ldt = (<usize>TILE_KEYS) << 2;
   const qPad = pad4(Q);
   // Queries packed by depth blocks (all of a block's panels, then the next block's): pc qPad floats a block.

@@ -85,11 +85,13 @@ const manyRowElements = (a: NamedArgs<'N' | 'C'>) => a.N * a.C >= PARALLEL_MIN_E
 /** Element-wise chunks start on multiples of 16 floats, so a vector loop covers the same elements as in one call. */
 const ELEMENTS = 16;
 /**
- * Keys per block of an exact search (searchBlocks): a constant, so that which keys compete within a block never
- * depends on the thread count. Threads take whole blocks. 2^16 keys of width 128 are 32 MB: a million keys make
- * 16 blocks, enough chunks for the threads to even out, and few candidates (16 k per query) to merge.
+ * Keys per block of an exact search (searchBlocks): the search picks one by k (src/memory/exact_search.ts), never
+ * by the thread count, so which keys compete within a block does not depend on the threads, which take whole
+ * blocks. Each block costs a start-up of about 2 kb candidates before its threshold bites, so a large k wants
+ * large blocks: 2^16 keys (16 blocks for a million keys, chunks enough for threads to even out) up to k = 256,
+ * 2^18 above (k = 1024 over a million keys and 256 queries: 13% over k = 32's time, against 27% with 2^16).
  */
-export const SEARCH_BLOCK_ROWS = 1 << 16;
+export const SEARCH_BLOCK_ROWS = [1 << 16, 1 << 18] as const;
 
 export const KERNEL_TABLE = {
   // matmul.ts
@@ -532,7 +534,8 @@ export const KERNEL_TABLE = {
   /**
    * Exact search, first half: the kb best keys (by q.k, or with l2 by 2 q.k - ||k||^2 - ||q||^2) of each block of
    * blockRows keys for each of Q queries, into [Q, blocks, kb] slots (index -1 where a block has fewer). keys[0]
-   * is key `start`; threads take whole blocks of SEARCH_BLOCK_ROWS, each chunk moving keys, keyNorms and start.
+   * is key `start`; threads take whole blocks of one of SEARCH_BLOCK_ROWS, each chunk moving keys, keyNorms and
+   * start (other block sizes stay on one thread).
    */
   searchBlocks: kernel({
     args: [
@@ -555,9 +558,15 @@ export const KERNEL_TABLE = {
       ways: [
         {
           over: 'N',
-          align: SEARCH_BLOCK_ROWS,
+          align: SEARCH_BLOCK_ROWS[0],
           moves: { keys: 'd', keyNorms: 1, start: 1 },
-          when: (a) => a.blockRows === SEARCH_BLOCK_ROWS,
+          when: (a) => a.blockRows === SEARCH_BLOCK_ROWS[0],
+        },
+        {
+          over: 'N',
+          align: SEARCH_BLOCK_ROWS[1],
+          moves: { keys: 'd', keyNorms: 1, start: 1 },
+          when: (a) => a.blockRows === SEARCH_BLOCK_ROWS[1],
         },
       ],
     },

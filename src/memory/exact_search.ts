@@ -73,8 +73,9 @@ export function exactSearch(keys: Tensor, queries: Float32Array, k: number, scor
   if (Q === 0 || N === 0) return result;
 
   const l2 = score === 'l2';
-  const blocks = Math.ceil(N / SEARCH_BLOCK_ROWS);
-  const kb = Math.min(k, SEARCH_BLOCK_ROWS, N);
+  const blockRows = searchBlockRows(k);
+  const blocks = Math.ceil(N / blockRows);
+  const kb = Math.min(k, blockRows, N);
   const perQuery = blocks * kb;
   const batch = Math.max(1, Math.min(Q, MAX_QUERY_BATCH, Math.floor(CANDIDATE_BYTES / (perQuery * 8))));
   const made = untracked(() => ({
@@ -100,7 +101,7 @@ export function exactSearch(keys: Tensor, queries: Float32Array, k: number, scor
         d,
         kb,
         blocks,
-        SEARCH_BLOCK_ROWS,
+        blockRows,
         0,
         l2,
       );
@@ -122,6 +123,11 @@ export function exactSearch(keys: Tensor, queries: Float32Array, k: number, scor
     made.indices.dispose();
   }
   return result;
+}
+
+/** Keys per block for a search of the k best (see SEARCH_BLOCK_ROWS): larger blocks for a larger k. */
+export function searchBlockRows(k: number): number {
+  return k <= 256 ? SEARCH_BLOCK_ROWS[0] : SEARCH_BLOCK_ROWS[1];
 }
 
 /** [rows, d] of a keys tensor, checked. */

@@ -15,13 +15,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Kernels, referenceKernels, setKernels } from '../../src/engine/backend.js';
-import { SEARCH_BLOCK_ROWS } from '../../src/engine/kernel_table.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { createWasmKernels } from '../../src/engine/wasm/wasm_kernels.js';
 import { enableRelaxedSimd } from '../../src/cli/wasm_flags.js';
 import { TsgptError } from '../../src/errors.js';
-import { exactSearch, keyNorms } from '../../src/memory/exact_search.js';
+import { exactSearch, keyNorms, searchBlockRows } from '../../src/memory/exact_search.js';
 
 const variants: [string, Kernels][] = [['simd', await createWasmKernels(undefined, { relaxed: false })]];
 if (enableRelaxedSimd()) variants.push(['relaxed-simd', await createWasmKernels(undefined, { relaxed: true })]);
@@ -320,7 +319,7 @@ test('exactSearch: the brute-force results on either backend, best first, empty 
       setKernels(K);
       for (const score of ['dot', 'l2'] as const) {
         for (const k of [1, 10, N + 5]) {
-          const expected = bruteForce({ keys: keys.data.slice(), queries, N, d, k, l2: score === 'l2', blockRows: SEARCH_BLOCK_ROWS });
+          const expected = bruteForce({ keys: keys.data.slice(), queries, N, d, k, l2: score === 'l2', blockRows: searchBlockRows(k) });
           assertSame(exactSearch(keys, queries, k, score, { keyNorms: norms }), expected, `${name} ${score} k ${k}`);
           if (score === 'l2') assertSame(exactSearch(keys, queries, k, score), expected, `${name} l2 k ${k}, norms made by the call`);
         }
