@@ -13,6 +13,7 @@ export * from './elementwise';
 export * from './embedding';
 export * from './layernorm';
 export * from './matmul';
+export * from './search';
 export * from './softmax';
 
 /** End of the module's static data: the build checks that it lies within the arena's reserved first 64 KiB. */

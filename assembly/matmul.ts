@@ -4,8 +4,10 @@
  * gemm.ts's packing and 4x8 micro-kernel over blocks of A and B; one to three rows (sampling) skip the packing:
  * rowTimesColumns and rowTimesRows, summing in the same order.
  */
-import { microTile, packA, packB, KC, MC, MR, NC, NR, TILE_BYTES, storeTransposed4x4 } from './gemm';
-import { madd, storeOrAdd } from './simd';
+import {
+  microTile, packA, packB, KC, MC, MR, NC, NR, TILE_BYTES, rowTimesColumns, storeLanes, storeOrAddFour, storeTransposed4x4,
+} from './gemm';
+import { madd } from './simd';
 
 /**
  * out[cols, rows] = x[rows, cols] transposed, in 4x4 blocks; rows of x are ldx floats apart, rows of out ldo
@@ -157,78 +159,6 @@ function packWholeA(dst: usize, a: usize, ars: i32, acs: i32, M: i32, K: i32): v
 }
 
 /**
- * out[0, N) (+)= x B for one row x (x(k) = x[k*xs]) and B(k, j) = b[j*bcs + k]: each column of B contiguous.
- * For a single row, packing B (what matmulStrided does) costs as much as the product and the 4-row
- * micro-kernel wastes three quarters of its work; this reads B in place instead, sixteen columns at a time,
- * transposing 4x4 blocks in registers. Each output is summed exactly as the micro-kernel sums it (one
- * multiply-add per k in order, from zero within each depth block of KC, block sums added to the output),
- * so a row computed here has the same bits as the same row computed among others: sampling with the cache
- * reproduces the uncached path.
- */
-function rowTimesColumns(out: usize, x: usize, xs: i32, b: usize, bcs: i32, N: i32, K: i32, accumulate: bool): void {
-  const cs = <usize>bcs << 2, xstep = <usize>xs << 2;
-  let j = 0;
-  // Sixteen columns at a time: four independent chains of multiply-adds keep both FMA pipes busy (with
-  // fewer, each waits on the latency of the one before).
-  for (; j + 16 <= N; j += 16) {
-    const col = b + <usize>j * cs;
-    for (let pc = 0; pc < K; pc += KC) {
-      const kc = min(KC, K - pc);
-      let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0;
-      const r0 = col + ((<usize>pc) << 2);
-      let k = 0;
-      for (; k + 4 <= kc; k += 4) {
-        const o = <usize>k << 2;
-        const xk = x + (<usize>(pc + k)) * xstep;
-        const v0 = v128.load32_splat(xk), v1 = v128.load32_splat(xk + xstep);
-        const v2 = v128.load32_splat(xk + 2 * xstep), v3 = v128.load32_splat(xk + 3 * xstep);
-        c0 = quad(r0 + o, cs, v0, v1, v2, v3, c0);
-        c1 = quad(r0 + 4 * cs + o, cs, v0, v1, v2, v3, c1);
-        c2 = quad(r0 + 8 * cs + o, cs, v0, v1, v2, v3, c2);
-        c3 = quad(r0 + 12 * cs + o, cs, v0, v1, v2, v3, c3);
-      }
-      for (; k < kc; k++) {
-        const o = (<usize>(pc + k)) << 2;
-        const v = v128.load32_splat(x + (<usize>(pc + k)) * xstep);
-        c0 = madd(v, gather4(col + o, cs), c0);
-        c1 = madd(v, gather4(col + 4 * cs + o, cs), c1);
-        c2 = madd(v, gather4(col + 8 * cs + o, cs), c2);
-        c3 = madd(v, gather4(col + 12 * cs + o, cs), c3);
-      }
-      storeOrAddFour(out + ((<usize>j) << 2), c0, c1, c2, c3, accumulate || pc > 0);
-    }
-  }
-  // The last columns, four at a time and then one lane at a time.
-  for (; j < N; j += 4) {
-    const cols = min(4, N - j);
-    const col = b + <usize>j * cs;
-    for (let pc = 0; pc < K; pc += KC) {
-      const kc = min(KC, K - pc);
-      let c0 = f32x4.splat(0);
-      const r0 = col + ((<usize>pc) << 2);
-      let k = 0;
-      if (cols == 4) {
-        for (; k + 4 <= kc; k += 4) {
-          const xk = x + (<usize>(pc + k)) * xstep;
-          c0 = quad(r0 + ((<usize>k) << 2), cs, v128.load32_splat(xk), v128.load32_splat(xk + xstep),
-            v128.load32_splat(xk + 2 * xstep), v128.load32_splat(xk + 3 * xstep), c0);
-        }
-      }
-      for (; k < kc; k++) {
-        const o = (<usize>(pc + k)) << 2;
-        let w = f32x4.splat(0);
-        w = f32x4.replace_lane(w, 0, load<f32>(col + o));
-        if (cols > 1) w = f32x4.replace_lane(w, 1, load<f32>(col + cs + o));
-        if (cols > 2) w = f32x4.replace_lane(w, 2, load<f32>(col + 2 * cs + o));
-        if (cols > 3) w = f32x4.replace_lane(w, 3, load<f32>(col + 3 * cs + o));
-        c0 = madd(v128.load32_splat(x + (<usize>(pc + k)) * xstep), w, c0);
-      }
-      storeLanes(out + ((<usize>j) << 2), c0, cols, accumulate || pc > 0);
-    }
-  }
-}
-
-/**
  * out[0, N) (+)= x B for one row x (x(k) = x[k*xs]) and B(k, j) = b[k*brs + j]: each row of B contiguous, so
  * eight vectors of it meet one broadcast x(k) per step, in eight independent chains (the two FMA pipes'
  * latency times their width). Summed exactly as the micro-kernel sums (see rowTimesColumns).
@@ -285,59 +215,4 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
       storeLanes(out + ((<usize>j) << 2), c0, cols, accumulate || pc > 0);
     }
   }
-}
-
-/**
- * acc after four multiply-adds, depths k..k+3 in order, for four columns whose values at those depths start
- * at p, p + cs, p + 2cs, p + 3cs (a 4x4 block transposed in registers); v0..v3 are x at those depths.
- */
-// @ts-ignore: decorator
-@inline function quad(p: usize, cs: usize, v0: v128, v1: v128, v2: v128, v3: v128, acc: v128): v128 {
-  const x0 = v128.load(p), x1 = v128.load(p + cs), x2 = v128.load(p + 2 * cs), x3 = v128.load(p + 3 * cs);
-  const a = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5), b = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-  const c = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7), d = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-  acc = madd(v0, v128.shuffle<f32>(a, b, 0, 1, 4, 5), acc);
-  acc = madd(v1, v128.shuffle<f32>(a, b, 2, 3, 6, 7), acc);
-  acc = madd(v2, v128.shuffle<f32>(c, d, 0, 1, 4, 5), acc);
-  return madd(v3, v128.shuffle<f32>(c, d, 2, 3, 6, 7), acc);
-}
-
-/** The values at p, p + cs, p + 2cs, p + 3cs as one vector. */
-// @ts-ignore: decorator
-@inline function gather4(p: usize, cs: usize): v128 {
-  let w = f32x4.splat(load<f32>(p));
-  w = f32x4.replace_lane(w, 1, load<f32>(p + cs));
-  w = f32x4.replace_lane(w, 2, load<f32>(p + 2 * cs));
-  return f32x4.replace_lane(w, 3, load<f32>(p + 3 * cs));
-}
-
-/** Four accumulators to dst .. dst + 63 (a row's sixteen columns), written or added (storeOrAdd). */
-// @ts-ignore: decorator
-@inline function storeOrAddFour(dst: usize, c0: v128, c1: v128, c2: v128, c3: v128, add: bool): void {
-  storeOrAdd(dst, c0, add);
-  storeOrAdd(dst + 16, c1, add);
-  storeOrAdd(dst + 32, c2, add);
-  storeOrAdd(dst + 48, c3, add);
-}
-
-/** Writes (or adds, when `add`) the first `cols` (1 to 4) lanes of v to dst: a row's last columns. */
-// @ts-ignore: decorator
-@inline function storeLanes(dst: usize, v: v128, cols: i32, add: bool): void {
-  if (cols == 4) {
-    storeOrAdd(dst, v, add);
-    return;
-  }
-  for (let c = 0; c < cols; c++) {
-    const t = extractLane(v, c);
-    const o = dst + ((<usize>c) << 2);
-    store<f32>(o, add ? load<f32>(o) + t : t);
-  }
-}
-
-// @ts-ignore: decorator
-@inline function extractLane(v: v128, lane: i32): f32 {
-  if (lane == 0) return f32x4.extract_lane(v, 0);
-  if (lane == 1) return f32x4.extract_lane(v, 1);
-  if (lane == 2) return f32x4.extract_lane(v, 2);
-  return f32x4.extract_lane(v, 3);
 }

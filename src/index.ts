@@ -41,6 +41,7 @@ export { LADDER, LECTURE_STAGE, type LadderStage } from './train/ladder.js';
 export { trainingStepFlops, forwardFlops } from './measure/flops.js';
 export { benchPreset, type BenchResult, type BenchOptions } from './measure/bench_preset.js';
 export * as viz from './viz/index.js';
+export { exactSearch, keyNorms, type SearchOptions, type SearchResult, type SearchScore } from './memory/exact_search.js';
 export {
   createWasmKernels,
   createWasmKernelsSync,

@@ -20,10 +20,11 @@
  *   out    float32 view the kernel writes (overwrites or adds into);   out?  the same, or null (not needed)
  *   in     float32 view it only reads;                                  in?   the same, or null (absent)
  *   ids    int32 view it reads (token ids, targets)
+ *   idsOut int32 view it writes (key indices found by a search)
  *   state  uint32 view it reads and writes back (a generator's state words)
  *   int, float, bool   plain values (shapes, strides, scales, flags)
  */
-export type Role = 'out' | 'out?' | 'in' | 'in?' | 'ids' | 'state' | 'int' | 'float' | 'bool';
+export type Role = 'out' | 'out?' | 'in' | 'in?' | 'ids' | 'idsOut' | 'state' | 'int' | 'float' | 'bool';
 
 export type Arg = readonly [name: string, role: Role];
 
@@ -83,6 +84,14 @@ const manyElements = (a: NamedArgs<'n'>) => a.n >= PARALLEL_MIN_ELEMENTS;
 const manyRowElements = (a: NamedArgs<'N' | 'C'>) => a.N * a.C >= PARALLEL_MIN_ELEMENTS;
 /** Element-wise chunks start on multiples of 16 floats, so a vector loop covers the same elements as in one call. */
 const ELEMENTS = 16;
+/**
+ * Keys per block of an exact search (searchBlocks): the search picks one by k (src/memory/exact_search.ts), never
+ * by the thread count, so which keys compete within a block does not depend on the threads, which take whole
+ * blocks. Each block costs a start-up of about 2 kb candidates before its threshold bites, so a large k wants
+ * large blocks: 2^16 keys (16 blocks for a million keys, chunks enough for threads to even out) up to k = 256,
+ * 2^18 above (k = 1024 over a million keys and 256 queries: 13% over k = 32's time, against 27% with 2^16).
+ */
+export const SEARCH_BLOCK_ROWS = [1 << 16, 1 << 18] as const;
 
 export const KERNEL_TABLE = {
   // matmul.ts
@@ -510,6 +519,74 @@ export const KERNEL_TABLE = {
     ],
     returns: 'number',
   }),
+
+  // search.ts
+  /** out[i] = ||x[i, :]||^2 for N rows of d: the keys' norms for the l2 score, once per memory. */
+  squaredNorms: kernel({
+    args: [
+      ['out', 'out'],
+      ['x', 'in'],
+      ['N', 'int'],
+      ['d', 'int'],
+    ],
+    split: { worth: (a) => a.N * a.d >= PARALLEL_MIN_ELEMENTS, ways: [{ over: 'N', align: 4, moves: { out: 1, x: 'd' } }] },
+  }),
+  /**
+   * Exact search, first half: the kb best keys (by q.k, or with l2 by 2 q.k - ||k||^2 - ||q||^2) of each block of
+   * blockRows keys for each of Q queries, into [Q, blocks, kb] slots (index -1 where a block has fewer). keys[0]
+   * is key `start`; threads take whole blocks of one of SEARCH_BLOCK_ROWS, each chunk moving keys, keyNorms and
+   * start (other block sizes stay on one thread).
+   */
+  searchBlocks: kernel({
+    args: [
+      ['scores', 'out'],
+      ['indices', 'idsOut'],
+      ['queries', 'in'],
+      ['keys', 'in'],
+      ['keyNorms', 'in?'],
+      ['Q', 'int'],
+      ['N', 'int'],
+      ['d', 'int'],
+      ['kb', 'int'],
+      ['blocks', 'int'],
+      ['blockRows', 'int'],
+      ['start', 'int'],
+      ['l2', 'bool'],
+    ],
+    split: {
+      worth: (a) => a.N > a.blockRows,
+      ways: [
+        {
+          over: 'N',
+          align: SEARCH_BLOCK_ROWS[0],
+          moves: { keys: 'd', keyNorms: 1, start: 1 },
+          when: (a) => a.blockRows === SEARCH_BLOCK_ROWS[0],
+        },
+        {
+          over: 'N',
+          align: SEARCH_BLOCK_ROWS[1],
+          moves: { keys: 'd', keyNorms: 1, start: 1 },
+          when: (a) => a.blockRows === SEARCH_BLOCK_ROWS[1],
+        },
+      ],
+    },
+  }),
+  /** Exact search, second half: the k best of each query's n candidates [Q, n], best first, into [Q, k]. */
+  searchMerge: kernel({
+    args: [
+      ['scores', 'out'],
+      ['indices', 'idsOut'],
+      ['candidateScores', 'in'],
+      ['candidateIndices', 'ids'],
+      ['Q', 'int'],
+      ['n', 'int'],
+      ['k', 'int'],
+    ],
+    split: {
+      worth: (a) => a.Q > 1 && a.Q * a.n >= PARALLEL_MIN_ELEMENTS,
+      ways: [{ over: 'Q', align: 1, moves: { scores: 'k', indices: 'k', candidateScores: 'n', candidateIndices: 'n' } }],
+    },
+  }),
 } as const;
 
 export type KernelName = keyof typeof KERNEL_TABLE;
@@ -520,7 +597,7 @@ type RoleType<R extends Role> = R extends 'out' | 'in'
   ? Float32Array
   : R extends 'out?' | 'in?'
     ? Float32Array | null
-    : R extends 'ids'
+    : R extends 'ids' | 'idsOut'
       ? Int32Array
       : R extends 'state'
         ? Uint32Array

@@ -12,4 +12,5 @@ export * from './elementwise.js';
 export * from './embedding.js';
 export * from './layernorm.js';
 export * from './matmul.js';
+export * from './search.js';
 export * from './softmax.js';

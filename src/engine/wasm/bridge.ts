@@ -4,8 +4,8 @@
  * as they are. What an argument is comes from its role in the kernel table.
  *
  * A view outside the arena (a plain Float32Array, a generator's state words) is copied into a block of the
- * arena, the kernel runs there, and what the kernel writes (roles out, out?, state) is copied back: correct,
- * slower, rare. The same foreign view passed twice gets one copy, so in-place calls work.
+ * arena, the kernel runs there, and what the kernel writes (roles out, out?, idsOut, state) is copied back:
+ * correct, slower, rare. The same foreign view passed twice gets one copy, so in-place calls work.
  *
  * Taking memory can grow it, which detaches every typed-array view made before: offsets are read before
  * anything is allocated, and views are made afresh after.
@@ -44,6 +44,7 @@ const IS_VIEW: Record<Role, boolean> = {
   in: true,
   'in?': true,
   ids: true,
+  idsOut: true,
   state: true,
   int: false,
   float: false,
