@@ -1,29 +1,18 @@
 /**
- * config.json of a memory folder: which model the keys come from (its weights' SHA-256, its config, the point
- * in it where keys and queries are read), how many keys of what width, the text they were read from, how it was
- * read, and the default scoring. Parsed as hostile input, as run folders are: every field checked, one clear
+ * config.json of a memory folder: which model the keys come from (its weights' SHA-256, its width, the point
+ * in it where keys and queries are read, its tokenizer), how many keys, the text they were read from and how,
+ * the default scoring, and the SHA-256 of the tensors file. Parsed as hostile input, as run folders are: every field checked, one clear
  * error naming the field. Pure: src/node/memory_folder.ts reads and writes the files.
  */
 import { TsgptError } from '../errors.js';
 import { asObject, describe, integer, parseVersionedJson } from '../validate.js';
+import type { HiddenPoint } from '../models/decoder.js';
+import type { TokenizerJSON } from '../tokenizers/tokenizer.js';
+import { MAX_MATCH } from './context_index.js';
 import type { Score } from './knn.js';
 
 export const MEMORY_FORMAT = 'tsgpt-memory';
 export const MEMORY_FORMAT_VERSION = 1;
-
-/**
- * Where in the model a key (and a query) is read, for block `layer` (0-based):
- *   ffn-input     the block's LayerNorm'd feed-forward input, ln_2(x): kNN-LM's choice (its best key)
- *   block-output  the residual stream after the block
- * or `final`, the final LayerNorm's output: what the output head reads.
- */
-export type FeatureSite = 'ffn-input' | 'block-output' | 'final';
-
-export interface FeaturePoint {
-  site: FeatureSite;
-  /** The block, for ffn-input and block-output (the last one for final). */
-  layer: number;
-}
 
 export interface MemoryScoring {
   score: Score;
@@ -33,14 +22,26 @@ export interface MemoryScoring {
   temperature: number;
   /** The memory's share of the mixed next-token distribution, in [0, 1]. */
   lambda: number;
+  /**
+   * Added to a neighbour's scaled score for each token (up to MAX_MATCH) of recent text it shares exactly with
+   * the query (see context_index.ts); 0 turns exact-context matching off, leaving plain kNN-LM.
+   */
+  matchBonus: number;
+  /** The shortest shared context that makes a position a neighbour by itself, and that opens the gate. */
+  matchMin: number;
+  /** The memory's share instead of lambda when a neighbour shares at least matchMin tokens: trust a near-exact match. */
+  matchLambda: number;
 }
 
 export interface MemoryConfig {
   format: typeof MEMORY_FORMAT;
   version: number;
   /** The model whose states the keys are: a memory answers only that model's queries. */
-  model: { weightsSha256: string; width: number; vocabSize: number; nLayer: number };
-  point: FeaturePoint;
+  model: { weightsSha256: string; width: number; vocabSize: number };
+  /** Where in the model keys (and queries) are read. */
+  point: HiddenPoint;
+  /** The model's tokenizer: the memory's tokens are its ids. */
+  tokenizer: TokenizerJSON;
   /** Keys stored: one per position of the text that has a next token. */
   count: number;
   /** How the keys are stored on disk (they are float32 in memory). */
@@ -54,10 +55,11 @@ export interface MemoryConfig {
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
-export const MEMORY_FILES = ['memory.safetensors', 'text.txt'] as const;
+/** The file of the keys (keys [count, width]), the text's tokens (tokens [count + 1]) and their context order (order [count]). */
+export const MEMORY_TENSORS_FILE = 'memory.safetensors';
 
 const SHA256 = /^[0-9a-f]{64}$/;
-const SITES: readonly FeatureSite[] = ['ffn-input', 'block-output', 'final'];
+const POINTS: readonly HiddenPoint[] = ['ffn_input', 'block_output', 'head_input'];
 
 /** Checks scoring settings (from a file or from flags); `where` names their source in the message. */
 export function checkScoring(s: MemoryScoring, where: string, count?: number): void {
@@ -67,8 +69,17 @@ export function checkScoring(s: MemoryScoring, where: string, count?: number): v
   if (!(typeof s.temperature === 'number' && s.temperature > 0 && Number.isFinite(s.temperature))) {
     throw new TsgptError(`${where}: the temperature must be a positive number, got ${describe(s.temperature)}`);
   }
-  if (!(typeof s.lambda === 'number' && s.lambda >= 0 && s.lambda <= 1)) {
-    throw new TsgptError(`${where}: lambda must be in [0, 1], got ${describe(s.lambda)}`);
+  for (const [name, v] of [
+    ['lambda', s.lambda],
+    ['match lambda', s.matchLambda],
+  ] as const) {
+    if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new TsgptError(`${where}: ${name} must be in [0, 1], got ${describe(v)}`);
+  }
+  if (!(typeof s.matchBonus === 'number' && s.matchBonus >= 0 && Number.isFinite(s.matchBonus))) {
+    throw new TsgptError(`${where}: the match bonus must be a number of at least 0, got ${describe(s.matchBonus)}`);
+  }
+  if (!Number.isSafeInteger(s.matchMin) || s.matchMin < 1 || s.matchMin > MAX_MATCH) {
+    throw new TsgptError(`${where}: the shortest match must be a whole number from 1 to ${MAX_MATCH}, got ${describe(s.matchMin)}`);
   }
 }
 
@@ -76,35 +87,48 @@ export function parseMemoryConfig(text: string, label: string): MemoryConfig {
   const obj = parseVersionedJson(text, label, MEMORY_FORMAT, MEMORY_FORMAT_VERSION, 'a tsgpt memory config');
   const model = asObject(obj.model, `${label}: model`);
   const sha = model.weightsSha256;
-  if (typeof sha !== 'string' || !SHA256.test(sha))
+  if (typeof sha !== 'string' || !SHA256.test(sha)) {
     throw new TsgptError(`${label}: model.weightsSha256 must be 64 hex digits, got ${describe(sha)}`);
+  }
   const width = integer(model.width, `${label}: model.width`, 1, 65536);
   const vocabSize = integer(model.vocabSize, `${label}: model.vocabSize`, 1, 0x110000);
-  const nLayer = integer(model.nLayer, `${label}: model.nLayer`, 1, 256);
-  const point = asObject(obj.point, `${label}: point`);
-  if (!SITES.includes(point.site as FeatureSite)) {
-    throw new TsgptError(`${label}: point.site must be one of ${SITES.join(', ')}, got ${describe(point.site)}`);
+  if (!POINTS.includes(obj.point as HiddenPoint)) {
+    throw new TsgptError(`${label}: point must be one of ${POINTS.join(', ')}, got ${describe(obj.point)}`);
   }
-  const layer = integer(point.layer, `${label}: point.layer`, 0, nLayer - 1);
+  const tokenizer = asObject(obj.tokenizer, `${label}: tokenizer`);
+  if (typeof tokenizer.type !== 'string') {
+    throw new TsgptError(`${label}: tokenizer.type must be a string, got ${describe(tokenizer.type)}`);
+  }
   const count = integer(obj.count, `${label}: count`, 1, 2 ** 31 - 1);
-  if (obj.dtype !== 'F32' && obj.dtype !== 'F16')
+  if (obj.dtype !== 'F32' && obj.dtype !== 'F16') {
     throw new TsgptError(`${label}: dtype must be "F32" or "F16", got ${describe(obj.dtype)}`);
+  }
   const t = asObject(obj.text, `${label}: text`);
-  if (typeof t.source !== 'string' || t.source.length > 4096)
+  if (typeof t.source !== 'string' || t.source.length > 4096) {
     throw new TsgptError(`${label}: text.source must be a path, got ${describe(t.source)}`);
-  if (typeof t.sha256 !== 'string' || !SHA256.test(t.sha256))
+  }
+  if (typeof t.sha256 !== 'string' || !SHA256.test(t.sha256)) {
     throw new TsgptError(`${label}: text.sha256 must be 64 hex digits, got ${describe(t.sha256)}`);
+  }
   const tokens = integer(t.tokens, `${label}: text.tokens`, 2, 2 ** 31 - 1);
   if (count > tokens - 1) throw new TsgptError(`${label}: count ${count} is more than the text's ${tokens} tokens allow`);
   const b = asObject(obj.build, `${label}: build`);
   const window = integer(b.window, `${label}: build.window`, 1, 65536);
   const stride = integer(b.stride, `${label}: build.stride`, 1, window);
   const s = asObject(obj.scoring, `${label}: scoring`);
-  const scoring = { score: s.score, k: s.k, temperature: s.temperature, lambda: s.lambda } as MemoryScoring;
+  const scoring = {
+    score: s.score,
+    k: s.k,
+    temperature: s.temperature,
+    lambda: s.lambda,
+    matchBonus: s.matchBonus,
+    matchMin: s.matchMin,
+    matchLambda: s.matchLambda,
+  } as MemoryScoring;
   checkScoring(scoring, `${label}: scoring`, count);
   const f = asObject(obj.files, `${label}: files`);
   const files: MemoryConfig['files'] = {};
-  for (const name of MEMORY_FILES) {
+  for (const name of [MEMORY_TENSORS_FILE]) {
     const entry = asObject(f[name], `${label}: files[${JSON.stringify(name)}]`);
     if (typeof entry.sha256 !== 'string' || !SHA256.test(entry.sha256)) {
       throw new TsgptError(`${label}: files[${JSON.stringify(name)}].sha256 must be 64 hex digits, got ${describe(entry.sha256)}`);
@@ -117,8 +141,9 @@ export function parseMemoryConfig(text: string, label: string): MemoryConfig {
   return {
     format: MEMORY_FORMAT,
     version: MEMORY_FORMAT_VERSION,
-    model: { weightsSha256: sha, width, vocabSize, nLayer },
-    point: { site: point.site as FeatureSite, layer },
+    model: { weightsSha256: sha, width, vocabSize },
+    point: obj.point as HiddenPoint,
+    tokenizer: tokenizer as unknown as TokenizerJSON,
     count,
     dtype: obj.dtype,
     text: { source: t.source, sha256: t.sha256, tokens },
