@@ -6,7 +6,7 @@
  * field.
  */
 import { TsgptError } from '../errors.js';
-import type { ModelConfig } from '../models/index.js';
+import { headSplitProblem, type ModelConfig } from '../models/index.js';
 import { CharTokenizer } from '../tokenizers/char.js';
 import type { RunConfig } from '../train/config.js';
 import type { TrainerState } from '../train/trainer.js';
@@ -104,7 +104,8 @@ function parseModelConfig(model: Record<string, unknown>, label: string): ModelC
       bias: model.bias,
       ...parseAblations(model, label),
     };
-    if (config.nEmbd % config.nHead !== 0) throw new TsgptError(`${label}: model.nEmbd is not divisible by model.nHead`);
+    const split = headSplitProblem(config, { nEmbd: 'model.nEmbd', nHead: 'model.nHead' });
+    if (split !== null) throw new TsgptError(`${label}: ${split}`);
   } else {
     throw new TsgptError(`${label}: model.kind must be "bigram" or "gpt", got ${describe(model.kind)}`);
   }
@@ -143,7 +144,7 @@ function parseAblations(model: Record<string, unknown>, label: string): Record<s
  */
 export function checkRunMatchesModel(run: RunConfig, model: ModelConfig, label: string): void {
   const pairs: [string, unknown, unknown][] = [
-    ['model', run.model, model.kind],
+    ['kind', run.kind, model.kind],
     ['blockSize', run.blockSize, model.blockSize],
   ];
   if (model.kind === 'gpt') {

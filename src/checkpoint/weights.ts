@@ -4,7 +4,7 @@
  * with the model's shapes: a checkpoint of another model is refused by name, not loaded half-way.
  */
 import { TsgptError } from '../errors.js';
-import { oneLine } from '../validate.js';
+import { quote } from '../validate.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor, type SafetensorsTensor } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 
@@ -65,7 +65,6 @@ export function checkTensors(
 }
 
 function listNames(names: string[]): string {
-  const show = (n: string) => oneLine(JSON.stringify(n.length > 60 ? `${n.slice(0, 60)}…` : n));
-  const shown = names.slice(0, 4).map((n) => (/^[\w.]+$/.test(n) ? n : show(n)));
+  const shown = names.slice(0, 4).map((n) => (/^[\w.]+$/.test(n) ? n : quote(n)));
   return names.length <= 4 ? shown.join(', ') : `${shown.join(', ')} and ${names.length - 4} more`;
 }

@@ -15,6 +15,7 @@ import { visibleText } from '../viz/tokens.js';
 import { attentionOfText, croppingNote } from './attention_command.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
 import { readLossLog, splitPositionals, writeText } from './plot_command.js';
+import { HYPERPARAMETERS } from '../checkpoint/hyperparameters.js';
 
 export const REPORT_FILE = 'report.html';
 const DEFAULT_TEMPERATURES = '0.5,0.8,1.0';
@@ -126,10 +127,7 @@ export async function reportCommand(args: readonly string[]): Promise<void> {
           ['vocabulary', String(m.vocabSize)],
           ['block size', String(m.blockSize)],
         ];
-  const runRows = Object.entries((file.run ?? {}) as unknown as Record<string, unknown>).map(([k, v]): [string, string] => [
-    kebab(k),
-    formatValue(v),
-  ]);
+  const runRows = HYPERPARAMETERS.map(({ key, flag }): [string, string] => [flag, formatValue(file.run[key])]);
   const t = file.training;
   const trainingRows: [string, string][] = [
     ['steps trained', formatValue(t?.step)],
@@ -171,10 +169,6 @@ export function parseTemperatures(list: string): number[] {
     throw new TsgptError(`option --temperatures takes comma-separated numbers from 0 to 100, got "${list}"`);
   }
   return values;
-}
-
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 function formatValue(v: unknown): string {

@@ -13,7 +13,7 @@ import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
 import { splitTrainVal } from '../data/split.js';
 import { loadCorpus, type Corpus } from '../node/corpus.js';
-import { createModel, reportedParameterCount, type ModelConfig } from '../models/index.js';
+import { createModel, headSplitProblem, reportedParameterCount, type ModelConfig } from '../models/index.js';
 import { CharTokenizer } from '../tokenizers/char.js';
 import { isPresetName, modelConfigFor, PRESETS, type PresetName, type RunConfig } from '../train/config.js';
 import { NonFiniteError, Trainer } from '../train/trainer.js';
@@ -38,15 +38,11 @@ import { formatDuration, ProgressBar } from './progress.js';
 /** A snapshot at least this often even when evaluations are far apart, so a kill costs at most this much. */
 const SAVE_EVERY_MS = 10 * 60 * 1000;
 
-export function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
 function presetValues(key: RunKey): string {
   return (Object.keys(PRESETS) as PresetName[]).map((p) => `${p} ${String(PRESETS[p][key])}`).join(', ');
 }
 
-const RESUMABLE = HYPERPARAMETERS.filter((h) => h.resumable).map((h) => kebab(h.key));
+const RESUMABLE = HYPERPARAMETERS.filter((h) => h.resumable).map((h) => h.flag);
 
 export const TRAIN_FLAGS: FlagSpec[] = [
   { name: 'preset', type: 'string', choices: Object.keys(PRESETS), help: 'starting configuration', defaultText: 'baby' },
@@ -65,7 +61,7 @@ export const TRAIN_FLAGS: FlagSpec[] = [
     help: `continue the run in DIR from its latest snapshot (may change only ${RESUMABLE.map((f) => `--${f}`).join(', ')})`,
     defaultText: 'a new run',
   },
-  ...HYPERPARAMETERS.map(({ key, resumable: _, ...spec }) => ({ ...spec, name: kebab(key), defaultText: presetValues(key) })),
+  ...HYPERPARAMETERS.map(({ key, flag, resumable: _, ...spec }) => ({ ...spec, name: flag, defaultText: presetValues(key) })),
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -95,12 +91,12 @@ export function resolveRunConfig(flags: Map<string, unknown>): { preset: PresetN
   if (!isPresetName(preset)) throw new TsgptError(`unknown preset "${preset}"`);
   const config: RunConfig = { ...PRESETS[preset] };
   const writable = config as unknown as Record<string, unknown>;
-  for (const { key } of HYPERPARAMETERS) {
-    const v = flags.get(kebab(key));
+  for (const { key, flag } of HYPERPARAMETERS) {
+    const v = flags.get(flag);
     if (v !== undefined) writable[key] = v;
   }
   // A flag that would be silently ignored is refused: the user meant something by it.
-  if (config.model === 'bigram') {
+  if (config.kind === 'bigram') {
     const given = GPT_ONLY_FLAGS.find((f) => flags.has(f));
     if (given !== undefined)
       throw new TsgptError(`--${given} has no effect on the bigram model; use --model gpt (or --preset baby) for a transformer`);
@@ -114,7 +110,7 @@ export function resolveRunConfig(flags: Map<string, unknown>): { preset: PresetN
     }
   }
   // A GPT flag on the bigram preset means the user wants a GPT: say so instead of silently ignoring it.
-  if (config.model === 'gpt' && config.nLayer === 0) {
+  if (config.kind === 'gpt' && config.nLayer === 0) {
     throw new TsgptError('--model gpt needs --n-layer, --n-head and --n-embd (or start from --preset baby)');
   }
   checkRunConsistency(config);
@@ -122,9 +118,8 @@ export function resolveRunConfig(flags: Map<string, unknown>): { preset: PresetN
 }
 
 function checkRunConsistency(config: RunConfig): void {
-  if (config.model === 'gpt' && config.nEmbd % config.nHead !== 0) {
-    throw new TsgptError(`--n-embd (${config.nEmbd}) must be divisible by --n-head (${config.nHead})`);
-  }
+  const split = config.kind === 'gpt' ? headSplitProblem(config, { nEmbd: '--n-embd', nHead: '--n-head' }) : null;
+  if (split !== null) throw new TsgptError(split);
   if (config.decayLr && config.minLr > config.learningRate) {
     throw new TsgptError(`--min-lr (${config.minLr}) is above --learning-rate (${config.learningRate})`);
   }
@@ -169,13 +164,13 @@ async function planResume(flags: Map<string, FlagValue>, log: (line: string) => 
   const resumable = readResumable(dir);
   const recorded = resumable.file.run;
   const config: RunConfig = { ...recorded };
-  for (const { key, resumable: changeable } of HYPERPARAMETERS) {
-    const v = flags.get(kebab(key));
+  for (const { key, flag, resumable: changeable } of HYPERPARAMETERS) {
+    const v = flags.get(flag);
     if (v === undefined) continue;
     if (changeable) (config as unknown as Record<string, unknown>)[key] = v;
     else if (v !== recorded[key]) {
       throw new TsgptError(
-        `--${kebab(key)} cannot change when resuming (the run in ${dir} was trained with ${String(recorded[key])}); ` +
+        `--${flag} cannot change when resuming (the run in ${dir} was trained with ${String(recorded[key])}); ` +
           `with --resume only ${RESUMABLE.map((f) => `--${f}`).join(', ')} and --data may be given`,
       );
     }

@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { HYPERPARAMETERS } from '../../src/checkpoint/hyperparameters.js';
-import { kebab } from '../../src/cli/train_command.js';
 import { makeCorpus } from '../helpers/corpus.js';
 import { CliProcess, runCli, type CliResult } from '../helpers/cli_process.js';
 
@@ -68,7 +67,7 @@ const sample = (what: string, args: string[], pattern: RegExp) => cases.push({ w
 
 // Every hyperparameter flag with values of the wrong type or out of range.
 for (const h of HYPERPARAMETERS) {
-  const flag = `--${kebab(h.key)}`;
+  const flag = `--${h.flag}`;
   const bad: string[] = [];
   if (h.type === 'int' || h.type === 'float') {
     bad.push('abc', h.type === 'int' ? '1.5' : 'NaN', String(h.min! - 1), String(h.max! * 2 + 1));
