@@ -13,7 +13,7 @@ import type { TrainerState } from '../train/trainer.js';
 import { HYPERPARAMETERS, parseRunConfig } from './hyperparameters.js';
 import { asObject, describe, integer, parseVersionedJson } from '../validate.js';
 import { MAX_PARAMETERS, parameterLowerBound } from './model_size.js';
-import { parseTrainerState } from './resume_state.js';
+import { parseFileDigest, parseTrainerState, type FileDigest } from './resume_state.js';
 
 export const RUN_FORMAT = 'tsgpt-run';
 export const RUN_FORMAT_VERSION = 1;
@@ -43,6 +43,12 @@ export interface RunFile {
   data: string;
   /** SHA-256 of the corpus text (UTF-8), so a resumed run can tell it trains on the same text. */
   dataSha256?: string;
+  /**
+   * Size and SHA-256 of model.safetensors, checked when it is loaded. Two entries while a save replaces the
+   * file (the one there and the one coming), so that the file and this record agree at every moment; absent in
+   * run folders written before it was recorded, whose weights load unchecked.
+   */
+  weights?: FileDigest[];
 }
 
 /** Largest vocabulary: one token per Unicode code point. */
@@ -72,8 +78,16 @@ export function parseRunFile(text: string, label: string): { file: RunFile; toke
     training,
     data: obj.data,
     ...(sha !== undefined ? { dataSha256: sha as string } : {}),
+    ...(obj.weights !== undefined ? { weights: parseWeightDigests(obj.weights, `${label}: weights`) } : {}),
   };
   return { file, tokenizer };
+}
+
+function parseWeightDigests(value: unknown, label: string): FileDigest[] {
+  if (!Array.isArray(value) || value.length < 1 || value.length > 2) {
+    throw new TsgptError(`${label} must list one or two files' sizes and SHA-256 digests, got ${describe(value)}`);
+  }
+  return value.map((d, i) => parseFileDigest(d, `${label}[${i}]`));
 }
 
 function parseModelConfig(model: Record<string, unknown>, label: string): ModelConfig {

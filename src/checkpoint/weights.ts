@@ -56,12 +56,27 @@ export function checkTensors(
       throw new TsgptError(`${label}: ${name} has shape [${stored.shape}], the model expects [${shape}]`);
     }
     const data = stored.data as Float32Array;
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i]!))
-        throw new TsgptError(`${label}: ${name} holds ${data[i]} at index ${i}; weights must be finite numbers`);
-    }
+    const bad = firstNonFiniteIndex(data);
+    if (bad >= 0) throw new TsgptError(`${label}: ${name} holds ${data[bad]} at index ${bad}; weights must be finite numbers`);
     return data;
   });
+}
+
+/** The index of the first NaN or infinity in `data`, or -1 when every value is finite. */
+export function firstNonFiniteIndex(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
+/** The first tensor holding a NaN or an infinity, where and what it holds; null when all are finite. */
+export function firstNonFiniteTensor(
+  tensors: Iterable<readonly [string, ArrayLike<number>]>,
+): { name: string; index: number; value: number } | null {
+  for (const [name, data] of tensors) {
+    const index = firstNonFiniteIndex(data);
+    if (index >= 0) return { name, index, value: data[index]! };
+  }
+  return null;
 }
 
 function listNames(names: string[]): string {

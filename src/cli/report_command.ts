@@ -14,7 +14,9 @@ import { runReportHtml, type ReportSample, type RunReportInput } from '../viz/re
 import { visibleText } from '../viz/tokens.js';
 import { attentionOfText, croppingNote } from './attention_command.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
-import { readLossLog, splitPositionals, writeText } from './plot_command.js';
+import { splitPositionals } from './plot_command.js';
+import { readLossLog } from '../node/loss_curve_file.js';
+import { writeTextFile } from '../node/atomic_write.js';
 import { HYPERPARAMETERS } from '../checkpoint/hyperparameters.js';
 
 export const REPORT_FILE = 'report.html';
@@ -154,7 +156,7 @@ export async function reportCommand(args: readonly string[]): Promise<void> {
     attention,
   });
   const out = (flags.get('out') as string | undefined) ?? join(dir, REPORT_FILE);
-  writeText(out, html);
+  writeTextFile(out, html);
   process.stderr.write(`wrote ${out}\n`);
 }
 
