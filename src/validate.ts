@@ -25,6 +25,11 @@ export function describe(v: unknown): string {
   return oneLine(s.length > 40 ? `${s.slice(0, 40)}…` : s);
 }
 
+/** A string from a hostile file (a tensor name, a key), quoted, cut to `max` characters and on one line. */
+export function quote(s: string, max = 60): string {
+  return oneLine(JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s));
+}
+
 /** Control characters and line separators become spaces: a hostile value cannot forge or break a message line. */
 export function oneLine(s: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point

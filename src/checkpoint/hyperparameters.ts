@@ -4,13 +4,15 @@
  * a valid value is. It also says which of them a resumed run may change.
  */
 import { TsgptError } from '../errors.js';
-import { describe } from '../validate.js';
+import { asObject, describe } from '../validate.js';
 import type { RunConfig } from '../train/config.js';
 
 export type RunKey = keyof RunConfig;
 
 export interface HyperparameterSpec {
   key: RunKey;
+  /** The command-line flag, without its dashes: the key in kebab-case unless the table names another. */
+  flag: string;
   type: 'int' | 'float' | 'bool' | 'string';
   help: string;
   min?: number;
@@ -25,9 +27,17 @@ export interface HyperparameterSpec {
   resumable?: boolean;
 }
 
-/** Keyed by field, so that a field added to RunConfig without a range here is a compile error. */
-const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key'> } = {
-  model: { type: 'string', choices: ['bigram', 'gpt'], help: 'model family' },
+/** "nEmbd" -> "n-embd": the flags are the config's names in kebab-case, as nanoGPT's are its globals' names. */
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * Keyed by field, so that a field added to RunConfig without a range here is a compile error. `flag` renames a
+ * field's flag: `kind` is --model, the word a user looks for.
+ */
+const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key' | 'flag'> & { flag?: string } } = {
+  kind: { type: 'string', choices: ['bigram', 'gpt'], help: 'model family', flag: 'model' },
   style: {
     type: 'string',
     choices: ['nanogpt', 'lecture'],
@@ -57,16 +67,26 @@ const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key'> } = {
 };
 
 /** In the order --help lists them. */
-export const HYPERPARAMETERS: readonly HyperparameterSpec[] = (Object.keys(SPECS) as RunKey[]).map((key) => ({ key, ...SPECS[key] }));
+export const HYPERPARAMETERS: readonly HyperparameterSpec[] = (Object.keys(SPECS) as RunKey[]).map((key) => ({
+  key,
+  ...SPECS[key],
+  flag: SPECS[key].flag ?? kebab(key),
+}));
 
 /** The GPT-only sizes, which a bigram run records as 0. */
 const GPT_ONLY = new Set<RunKey>(['nLayer', 'nHead', 'nEmbd']);
 
-/** Checks a stored run config field by field against the table; `label` names the file and section. */
+/**
+ * Checks a stored run config field by field against the table; `label` names the file and section. Run folders
+ * written before `model` was renamed `kind` are read too.
+ */
 export function parseRunConfig(value: unknown, label: string): RunConfig {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TsgptError(`${label}: expected a JSON object`);
-  const obj = value as Record<string, unknown>;
-  const bigram = obj.model === 'bigram';
+  const obj = { ...asObject(value, label) };
+  if (!('kind' in obj) && 'model' in obj) {
+    obj.kind = obj.model;
+    delete obj.model;
+  }
+  const bigram = obj.kind === 'bigram';
   const out: Record<string, unknown> = {};
   for (const spec of HYPERPARAMETERS) {
     const v = obj[spec.key];

@@ -42,15 +42,18 @@ export function parseResumeFile(text: string, label: string, expectedFiles: read
   const evaluatedStep = s.evaluatedStep === null ? null : integer(s.evaluatedStep, `${label}: state.evaluatedStep`, 0, base.step);
   const filesObj = asObject(obj.files, `${label}: files`);
   const files: Record<string, FileDigest> = {};
-  for (const name of expectedFiles) {
-    const f = asObject(filesObj[name], `${label}: files[${JSON.stringify(name)}]`);
-    const sha256 = f.sha256;
-    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) {
-      throw new TsgptError(`${label}: files[${JSON.stringify(name)}].sha256 must be 64 hex digits, got ${describe(sha256)}`);
-    }
-    files[name] = { bytes: integer(f.bytes, `${label}: files[${JSON.stringify(name)}].bytes`, 0, Number.MAX_SAFE_INTEGER), sha256 };
-  }
+  for (const name of expectedFiles) files[name] = parseFileDigest(filesObj[name], `${label}: files[${JSON.stringify(name)}]`);
   return { format: RESUME_FORMAT, version: RESUME_FORMAT_VERSION, state: { ...base, optimizerStep, evaluatedStep }, files };
+}
+
+/** A file's size and SHA-256, as state.json and config.json record them. */
+export function parseFileDigest(value: unknown, label: string): FileDigest {
+  const f = asObject(value, label);
+  const sha256 = f.sha256;
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new TsgptError(`${label}.sha256 must be 64 hex digits, got ${describe(sha256)}`);
+  }
+  return { bytes: integer(f.bytes, `${label}.bytes`, 0, Number.MAX_SAFE_INTEGER), sha256 };
 }
 
 /** The TrainerState fields of `obj` (config.json's training section has them too), each checked. */

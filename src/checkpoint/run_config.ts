@@ -6,14 +6,14 @@
  * field.
  */
 import { TsgptError } from '../errors.js';
-import type { ModelConfig } from '../models/index.js';
+import { headSplitProblem, type ModelConfig } from '../models/index.js';
 import { CharTokenizer } from '../tokenizers/char.js';
 import type { RunConfig } from '../train/config.js';
 import type { TrainerState } from '../train/trainer.js';
 import { HYPERPARAMETERS, parseRunConfig } from './hyperparameters.js';
 import { asObject, describe, integer, parseVersionedJson } from '../validate.js';
 import { MAX_PARAMETERS, parameterLowerBound } from './model_size.js';
-import { parseTrainerState } from './resume_state.js';
+import { parseFileDigest, parseTrainerState, type FileDigest } from './resume_state.js';
 
 export const RUN_FORMAT = 'tsgpt-run';
 export const RUN_FORMAT_VERSION = 1;
@@ -43,6 +43,12 @@ export interface RunFile {
   data: string;
   /** SHA-256 of the corpus text (UTF-8), so a resumed run can tell it trains on the same text. */
   dataSha256?: string;
+  /**
+   * Size and SHA-256 of model.safetensors, checked when it is loaded. Two entries while a save replaces the
+   * file (the one there and the one coming), so that the file and this record agree at every moment; absent in
+   * run folders written before it was recorded, whose weights load unchecked.
+   */
+  weights?: FileDigest[];
 }
 
 /** Largest vocabulary: one token per Unicode code point. */
@@ -72,8 +78,16 @@ export function parseRunFile(text: string, label: string): { file: RunFile; toke
     training,
     data: obj.data,
     ...(sha !== undefined ? { dataSha256: sha as string } : {}),
+    ...(obj.weights !== undefined ? { weights: parseWeightDigests(obj.weights, `${label}: weights`) } : {}),
   };
   return { file, tokenizer };
+}
+
+function parseWeightDigests(value: unknown, label: string): FileDigest[] {
+  if (!Array.isArray(value) || value.length < 1 || value.length > 2) {
+    throw new TsgptError(`${label} must list one or two files' sizes and SHA-256 digests, got ${describe(value)}`);
+  }
+  return value.map((d, i) => parseFileDigest(d, `${label}[${i}]`));
 }
 
 function parseModelConfig(model: Record<string, unknown>, label: string): ModelConfig {
@@ -104,7 +118,8 @@ function parseModelConfig(model: Record<string, unknown>, label: string): ModelC
       bias: model.bias,
       ...parseAblations(model, label),
     };
-    if (config.nEmbd % config.nHead !== 0) throw new TsgptError(`${label}: model.nEmbd is not divisible by model.nHead`);
+    const split = headSplitProblem(config, { nEmbd: 'model.nEmbd', nHead: 'model.nHead' });
+    if (split !== null) throw new TsgptError(`${label}: ${split}`);
   } else {
     throw new TsgptError(`${label}: model.kind must be "bigram" or "gpt", got ${describe(model.kind)}`);
   }
@@ -143,7 +158,7 @@ function parseAblations(model: Record<string, unknown>, label: string): Record<s
  */
 export function checkRunMatchesModel(run: RunConfig, model: ModelConfig, label: string): void {
   const pairs: [string, unknown, unknown][] = [
-    ['model', run.model, model.kind],
+    ['kind', run.kind, model.kind],
     ['blockSize', run.blockSize, model.blockSize],
   ];
   if (model.kind === 'gpt') {

@@ -4,7 +4,7 @@
  * with the model's shapes: a checkpoint of another model is refused by name, not loaded half-way.
  */
 import { TsgptError } from '../errors.js';
-import { oneLine } from '../validate.js';
+import { quote } from '../validate.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor, type SafetensorsTensor } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 
@@ -56,16 +56,30 @@ export function checkTensors(
       throw new TsgptError(`${label}: ${name} has shape [${stored.shape}], the model expects [${shape}]`);
     }
     const data = stored.data as Float32Array;
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i]!))
-        throw new TsgptError(`${label}: ${name} holds ${data[i]} at index ${i}; weights must be finite numbers`);
-    }
+    const bad = firstNonFiniteIndex(data);
+    if (bad >= 0) throw new TsgptError(`${label}: ${name} holds ${data[bad]} at index ${bad}; weights must be finite numbers`);
     return data;
   });
 }
 
+/** The index of the first NaN or infinity in `data`, or -1 when every value is finite. */
+export function firstNonFiniteIndex(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
+/** The first tensor holding a NaN or an infinity, where and what it holds; null when all are finite. */
+export function firstNonFiniteTensor(
+  tensors: Iterable<readonly [string, ArrayLike<number>]>,
+): { name: string; index: number; value: number } | null {
+  for (const [name, data] of tensors) {
+    const index = firstNonFiniteIndex(data);
+    if (index >= 0) return { name, index, value: data[index]! };
+  }
+  return null;
+}
+
 function listNames(names: string[]): string {
-  const show = (n: string) => oneLine(JSON.stringify(n.length > 60 ? `${n.slice(0, 60)}…` : n));
-  const shown = names.slice(0, 4).map((n) => (/^[\w.]+$/.test(n) ? n : show(n)));
+  const shown = names.slice(0, 4).map((n) => (/^[\w.]+$/.test(n) ? n : quote(n)));
   return names.length <= 4 ? shown.join(', ') : `${shown.join(', ')} and ${names.length - 4} more`;
 }

@@ -3,16 +3,18 @@
  * character attends to: one SVG heatmap per head plus each layer's mean over heads, optionally bars for one
  * query position, and an HTML page that shows them all. Also exports attentionOfText, which the report uses.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadRun } from '../node/run_folder.js';
+import { writeTextFile } from '../node/atomic_write.js';
+import { makeFolder } from '../node/make_folder.js';
+import { describeFsError } from '../node/read_bounded.js';
 import { TsgptError } from '../errors.js';
 import { GPT, type LanguageModel } from '../models/index.js';
 import type { Tokenizer, UnknownPolicy } from '../tokenizers/tokenizer.js';
 import { ATTENTION_FILE_PATTERN, attentionFigures, attentionPageHtml, HOW_TO_READ_ATTENTION } from '../viz/attention_page.js';
 import { visibleText, visibleToken } from '../viz/tokens.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
-import { writeText } from './plot_command.js';
 
 export const ATTENTION_DIR = 'attention';
 export const ATTENTION_PAGE = 'index.html';
@@ -109,14 +111,14 @@ export async function attentionCommand(args: readonly string[]): Promise<void> {
   }
   const figures = attentionFigures({ maps: a.maps, tokens: a.tokens, queryPos });
   const out = (flags.get('out') as string | undefined) ?? join(from, ATTENTION_DIR);
+  makeFolder(out, `output folder ${out}`);
   try {
-    mkdirSync(out, { recursive: true });
     // Figures of an earlier, longer text or another query position would otherwise sit beside the new ones.
     for (const f of readdirSync(out)) if (ATTENTION_FILE_PATTERN.test(f)) rmSync(join(out, f));
   } catch (e) {
-    throw new TsgptError(`cannot use ${out} as the output folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new TsgptError(`cannot use ${out} as the output folder: ${describeFsError(e)}`);
   }
-  for (const f of figures) writeText(join(out, f.file), f.svg);
+  for (const f of figures) writeTextFile(join(out, f.file), f.svg);
   const cropped = croppingNote(a);
   const config = (model as GPT).config;
   const notes = [
@@ -129,7 +131,7 @@ export async function attentionCommand(args: readonly string[]): Promise<void> {
       : [`The bar charts show where position ${queryPos} (${visibleToken(a.tokens[queryPos]!)}) attends in each head.`]),
   ];
   const page = join(out, ATTENTION_PAGE);
-  writeText(page, attentionPageHtml({ title: `Attention: ${from}`, notes, figures }));
+  writeTextFile(page, attentionPageHtml({ title: `Attention: ${from}`, notes, figures }));
   if (cropped !== null) process.stderr.write(`${cropped}\n`);
   process.stderr.write(`wrote ${figures.length} SVG files and ${page}\n`);
 }

@@ -1,19 +1,15 @@
 /**
- * tsgpt plot: the loss curves of one or more run folders as one SVG (one colour per run), plus the Node
- * edges of the loss plots that `tsgpt train` uses: writeLossCurve (runDir/loss.svg, rewritten after each
- * evaluation) and lossCurveForTerminal (the compact text curve printed when training ends).
+ * tsgpt plot: the loss curves of one or more run folders as one SVG (one colour per run). Reading a run's log
+ * and the loss.svg that training keeps are in src/node/loss_curve_file.ts.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, normalize, resolve } from 'node:path';
-import { LOG_FILE } from '../node/run_folder.js';
 import { TsgptError } from '../errors.js';
-import { writeFileAtomicSync } from '../node/atomic_write.js';
+import { writeTextFile } from '../node/atomic_write.js';
+import { LOSS_CURVE_FILE, readLossLog } from '../node/loss_curve_file.js';
 import { lossCurveSvg } from '../viz/loss_curve.js';
-import { parseLossLog, type LossLog } from '../viz/loss_log.js';
 import { terminalLossCurve } from '../viz/terminal_curve.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
-
-export const LOSS_CURVE_FILE = 'loss.svg';
+import { writeStdout } from './stdout.js';
 
 export const PLOT_FLAGS: FlagSpec[] = [
   {
@@ -44,49 +40,11 @@ export async function plotCommand(args: readonly string[]): Promise<void> {
   const runs = positionals.map((dir, i) => ({ name: names[i]!, log: readLossLog(dir) }));
   const out =
     (flags.get('out') as string | undefined) ?? (positionals.length === 1 ? join(positionals[0]!, LOSS_CURVE_FILE) : LOSS_CURVE_FILE);
-  writeText(out, lossCurveSvg(runs, { title: flags.get('title') as string | undefined }));
+  writeTextFile(out, lossCurveSvg(runs, { title: flags.get('title') as string | undefined }));
   if (flags.get('terminal')) {
-    for (const r of runs) process.stdout.write(`${r.name}\n${terminalLossCurve(r.log)}\n\n`);
+    for (const r of runs) writeStdout(`${r.name}\n${terminalLossCurve(r.log)}\n\n`);
   }
   process.stderr.write(`wrote ${out}\n`);
-}
-
-/**
- * Writes runDir/loss.svg from runDir/log.jsonl and returns its path. Safe to call while training appends to
- * the log (a torn last line is skipped) and atomic, so a viewer never shows half a picture.
- */
-export function writeLossCurve(runDir: string): string {
-  const out = join(runDir, LOSS_CURVE_FILE);
-  writeText(out, lossCurveSvg([{ name: basename(resolve(runDir)), log: readLossLog(runDir) }]));
-  return out;
-}
-
-/** The run's loss curve as a few lines of text (no trailing newline), for the end of training. */
-export function lossCurveForTerminal(runDir: string, width?: number): string {
-  return terminalLossCurve(readLossLog(runDir), { width });
-}
-
-/** Reads and parses runDir/log.jsonl; a missing folder or log is a one-line TsgptError. */
-export function readLossLog(runDir: string): LossLog {
-  if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new TsgptError(`no run folder at ${runDir}`);
-  const path = join(runDir, LOG_FILE);
-  if (!existsSync(path)) throw new TsgptError(`${runDir} has no ${LOG_FILE}; is it a folder written by 'tsgpt train'?`);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new TsgptError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return parseLossLog(text, path);
-}
-
-/** Writes a text file atomically, turning a file-system failure into one clear line. */
-export function writeText(path: string, content: string): void {
-  try {
-    writeFileAtomicSync(path, content);
-  } catch (e) {
-    throw new TsgptError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
 }
 
 /**

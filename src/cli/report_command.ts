@@ -14,7 +14,10 @@ import { runReportHtml, type ReportSample, type RunReportInput } from '../viz/re
 import { visibleText } from '../viz/tokens.js';
 import { attentionOfText, croppingNote } from './attention_command.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
-import { readLossLog, splitPositionals, writeText } from './plot_command.js';
+import { splitPositionals } from './plot_command.js';
+import { readLossLog } from '../node/loss_curve_file.js';
+import { writeTextFile } from '../node/atomic_write.js';
+import { HYPERPARAMETERS } from '../checkpoint/hyperparameters.js';
 
 export const REPORT_FILE = 'report.html';
 const DEFAULT_TEMPERATURES = '0.5,0.8,1.0';
@@ -126,10 +129,7 @@ export async function reportCommand(args: readonly string[]): Promise<void> {
           ['vocabulary', String(m.vocabSize)],
           ['block size', String(m.blockSize)],
         ];
-  const runRows = Object.entries((file.run ?? {}) as unknown as Record<string, unknown>).map(([k, v]): [string, string] => [
-    kebab(k),
-    formatValue(v),
-  ]);
+  const runRows = HYPERPARAMETERS.map(({ key, flag }): [string, string] => [flag, formatValue(file.run[key])]);
   const t = file.training;
   const trainingRows: [string, string][] = [
     ['steps trained', formatValue(t?.step)],
@@ -156,7 +156,7 @@ export async function reportCommand(args: readonly string[]): Promise<void> {
     attention,
   });
   const out = (flags.get('out') as string | undefined) ?? join(dir, REPORT_FILE);
-  writeText(out, html);
+  writeTextFile(out, html);
   process.stderr.write(`wrote ${out}\n`);
 }
 
@@ -171,10 +171,6 @@ export function parseTemperatures(list: string): number[] {
     throw new TsgptError(`option --temperatures takes comma-separated numbers from 0 to 100, got "${list}"`);
   }
   return values;
-}
-
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 function formatValue(v: unknown): string {

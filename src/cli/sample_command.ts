@@ -1,4 +1,7 @@
-/** tsgpt sample: loads a run folder and streams generated text to stdout as it is produced. */
+/**
+ * tsgpt sample: loads a run folder and streams generated text to stdout as it is produced; a closed pipe stops
+ * it at the next token (see stdout.ts).
+ */
 import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
 import { loadRun } from '../node/run_folder.js';
@@ -6,6 +9,7 @@ import { readTextBounded } from '../node/read_bounded.js';
 import { generate } from '../sample/generate.js';
 import type { UnknownPolicy } from '../tokenizers/tokenizer.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
+import { writeStdout } from './stdout.js';
 
 /** Generation reads at most the last block of the start text, so a longer file is surely a mistake. */
 const MAX_START_BYTES = 16 * 1024 * 1024;
@@ -88,7 +92,7 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
   const rng = new Rng((flags.get('seed') as number | undefined) ?? 1337);
   const numSamples = (flags.get('num-samples') as number | undefined) ?? 1;
   for (let s = 0; s < numSamples; s++) {
-    process.stdout.write(tokenizer.decode(prompt));
+    writeStdout(tokenizer.decode(prompt));
     for (const id of generate(model, prompt, {
       maxNewTokens: (flags.get('tokens') as number | undefined) ?? 500,
       temperature: (flags.get('temperature') as number | undefined) ?? 0.8,
@@ -96,8 +100,8 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
       topP: (flags.get('top-p') as number | undefined) ?? 1,
       rng,
     })) {
-      process.stdout.write(tokenizer.decode([id]));
+      writeStdout(tokenizer.decode([id]));
     }
-    process.stdout.write('\n---------------\n');
+    writeStdout('\n---------------\n');
   }
 }

@@ -8,7 +8,7 @@
  * Decoding treats the bytes as hostile: checkpoints get downloaded and passed around, and a corrupt or crafted
  * file must end in a one-line TsgptError, never a crash, a hang or an attempt to allocate gigabytes.
  */
-import { oneLine } from '../validate.js';
+import { oneLine, quote } from '../validate.js';
 import { TsgptError } from '../errors.js';
 import { fromHalfBits, toHalfBits } from './float16.js';
 
@@ -265,9 +265,4 @@ function describe(value: unknown): string {
 
 function formatShape(dims: readonly number[]): string {
   return `[${dims.slice(0, 8).join(', ')}${dims.length > 8 ? `, … (${dims.length} dimensions)` : ''}]`;
-}
-
-/** Names from a hostile header can be megabytes long or hold line separators; messages must stay one short line. */
-function quote(s: string): string {
-  return oneLine(JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s));
 }

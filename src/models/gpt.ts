@@ -206,6 +206,15 @@ export class GPT extends Module implements LanguageModel {
   }
 }
 
+/**
+ * The heads split the embedding evenly (each gets n_embd / n_head of it): null when they do, else what is
+ * wrong, with the two sizes called by `names`, so that a flag, a config file and the constructor each say it
+ * in their own words.
+ */
+export function headSplitProblem(c: { nEmbd: number; nHead: number }, names = { nEmbd: 'n_embd', nHead: 'n_head' }): string | null {
+  return c.nEmbd % c.nHead === 0 ? null : `${names.nEmbd} (${c.nEmbd}) must be divisible by ${names.nHead} (${c.nHead})`;
+}
+
 export function validateGPTConfig(c: GPTConfig): void {
   const positive = (name: string, v: number) => {
     if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
@@ -215,7 +224,8 @@ export function validateGPTConfig(c: GPTConfig): void {
   positive('n_layer', c.nLayer);
   positive('n_head', c.nHead);
   positive('n_embd', c.nEmbd);
-  if (c.nEmbd % c.nHead !== 0) throw new RangeError(`n_embd (${c.nEmbd}) must be divisible by n_head (${c.nHead})`);
+  const split = headSplitProblem(c);
+  if (split !== null) throw new RangeError(split);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
   if (c.style !== 'lecture' && c.style !== 'nanogpt') throw new RangeError(`unknown GPT style "${String(c.style)}"`);
   const ablated =

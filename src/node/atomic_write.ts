@@ -1,6 +1,8 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { TsgptError } from '../errors.js';
+import { describeFsError } from './read_bounded.js';
 
 /** Every temporary name made here contains this, so a later cleanup can recognise leftovers of a killed writer. */
 export const TEMP_MARK = '.tmp-';
@@ -48,6 +50,15 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, hoo
     throw err;
   }
   syncDirectory(dir);
+}
+
+/** writeFileAtomicSync for a file the user named (an SVG, a page), with a failure as one clear line. */
+export function writeTextFile(path: string, content: string): void {
+  try {
+    writeFileAtomicSync(path, content);
+  } catch (err) {
+    throw new TsgptError(`cannot write ${path}: ${describeFsError(err)}`);
+  }
 }
 
 /**

@@ -3,12 +3,13 @@
  * This is a Node edge: it reads files, environment variables and the network, which the browser build does not.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { TsgptError, check } from '../errors.js';
 import { oneLine } from '../validate.js';
 import { writeFileAtomicSync } from './atomic_write.js';
+import { makeFolder } from './make_folder.js';
 
 export const TINY_SHAKESPEARE = {
   url: 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt',
@@ -163,7 +164,7 @@ async function loadTinyShakespeare(cacheDir: string, fetchImpl: typeof fetch, lo
 
   const text = decodeUtf8(bytes);
   try {
-    await mkdir(cacheDir, { recursive: true });
+    makeFolder(cacheDir, `cache folder ${cacheDir}`);
     // Atomic so that an interrupted run can never leave a half-written file that later looks like the corpus.
     writeFileAtomicSync(file, bytes);
   } catch (err) {

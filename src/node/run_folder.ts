@@ -11,32 +11,40 @@
  *       state.json             step, AdamW's step, RNG states, best val loss; size and SHA-256 of both files
  *
  * A save happens in an order that keeps every moment of it loadable, because a kill can land anywhere:
+ *   0. the weights and AdamW's moments are checked to be finite: a diverged state is never saved;
  *   1. the snapshot is written into a temporary folder and appears by one rename, whole or not at all;
- *   2. a new best goes to model.safetensors (written to a temporary name, flushed, renamed);
- *   3. config.json (same way) switches the pointer to the new snapshot: this is the commit;
+ *   2. a new best goes to model.safetensors (written to a temporary name, flushed, renamed); config.json
+ *      records its size and SHA-256, so when it records them, it is first rewritten to accept the file there
+ *      or the one coming;
+ *   3. config.json (same way) switches the pointer to the new snapshot and names only the new weights: this
+ *      is the commit;
  *   4. older snapshots and leftovers of interrupted writes are removed.
  * Until step 3 config.json names the previous snapshot, which step 4 has not yet touched. The one window where
  * two files disagree is between 2 and 3: model.safetensors is already the newer best while config.json still
- * describes the older one; both are whole and valid, the weights' own metadata says which step they are from,
- * and resuming repeats the evaluation that found them.
+ * describes the older one; both are whole and valid (the weights match a recorded digest), the weights' own
+ * metadata says which step they are from, and resuming repeats the evaluation that found them.
+ *
+ * A run's first save removes a config.json already there (a finished run's, which a new run replaces) before
+ * writing its weights: from then until step 3 the folder is not a run, rather than one whose files disagree.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
 import { removeAtomicSync, TEMP_MARK, writeFileAtomicSync, writeFolderAtomicSync } from './atomic_write.js';
 import { MAX_HEADER_BYTES } from '../io/safetensors.js';
-import { describeFsError, readFileBounded, readTextBounded } from './read_bounded.js';
+import { describeFsError, readFileBounded, readTextBounded, regularFileSize } from './read_bounded.js';
+import { isFolder, makeFolder } from './make_folder.js';
 import { createModel, type LanguageModel, type ModelConfig } from '../models/index.js';
 import type { CharTokenizer } from '../tokenizers/char.js';
 import type { AdamW } from '../train/adamw.js';
-import type { ResumeState } from '../train/trainer.js';
+import { NonFiniteError, type ResumeState } from '../train/trainer.js';
 import { encodeOptimizer } from '../checkpoint/optimizer_state.js';
-import { parseRunFile, type ResumePointer, type RunFile } from '../checkpoint/run_config.js';
-import { encodeResumeFile } from '../checkpoint/resume_state.js';
+import { parseRunFile, type RunFile } from '../checkpoint/run_config.js';
+import { encodeResumeFile, type FileDigest } from '../checkpoint/resume_state.js';
 import { parameterLowerBound, parameterUpperBound } from '../checkpoint/model_size.js';
-import { encodeWeights, loadWeights } from '../checkpoint/weights.js';
+import { encodeWeights, firstNonFiniteTensor, loadWeights } from '../checkpoint/weights.js';
 
 export const WEIGHTS_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
@@ -50,37 +58,56 @@ export const LOCK_FILE = '.lock';
 /** Larger than any real config.json (a full Unicode vocabulary is about 10 MB of JSON). */
 export const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 
-/** Test hooks: `pause` runs between the stages of a save, to widen the windows a kill can land in. */
+/** The writes a run makes in its folder, named for test hooks and for messages. */
+export type RunWrite = 'lock' | 'log' | 'snapshot' | 'best weights' | 'config' | 'loss curve';
+
+/** Test hooks, run during a save: the tests own them (see TrainingRun); nothing in tsgpt sets them. */
 export interface SaveHooks {
+  /** Before each write, named: a test throws here to play a full disk. */
+  beforeWrite?(what: RunWrite): void;
+  /** Between the stages of a save, to widen the windows a kill can land in. */
   pause?(): void;
 }
 
 /** Writes the weights, then the config that describes them (making the folder if needed). */
 export function saveRun(dir: string, model: LanguageModel, file: RunFile): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileAtomicSync(join(dir, WEIGHTS_FILE), encodeWeights(model, bestMetadata(file)));
-  writeFileAtomicSync(join(dir, CONFIG_FILE), `${JSON.stringify(file, null, 2)}\n`);
+  makeFolder(dir, `run folder ${dir}`);
+  const weights = writeBestWeights(dir, encodeWeights(model, bestMetadata(file)), readOwnConfig(dir), {});
+  writeConfig(dir, { ...file, weights: [weights] }, {});
 }
 
 export interface Checkpoint {
   model: LanguageModel;
   optimizer: AdamW;
   state: ResumeState;
-  /** config.json without the resume pointer, which the save fills in; `training` describes the best weights. */
+  /** config.json without the resume pointer and the weights' digests, which the save fills in; `training` describes the best weights. */
   file: RunFile;
   /** The current weights are the best so far: also write them to model.safetensors. */
   newBest: boolean;
+  /**
+   * config.json as this run last wrote it (or found it, resuming); null for a run's first save, which then
+   * removes any config.json there (another run's, being replaced) before its own weights are written.
+   */
+  previous?: RunFile | null;
+  /** Runs once the snapshot is in place and before the best weights: a new run publishes its log here. */
+  beforeWeights?(): void;
 }
 
-/** Saves a resumable snapshot (and the best weights when they changed); returns the pointer config.json now holds. */
-export function saveCheckpoint(dir: string, c: Checkpoint, hooks: SaveHooks = {}): ResumePointer {
+/**
+ * Saves a resumable snapshot (and the best weights when they changed); returns config.json as it now is. The
+ * weights and moments must be finite: a state that has diverged is refused before anything is written, so it
+ * never becomes the checkpoint a run falls back on, and the last good one stays.
+ */
+export function saveCheckpoint(dir: string, c: Checkpoint, hooks: SaveHooks = {}): RunFile {
   const pause = () => hooks.pause?.();
   const atomicHooks = { beforeRename: pause };
-  mkdirSync(join(dir, RESUME_DIR), { recursive: true });
+  refuseNonFinite(c);
   const weights = encodeWeights(c.model, { step: String(c.state.step) });
   const moments = encodeOptimizer(c.optimizer);
   const state = encodeResumeFile(c.state, { [WEIGHTS_FILE]: digest(weights), [OPTIMIZER_FILE]: digest(moments) });
   const folder = `${RESUME_DIR}/step-${String(c.state.step).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
+  hooks.beforeWrite?.('snapshot');
+  makeFolder(join(dir, RESUME_DIR), `snapshot folder in ${dir}`);
   pause();
   writeFolderAtomicSync(
     join(dir, folder),
@@ -92,16 +119,72 @@ export function saveCheckpoint(dir: string, c: Checkpoint, hooks: SaveHooks = {}
     atomicHooks,
   );
   pause();
-  if (c.newBest) {
-    writeFileAtomicSync(join(dir, WEIGHTS_FILE), encodeWeights(c.model, bestMetadata(c.file)), atomicHooks);
+  const previous = c.previous ?? null;
+  if (previous === null && existsSync(join(dir, CONFIG_FILE))) {
+    hooks.beforeWrite?.('config');
+    removeAtomicSync(join(dir, CONFIG_FILE));
     pause();
   }
-  const pointer: ResumePointer = { step: c.state.step, folder };
-  const file: RunFile = { ...c.file, training: { ...c.file.training, resume: pointer } };
-  writeFileAtomicSync(join(dir, CONFIG_FILE), `${JSON.stringify(file, null, 2)}\n`, atomicHooks);
+  c.beforeWeights?.();
+  let best = previous?.weights?.at(-1);
+  if (c.newBest) {
+    best = writeBestWeights(dir, encodeWeights(c.model, bestMetadata(c.file)), previous, hooks);
+    pause();
+  }
+  const file: RunFile = {
+    ...c.file,
+    training: { ...c.file.training, resume: { step: c.state.step, folder } },
+    ...(best !== undefined ? { weights: [best] } : {}),
+  };
+  writeConfig(dir, file, hooks);
   pause();
   removeLeftovers(dir, folder);
-  return pointer;
+  return file;
+}
+
+/**
+ * Replaces model.safetensors with `bytes` so that config.json vouches for the file at every moment: when
+ * config.json records the weights, it is first rewritten to accept the old file or the new one, then the file
+ * is replaced, and the caller's next config.json names only the new one.
+ */
+function writeBestWeights(dir: string, bytes: Uint8Array, previous: RunFile | null, hooks: SaveHooks): FileDigest {
+  const d = digest(bytes);
+  const recorded = previous?.weights?.at(-1);
+  if (previous !== null && recorded !== undefined) {
+    writeConfig(dir, { ...previous, weights: [recorded, d] }, hooks);
+    hooks.pause?.();
+  }
+  hooks.beforeWrite?.('best weights');
+  writeFileAtomicSync(join(dir, WEIGHTS_FILE), bytes, { beforeRename: () => hooks.pause?.() });
+  return d;
+}
+
+function writeConfig(dir: string, file: RunFile, hooks: SaveHooks): void {
+  hooks.beforeWrite?.('config');
+  writeFileAtomicSync(join(dir, CONFIG_FILE), `${JSON.stringify(file, null, 2)}\n`, { beforeRename: () => hooks.pause?.() });
+}
+
+/** config.json as it is, if it reads as a run's; null when there is none or it does not. */
+function readOwnConfig(dir: string): RunFile | null {
+  try {
+    return readRunConfig(dir).file;
+  } catch {
+    return null;
+  }
+}
+
+function refuseNonFinite(c: Checkpoint): void {
+  const tensors: [string, Float32Array][] = c.model.namedParameters().map(([name, t]) => [name, t.data]);
+  for (const s of c.optimizer.states) tensors.push([`AdamW's m.${s.name}`, s.m.data], [`AdamW's v.${s.name}`, s.v.data]);
+  const bad = firstNonFiniteTensor(tensors);
+  if (bad !== null) {
+    throw new NonFiniteError(
+      c.state.step,
+      bad.name,
+      `${bad.name} holds ${bad.value} at index ${bad.index}: the weights have diverged, so this state is not saved; ` +
+        'a lower learning rate or gradient clipping may help',
+    );
+  }
 }
 
 /** The best weights say which step and losses they are from, so they describe themselves even without config.json. */
@@ -135,13 +218,8 @@ export interface LoadedRun {
 
 /** Reads and checks config.json (the size of the model it describes included), without building anything. */
 export function readRunConfig(dir: string): { file: RunFile; tokenizer: CharTokenizer; configPath: string } {
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    // Missing or unreadable: the same answer for the user.
-  }
-  if (!isDir) throw new TsgptError(`no run folder at ${dir}`);
+  // Missing, unreadable or a file: the same answer for the user.
+  if (!isFolder(dir)) throw new TsgptError(`no run folder at ${dir}`);
   const configPath = join(dir, CONFIG_FILE);
   if (!existsSync(configPath)) throw new TsgptError(`${dir} is not a tsgpt run: ${CONFIG_FILE} is missing`);
   const { file, tokenizer } = parseRunFile(readTextBounded(configPath, MAX_CONFIG_BYTES), configPath);
@@ -153,9 +231,16 @@ export function loadRun(dir: string): LoadedRun {
   const { file, tokenizer, configPath } = readRunConfig(dir);
   const weightsPath = join(dir, WEIGHTS_FILE);
   if (!existsSync(weightsPath)) throw new TsgptError(`${dir} is not a complete tsgpt run: ${WEIGHTS_FILE} is missing`);
+  const bytes = readWeightsFile(weightsPath, file.model, 1);
+  if (file.weights !== undefined) {
+    const actual = digest(bytes);
+    if (!file.weights.some((w) => w.bytes === actual.bytes && w.sha256 === actual.sha256)) {
+      throw new TsgptError(`${weightsPath} does not match the size and SHA-256 recorded in ${configPath}: the file is damaged`);
+    }
+  }
   const model = buildModelFor(file.model, configPath);
   try {
-    loadWeights(model, readWeightsFile(weightsPath, file.model, 1), weightsPath);
+    loadWeights(model, bytes, weightsPath);
   } catch (e) {
     model.dispose();
     throw e;
@@ -172,13 +257,8 @@ export function loadRun(dir: string): LoadedRun {
 export function readWeightsFile(path: string, config: ModelConfig, copies: number): Uint8Array {
   const least = 8 + 4 * copies * parameterLowerBound(config);
   const most = 8 + MAX_HEADER_BYTES + 4 * copies * parameterUpperBound(config);
-  let size = -1;
-  try {
-    size = statSync(path).size;
-  } catch {
-    // readFileBounded reports it.
-  }
-  if (size >= 0 && size < least) {
+  const size = regularFileSize(path);
+  if (size < least) {
     throw new TsgptError(`${path} is ${size} bytes, too small for the model config.json describes (it needs at least ${least})`);
   }
   return readFileBounded(path, most, path);
@@ -193,8 +273,11 @@ export function buildModelFor(config: ModelConfig, configPath: string): Language
   }
 }
 
-/** The names that make a folder a run folder (beside them it may hold anything: loss.svg, report.html, notes). */
-const RUN_FOLDER_MARKS = [CONFIG_FILE, WEIGHTS_FILE, LOG_FILE, RESUME_DIR];
+/**
+ * The names that make a folder a run folder (beside them it may hold anything: loss.svg, report.html, notes).
+ * The lock counts: a run killed before its first checkpoint leaves nothing else.
+ */
+const RUN_FOLDER_MARKS = [CONFIG_FILE, WEIGHTS_FILE, LOG_FILE, RESUME_DIR, LOCK_FILE];
 
 /**
  * Checks that a new run may write into `dir`: it is absent, empty, or a run folder whose run is finished.

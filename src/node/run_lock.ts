@@ -4,10 +4,10 @@
  * trainer was killed, or the machine rebooted) is stale and taken over, so a kill never leaves a folder that
  * cannot be resumed.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsgptError } from '../errors.js';
-import { describeFsError } from './read_bounded.js';
+import { describeFsError, readTextBounded } from './read_bounded.js';
 import { LOCK_FILE } from './run_folder.js';
 
 export interface RunLock {
@@ -33,6 +33,14 @@ export function lockRunFolder(dir: string): RunLock {
     }
     try {
       writeSync(fd, `${process.pid}\n`);
+    } catch (err) {
+      // A full disk takes the empty file but not the process id: leave no lock that names nobody.
+      try {
+        unlinkSync(path);
+      } catch {
+        // The error worth reporting is the write's.
+      }
+      throw new TsgptError(`cannot lock run folder ${dir}: ${describeFsError(err)}`);
     } finally {
       closeSync(fd);
     }
@@ -63,9 +71,10 @@ export function refuseIfTraining(dir: string): void {
   }
 }
 
+/** The process id in a lock file; null when there is none, or the lock is not a small regular file holding one. */
 function readOwner(path: string): number | null {
   try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
+    const pid = Number(readTextBounded(path, 64).trim());
     return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;

@@ -1,12 +1,15 @@
-import type { ModelConfig } from '../models/index.js';
+import type { ModelConfig, ModelKind } from '../models/index.js';
 
 /**
  * Everything a run is made of, one flat object named after nanoGPT's config (train.py's globals) in
  * camelCase; the CLI's flags are the same names in kebab-case. Presets fill it; flags override fields.
  */
 export interface RunConfig {
-  /** 'bigram': the lecture's bigram table; 'gpt': a transformer. */
-  model: 'bigram' | 'gpt';
+  /**
+   * 'bigram': the lecture's bigram table; 'gpt': a transformer. The same field as ModelConfig's `kind`; the
+   * flag is --model, and run folders written before the rename call it `model` in config.json's run section.
+   */
+  kind: ModelKind;
   /** For model 'gpt': 'nanogpt' (GELU, fused qkv, tied head) or 'lecture' (gpt.py's modules). */
   style: 'nanogpt' | 'lecture';
   nLayer: number;
@@ -48,7 +51,7 @@ const common = {
 export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
   bigram: {
     ...common,
-    model: 'bigram',
+    kind: 'bigram',
     style: 'lecture',
     nLayer: 0,
     nHead: 0,
@@ -71,7 +74,7 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
   },
   baby: {
     ...common,
-    model: 'gpt',
+    kind: 'gpt',
     style: 'nanogpt',
     nLayer: 4,
     nHead: 4,
@@ -97,7 +100,7 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
   // keep about 4.7 GB of activations alive at once, beyond WebAssembly's 4 GB address space.
   lecture: {
     ...common,
-    model: 'gpt',
+    kind: 'gpt',
     style: 'lecture',
     nLayer: 6,
     nHead: 6,
@@ -129,7 +132,7 @@ export function isPresetName(name: string): name is PresetName {
 
 /** The model a run config describes, for a vocabulary of the given size. */
 export function modelConfigFor(config: RunConfig, vocabSize: number): ModelConfig {
-  if (config.model === 'bigram') return { kind: 'bigram', vocabSize, blockSize: config.blockSize };
+  if (config.kind === 'bigram') return { kind: 'bigram', vocabSize, blockSize: config.blockSize };
   const { style, blockSize, nLayer, nHead, nEmbd, dropout, bias } = config;
   return { kind: 'gpt', style, vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
 }

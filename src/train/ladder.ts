@@ -64,7 +64,7 @@ export const LADDER: readonly LadderStage[] = [
   {
     name: 'bigram',
     adds: 'next-character logits read off a table',
-    run: { ...CHAPTER, model: 'bigram', learningRate: 1e-2, minLr: 1e-2, maxIters: 3000, lrDecayIters: 3000 },
+    run: { ...CHAPTER, kind: 'bigram', learningRate: 1e-2, minLr: 1e-2, maxIters: 3000, lrDecayIters: 3000 },
     model: (vocabSize) => ({ kind: 'bigram', vocabSize, blockSize: 8 }),
   },
   {

@@ -1,24 +1,20 @@
 /** The tsgpt command as a user meets it: help, one-line errors with a non-zero exit, and a tiny real run. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { makeCorpus } from '../helpers/corpus.js';
+import { runCli, type CliResult } from '../helpers/cli_process.js';
+import { tinyTrain } from '../helpers/tiny_run.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const corpusPath = join(dir, 'corpus.txt');
 writeFileSync(corpusPath, makeCorpus(6000));
 
-function tsgpt(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  // TSGPT_CACHE points at an empty folder: no test may fall back to downloading Tiny Shakespeare.
-  const env = { ...process.env, TSGPT_CACHE: join(dir, 'cache'), TSGPT_DATA: '' };
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, cwd: dir, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function tsgpt(...args: string[]): CliResult {
+  return runCli(dir, args);
 }
 
 test('--help lists every train option with its default', () => {
@@ -113,33 +109,7 @@ test('missing data, an empty corpus, invalid UTF-8 and an unknown run folder are
 
 test('train then sample: a tiny end-to-end run with its run folder and log', () => {
   const out = join(dir, 'tiny');
-  const train = tsgpt(
-    'train',
-    '--data',
-    corpusPath,
-    '--out',
-    out,
-    '--n-layer',
-    '1',
-    '--n-head',
-    '2',
-    '--n-embd',
-    '16',
-    '--block-size',
-    '16',
-    '--batch-size',
-    '4',
-    '--max-iters',
-    '30',
-    '--eval-interval',
-    '10',
-    '--eval-iters',
-    '2',
-    '--warmup-iters',
-    '3',
-    '--lr-decay-iters',
-    '30',
-  );
+  const train = tsgpt(...tinyTrain(corpusPath), '--out', out, '--max-iters', '30', '--eval-interval', '10');
   assert.equal(train.code, 0, train.stderr);
   assert.match(train.stderr, /number of parameters: 0\.00M \(\d{1,3}(,\d{3})*\)/);
   assert.deepEqual(readdirSync(out).sort(), ['config.json', 'log.jsonl', 'loss.svg', 'model.safetensors', 'resume']);

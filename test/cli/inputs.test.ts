@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { HYPERPARAMETERS } from '../../src/checkpoint/hyperparameters.js';
-import { kebab } from '../../src/cli/train_command.js';
 import { makeCorpus } from '../helpers/corpus.js';
 import { CliProcess, runCli, type CliResult } from '../helpers/cli_process.js';
 
@@ -68,7 +67,7 @@ const sample = (what: string, args: string[], pattern: RegExp) => cases.push({ w
 
 // Every hyperparameter flag with values of the wrong type or out of range.
 for (const h of HYPERPARAMETERS) {
-  const flag = `--${kebab(h.key)}`;
+  const flag = `--${h.flag}`;
   const bad: string[] = [];
   if (h.type === 'int' || h.type === 'float') {
     bad.push('abc', h.type === 'int' ? '1.5' : 'NaN', String(h.min! - 1), String(h.max! * 2 + 1));
@@ -175,12 +174,12 @@ cases.push({
 cases.push({
   what: '--resume with --out',
   args: ['train', '--resume', run, '--out', at('x')],
-  pattern: /--out cannot be used with --resume/,
+  pattern: /--out .*x differs from --resume .*run: a resumed run continues in its own folder/,
 });
 cases.push({
   what: '--resume with --preset',
   args: ['train', '--resume', run, '--preset', 'baby'],
-  pattern: /--preset cannot be used with --resume/,
+  pattern: /--preset baby sets --n-layer 4, which differs from the run's 1;/,
 });
 for (const flag of [
   '--batch-size=3',
@@ -195,7 +194,7 @@ for (const flag of [
   cases.push({
     what: `--resume with ${flag}`,
     args: ['train', '--resume', run, flag, '--max-iters', '99'],
-    pattern: /cannot change when resuming/,
+    pattern: / differs from the run's .*; a resumed run keeps its settings/,
   });
 }
 cases.push({ what: '--resume of a finished run', args: ['train', '--resume', run], pattern: /is complete \(step 20 of 20\)/ });
@@ -231,7 +230,7 @@ sample(
   /give --start or --start-file, not both/,
 );
 sample('--start-file missing', ['--from', run, '--start-file', at('nope.txt')], /cannot read start file .*nope\.txt: no such file/);
-sample('--start-file is a folder', ['--from', run, '--start-file', at('a-folder')], /start file .*a-folder is not a regular file/);
+sample('--start-file is a folder', ['--from', run, '--start-file', at('a-folder')], /start file .*a-folder is a folder, not a file/);
 sample('--start-file not UTF-8', ['--from', run, '--start-file', at('start-latin1.txt')], /start-latin1\.txt is not valid UTF-8 text/);
 sample('--start-file empty', ['--from', run, '--start-file', at('start-empty.txt')], /start-empty\.txt is empty/);
 sample(

@@ -21,7 +21,8 @@ import { loadRun, saveCheckpoint } from '../../src/node/run_folder.js';
 import { readResumable, restoreTrainer } from '../../src/node/run_resume.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { makeCorpus } from '../helpers/corpus.js';
-import { CliProcess, runCli, type CliResult } from '../helpers/cli_process.js';
+import { type CliOptions, CliProcess, runCli, type CliResult } from '../helpers/cli_process.js';
+import { tinyRunFlags } from '../helpers/tiny_run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-resume-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -147,31 +148,10 @@ test('numerics: a NaN gradient or loss stops the step before the update, naming 
 
 const corpusPath = join(dir, 'corpus.txt');
 writeFileSync(corpusPath, makeCorpus(30_000, 3));
-const TINY = [
-  '--data',
-  corpusPath,
-  '--n-layer',
-  '1',
-  '--n-head',
-  '2',
-  '--n-embd',
-  '16',
-  '--block-size',
-  '16',
-  '--batch-size',
-  '4',
-  '--dropout',
-  '0.1',
-  '--eval-iters',
-  '2',
-  '--warmup-iters',
-  '10',
-  '--lr-decay-iters',
-  '300',
-];
+const TINY = tinyRunFlags(corpusPath, 300);
 
-function cli(args: string[], env: Record<string, string> = {}): CliResult {
-  return runCli(dir, args, env);
+function cli(args: string[], options: CliOptions = {}): CliResult {
+  return runCli(dir, args, options);
 }
 
 function assertOneLineError(r: CliResult, pattern: RegExp): void {
@@ -246,7 +226,7 @@ test('CLI: a second Ctrl-C during the save quits at once and leaves a folder tha
   const out = join(dir, 'twice');
   // Each stage of a save blocks 150 ms, so the second signal lands inside the save the first one asked for.
   const p = new CliProcess(dir, ['train', ...TINY, '--max-iters', '400', '--eval-interval', '100', '--out', out], {
-    TSGPT_TEST_SAVE_PAUSE_MS: '150',
+    faults: { savePauseMs: 150 },
   });
   await p.waitFor(/step 0: .*best: saved/);
   p.child.kill('SIGINT');
@@ -274,20 +254,28 @@ test('CLI: --resume refuses flags that would change the run, a finished run, a d
   const cases: [string[], RegExp][] = [
     [
       ['--learning-rate', '0.01', '--max-iters', '40'],
-      /--learning-rate cannot change when resuming \(the run in .* was trained with 0\.001\)/,
+      /--learning-rate 0\.01 differs from the run's 0\.001; a resumed run keeps its settings \(only --max-iters, --eval-interval, --eval-iters and --data may change\)/,
     ],
-    [['--n-embd', '32', '--max-iters', '40'], /--n-embd cannot change when resuming/],
-    [['--seed', '7', '--max-iters', '40'], /--seed cannot change when resuming/],
-    [['--preset', 'baby'], /--preset cannot be used with --resume/],
-    [['--out', join(dir, 'x')], /--out cannot be used with --resume/],
+    [['--n-embd', '32', '--max-iters', '40'], /--n-embd 32 differs from the run's 16;/],
+    [['--seed', '7', '--max-iters', '40'], /--seed 7 differs from the run's 1337;/],
+    [['--model', 'bigram', '--max-iters', '40'], /--model bigram differs from the run's gpt;/],
+    [['--preset', 'baby', '--max-iters', '40'], /--preset baby sets --n-layer 4, which differs from the run's 1;/],
+    [['--preset', 'bigram', ...TINY, '--max-iters', '40'], /--preset bigram sets --model bigram, which differs from the run's gpt;/],
+    [['--out', join(dir, 'x')], /--out .*x differs from --resume .*short: a resumed run continues in its own folder/],
     [[], /is complete \(step 20 of 20\); pass a larger --max-iters/],
     [['--max-iters', '20'], /--max-iters 20 is not beyond step 20/],
     [['--max-iters', '40', '--data', other], /is not the text the run in .* trained on/],
     [['--max-iters', '40', '--data', join(dir, 'nope.txt')], /data file not found/],
   ];
   for (const [extra, pattern] of cases) assertOneLineError(cli(['train', '--resume', out, ...extra]), pattern);
-  // Giving a flag its recorded value is not a change.
+  // Giving a flag its recorded value is not a change; nor is the command that made the run, given again with
+  // --resume (and a longer --max-iters), nor a preset whose values the flags bring back to the run's.
   assert.equal(cli(['train', '--resume', out, '--max-iters', '25', '--learning-rate', '0.001', '--n-embd', '16']).code, 0);
+  const again = cli(['train', ...TINY, '--max-iters', '30', '--eval-interval', '10', '--out', out, '--resume', out]);
+  assert.equal(again.code, 0, again.stderr);
+  const withPreset = cli(['train', '--preset', 'baby', ...TINY, '--max-iters', '35', '--out', `${out}/`, '--resume', out]);
+  assert.equal(withPreset.code, 0, withPreset.stderr);
+  assert.equal(readResumable(out).state.step, 35);
 
   assertOneLineError(cli(['train', '--resume', join(dir, 'nothing-here')]), /no run folder at/);
   assertOneLineError(cli(['train', '--resume', corpusPath]), /no run folder at/);
@@ -321,7 +309,9 @@ test('CLI: a new run refuses to overwrite an unfinished one or a folder that is 
 test('CLI: a NaN gradient stops training naming the step and the parameter, and keeps the last good checkpoint', () => {
   const out = join(dir, 'nan');
   const param = 'transformer.h.0.mlp.c_fc.weight';
-  const r = cli(['train', ...TINY, '--max-iters', '60', '--eval-interval', '10', '--out', out], { TSGPT_TEST_NAN_GRADIENT: `25:${param}` });
+  const r = cli(['train', ...TINY, '--max-iters', '60', '--eval-interval', '10', '--out', out], {
+    faults: { nanGradient: { step: 25, parameter: param } },
+  });
   assert.equal(r.code, 1);
   const lines = r.stderr.trim().split('\n');
   assert.match(

@@ -2,8 +2,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { FaultSpec } from './faults.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI_WITH_HOOKS = fileURLToPath(new URL('./tsgpt_with_hooks.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -12,14 +14,36 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  /** Variables added to the environment. */
+  env?: Record<string, string>;
+  /** Faults to install through the test entry script (tsgpt_with_hooks.ts) instead of running plain tsgpt. */
+  faults?: FaultSpec;
+}
+
 /** The environment every test run gets: no corpus from the user's shell, and a cache no test may download into. */
 export function cliEnv(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...process.env, TSGPT_CACHE: join(dir, 'cache'), TSGPT_DATA: '', ...extra };
 }
 
-export function runCli(dir: string, args: readonly string[], extraEnv: Record<string, string> = {}): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: cliEnv(dir, extraEnv), cwd: dir, timeout: 120_000 });
+/** node's arguments for tsgpt with `args`, through the hooks entry when faults are given. */
+export function cliArgv(args: readonly string[], faults?: FaultSpec): string[] {
+  return faults === undefined ? [CLI, ...args] : [CLI_WITH_HOOKS, JSON.stringify(faults), ...args];
+}
+
+export function runCli(dir: string, args: readonly string[], options: CliOptions = {}): CliResult {
+  const r = spawnSync(process.execPath, cliArgv(args, options.faults), {
+    encoding: 'utf8',
+    env: cliEnv(dir, options.env),
+    cwd: dir,
+    timeout: 120_000,
+  });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs `tsgpt ...args` in `cwd`, with no way to fall back to downloading Tiny Shakespeare. */
+export function tsgptIn(cwd: string, ...args: string[]): CliResult {
+  return runCli(cwd, args);
 }
 
 /** A running tsgpt: its stderr so far, a way to wait for a line on it, and its result once it exits. */
@@ -30,8 +54,12 @@ export class CliProcess {
   readonly done: Promise<CliResult>;
   private waiters: { pattern: RegExp; resolve: () => void }[] = [];
 
-  constructor(dir: string, args: readonly string[], extraEnv: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: cliEnv(dir, extraEnv), cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(dir: string, args: readonly string[], options: CliOptions = {}) {
+    this.child = spawn(process.execPath, cliArgv(args, options.faults), {
+      env: cliEnv(dir, options.env),
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout!.setEncoding('utf8').on('data', (s: string) => void (this.stdout += s));
     this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
       this.stderr += s;

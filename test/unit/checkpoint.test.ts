@@ -102,7 +102,7 @@ test('missing folders, missing files and broken config files are clear errors', 
   writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(good), version: 99 }));
   assert.throws(() => loadRun(out), /version 99 is not supported/);
   writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(good), model: { ...config, nHead: 5 } }));
-  assert.throws(() => loadRun(out), /not divisible/);
+  assert.throws(() => loadRun(out), /model\.nEmbd \(12\) must be divisible by model\.nHead \(5\)/);
   writeFileSync(cfgPath, good);
   const weights = join(out, 'model.safetensors');
   writeFileSync(weights, readFileSync(weights).subarray(0, 100));

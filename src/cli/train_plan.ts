@@ -1,0 +1,209 @@
+/**
+ * From `tsgpt train`'s flags to a RunPlan: the run config (a preset and the flags over it, or a resumed run's
+ * own with the few flags that may change), the corpus, the tokenizer and the splits, each checked before
+ * anything is written, so a refused command leaves no run folder behind.
+ */
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { splitTrainVal } from '../data/split.js';
+import { TsgptError } from '../errors.js';
+import { HYPERPARAMETERS } from '../checkpoint/hyperparameters.js';
+import {
+  ARENA_BYTES,
+  MAX_PARAMETERS,
+  parameterUpperBound,
+  TRAINING_ESTIMATE_SLACK,
+  trainingBytesEstimate,
+} from '../checkpoint/model_size.js';
+import { headSplitProblem, type ModelConfig } from '../models/index.js';
+import { loadCorpus, type Corpus } from '../node/corpus.js';
+import { checkFolderForNewRun } from '../node/run_folder.js';
+import { refuseIfTraining } from '../node/run_lock.js';
+import { readResumable, type ResumableRun } from '../node/run_resume.js';
+import type { RunPlan } from '../node/training_run.js';
+import { CharTokenizer } from '../tokenizers/char.js';
+import { isPresetName, modelConfigFor, PRESETS, type PresetName, type RunConfig } from '../train/config.js';
+import type { FlagValue } from './flags.js';
+
+type Flags = Map<string, FlagValue>;
+
+/** The flags a resumed run may change, as --help and the messages list them. */
+export const RESUMABLE_FLAGS = HYPERPARAMETERS.filter((h) => h.resumable).map((h) => `--${h.flag}`);
+
+/** Flags that only mean something for a GPT, and the schedule flags that only mean something with decay on. */
+const GPT_ONLY_FLAGS = ['style', 'n-layer', 'n-head', 'n-embd', 'dropout', 'bias'];
+const DECAY_ONLY_FLAGS = ['min-lr', 'warmup-iters', 'lr-decay-iters'];
+
+/** The run config from a preset and the flags that override it, checked as a whole. */
+export function resolveRunConfig(flags: Flags): { preset: PresetName; config: RunConfig } {
+  const preset = (flags.get('preset') as string | undefined) ?? 'baby';
+  if (!isPresetName(preset)) throw new TsgptError(`unknown preset "${preset}"`);
+  const config: RunConfig = { ...PRESETS[preset] };
+  const writable = config as unknown as Record<string, unknown>;
+  for (const { key, flag } of HYPERPARAMETERS) {
+    const v = flags.get(flag);
+    if (v !== undefined) writable[key] = v;
+  }
+  // A flag that would be silently ignored is refused: the user meant something by it.
+  if (config.kind === 'bigram') {
+    const given = GPT_ONLY_FLAGS.find((f) => flags.has(f));
+    if (given !== undefined)
+      throw new TsgptError(`--${given} has no effect on the bigram model; use --model gpt (or --preset baby) for a transformer`);
+  }
+  if (!config.decayLr) {
+    const given = DECAY_ONLY_FLAGS.find((f) => flags.has(f));
+    if (given !== undefined) {
+      throw new TsgptError(
+        `--${given} has no effect with a constant learning rate (the ${preset} preset's); add --decay-lr for warm-up and cosine decay`,
+      );
+    }
+  }
+  // A GPT flag on the bigram preset means the user wants a GPT: say so instead of silently ignoring it.
+  if (config.kind === 'gpt' && config.nLayer === 0) {
+    throw new TsgptError('--model gpt needs --n-layer, --n-head and --n-embd (or start from --preset baby)');
+  }
+  checkRunConsistency(config);
+  return { preset, config };
+}
+
+function checkRunConsistency(config: RunConfig): void {
+  const split = config.kind === 'gpt' ? headSplitProblem(config, { nEmbd: '--n-embd', nHead: '--n-head' }) : null;
+  if (split !== null) throw new TsgptError(split);
+  if (config.decayLr && config.minLr > config.learningRate) {
+    throw new TsgptError(`--min-lr (${config.minLr}) is above --learning-rate (${config.learningRate})`);
+  }
+  if (config.decayLr && config.lrDecayIters < config.warmupIters) {
+    throw new TsgptError(`--lr-decay-iters (${config.lrDecayIters}) is shorter than --warmup-iters (${config.warmupIters})`);
+  }
+}
+
+export async function planNewRun(flags: Flags, log: (line: string) => void): Promise<RunPlan> {
+  const { preset, config } = resolveRunConfig(flags);
+  const dir = (flags.get('out') as string | undefined) ?? join('runs', preset);
+  checkFolderForNewRun(dir);
+  const corpus = await loadCorpus({ path: flags.get('data') as string | undefined, log });
+  const tokenizer = CharTokenizer.fromText(corpus.text);
+  const model = modelConfigFor(config, tokenizer.vocabSize);
+  return finishPlan({ dir, config, corpus, sha256: sha256Of(corpus.text), tokenizer, model, preset, resume: null });
+}
+
+export async function planResume(flags: Flags, log: (line: string) => void): Promise<RunPlan> {
+  const dir = flags.get('resume') as string;
+  const out = flags.get('out') as string | undefined;
+  if (out !== undefined && resolve(out) !== resolve(dir)) {
+    throw new TsgptError(`--out ${out} differs from --resume ${dir}: a resumed run continues in its own folder`);
+  }
+  refuseIfTraining(dir);
+  const resumable = readResumable(dir);
+  const config = resumedConfig(flags, resumable.file.run);
+  const step = resumable.state.step;
+  if (config.maxIters <= step) {
+    throw new TsgptError(
+      flags.has('max-iters')
+        ? `--max-iters ${config.maxIters} is not beyond step ${step}, where the run in ${dir} stands`
+        : `the run in ${dir} is complete (step ${step} of ${config.maxIters}); pass a larger --max-iters to train it further`,
+    );
+  }
+  const corpus = await loadCorpus({ path: (flags.get('data') as string | undefined) ?? resumable.file.data, log });
+  const sha256 = sha256Of(corpus.text);
+  const expected = resumable.file.dataSha256;
+  if (expected !== undefined && expected !== sha256) {
+    throw new TsgptError(
+      `${corpus.source} is not the text the run in ${dir} trained on (its SHA-256 differs); pass the original file with --data`,
+    );
+  }
+  const tokenizer = CharTokenizer.fromText(corpus.text);
+  if (tokenizer.chars.join('') !== resumable.tokenizer.chars.join('')) {
+    throw new TsgptError(
+      `${corpus.source} does not give the vocabulary the run in ${dir} was trained with; pass the original file with --data`,
+    );
+  }
+  const model = resumable.file.model;
+  return finishPlan({ dir, config, corpus, sha256, tokenizer: resumable.tokenizer, model, preset: null, resume: resumable });
+}
+
+/**
+ * A resumed run's config: its own, with the flags that may change applied. Any other value given must be the
+ * run's own, so the command that made the run, with --resume added, goes through: a flag as given, and
+ * --preset as the values it sets where no flag overrides them. A value that differs is named.
+ */
+export function resumedConfig(flags: Flags, recorded: RunConfig): RunConfig {
+  const preset = flags.get('preset') as string | undefined;
+  if (preset !== undefined && !isPresetName(preset)) throw new TsgptError(`unknown preset "${preset}"`);
+  const config: RunConfig = { ...recorded };
+  for (const { key, flag, resumable } of HYPERPARAMETERS) {
+    const given = flags.get(flag);
+    if (resumable) {
+      if (given !== undefined) (config as unknown as Record<string, unknown>)[key] = given;
+      continue;
+    }
+    const wanted = given ?? (preset !== undefined ? PRESETS[preset][key] : undefined);
+    if (wanted === undefined || wanted === recorded[key]) continue;
+    const what = given !== undefined ? `--${flag} ${String(given)}` : `--preset ${preset} sets --${flag} ${String(wanted)}, which`;
+    throw new TsgptError(
+      `${what} differs from the run's ${String(recorded[key])}; a resumed run keeps its settings ` +
+        `(only ${RESUMABLE_FLAGS.join(', ')} and --data may change)`,
+    );
+  }
+  return config;
+}
+
+interface PlanParts {
+  dir: string;
+  config: RunConfig;
+  corpus: Corpus;
+  sha256: string;
+  tokenizer: CharTokenizer;
+  model: ModelConfig;
+  preset: PresetName | null;
+  resume: ResumableRun | null;
+}
+
+function finishPlan(p: PlanParts): RunPlan {
+  const { train, val } = splitCorpus(p.corpus, p.tokenizer, p.config.blockSize);
+  checkModelFits(p.model, p.config);
+  return {
+    dir: p.dir,
+    config: p.config,
+    model: p.model,
+    tokenizer: p.tokenizer,
+    data: { source: p.corpus.source, sha256: p.sha256, characters: p.corpus.text.length },
+    trainTokens: train,
+    valTokens: val,
+    preset: p.preset,
+    resume: p.resume,
+  };
+}
+
+/** The train and validation splits, refused if either cannot hold one training window of blockSize + 1 tokens. */
+function splitCorpus(corpus: Corpus, tokenizer: CharTokenizer, blockSize: number): { train: Int32Array; val: Int32Array } {
+  const tokens = tokenizer.encode(corpus.text);
+  const { train, val } = splitTrainVal(tokens);
+  if (val.length <= blockSize || train.length <= blockSize) {
+    throw new TsgptError(
+      `${corpus.source} is too short for --block-size ${blockSize}: its validation split has ${val.length} tokens ` +
+        `(the last 10% of ${tokens.length}), and a batch needs windows of ${blockSize + 1}; use a longer text or a smaller --block-size`,
+    );
+  }
+  return { train, val };
+}
+
+/**
+ * Refuses models that cannot fit the tensor arena, before allocating any of it (the lecture's batch of 64
+ * windows of 256 at once would need about 8 GB; its preset runs that batch as 2 micro-batches of 32).
+ */
+function checkModelFits(model: ModelConfig, config: RunConfig): void {
+  const params = parameterUpperBound(model);
+  const bytes = trainingBytesEstimate(model, config.batchSize);
+  const gb = (n: number) => (n / 1024 ** 3).toFixed(n < 1024 ** 3 * 10 ? 1 : 0);
+  if (params > MAX_PARAMETERS || bytes / TRAINING_ESTIMATE_SLACK > ARENA_BYTES) {
+    throw new TsgptError(
+      `this model and batch need more than ${gb(bytes / TRAINING_ESTIMATE_SLACK)} GB (${params.toExponential(2)} parameters), more than tsgpt's ` +
+        `${gb(ARENA_BYTES)} GB tensor memory; lower --n-embd, --n-layer, --block-size or --batch-size`,
+    );
+  }
+}
+
+function sha256Of(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}

@@ -1,0 +1,143 @@
+/**
+ * The tsgpt command. Dispatches to a subcommand; a TsgptError (a mistake the user can fix) is printed as one
+ * line with exit code 1, a usage mistake with exit code 2. Anything else is a bug and keeps its stack trace.
+ * main.ts runs it; a test's entry script runs it with hooks (see TrainContext).
+ */
+import { readFileSync } from 'node:fs';
+import { setKernels } from '../engine/backend.js';
+import { createWasmKernelsSync } from '../engine/wasm/wasm_kernels.js';
+import { TsgptError } from '../errors.js';
+import { ATTENTION_HELP, attentionCommand } from './attention_command.js';
+import { BENCH_HELP, benchCommand } from './bench_command.js';
+import { LADDER_HELP, ladderCommand } from './ladder_command.js';
+import { PLOT_HELP, plotCommand } from './plot_command.js';
+import { REPORT_HELP, reportCommand } from './report_command.js';
+import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
+import { TRAIN_HELP, type TrainContext, trainCommand } from './train_command.js';
+import { OutputClosed, writeStdout } from './stdout.js';
+import { enableRelaxedSimd } from './wasm_flags.js';
+import { coreCount, spawnNodeKernelWorker } from '../node/kernel_threads.js';
+
+/** Every command: what runs it, its line in tsgpt --help, and its own --help text. */
+/** What a command gets beyond its arguments: nothing in tsgpt itself sets any of it; tests may. */
+export type CommandContext = TrainContext;
+
+const COMMANDS: Record<
+  string,
+  { run: (args: readonly string[], context: CommandContext) => Promise<unknown>; summary: string; help: string }
+> = {
+  train: { run: trainCommand, summary: 'train a model (Tiny Shakespeare unless --data is given)', help: TRAIN_HELP },
+  sample: { run: sampleCommand, summary: 'generate text from a trained run folder', help: SAMPLE_HELP },
+  plot: { run: plotCommand, summary: 'draw the loss curves of one or more run folders as an SVG', help: PLOT_HELP },
+  attention: { run: attentionCommand, summary: 'draw the attention maps of a GPT run over a text (SVG + HTML page)', help: ATTENTION_HELP },
+  report: { run: reportCommand, summary: 'write a self-contained HTML report of a run folder', help: REPORT_HELP },
+  ladder: { run: ladderCommand, summary: 'train each stage of the lecture and compare their losses', help: LADDER_HELP },
+  bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine', help: BENCH_HELP },
+};
+
+/** Options every command takes; main() reads and removes them before the command sees its arguments. */
+const GLOBAL_OPTIONS = `  --threads N threads the kernels compute on (default: every core, here ${coreCount()}); results are
+              the same bit for bit whatever N`;
+
+const HELP = `tsgpt: a GPT built from scratch in TypeScript, trained and sampled on the CPU
+
+Usage: tsgpt <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Options:
+  --help      show this help ('tsgpt <command> --help' for a command's options)
+  --version   print the version
+${GLOBAL_OPTIONS}
+
+Examples:
+  tsgpt train --preset bigram
+  tsgpt train --preset baby --out runs/baby
+  tsgpt sample --from runs/baby --start "ROMEO:" --temperature 0.8 --top-k 40 --tokens 300`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * The kernels every command runs on: WebAssembly SIMD (relaxed SIMD where this Node allows it) unless
+ * TSGPT_KERNELS=reference asks for the plain TypeScript ones, which the tests compare everything against.
+ */
+function selectKernels(threads: number): void {
+  const choice = process.env.TSGPT_KERNELS || 'wasm';
+  if (choice === 'reference') return;
+  if (choice !== 'wasm') throw new TsgptError(`TSGPT_KERNELS must be "wasm" or "reference", got "${choice}"`);
+  enableRelaxedSimd();
+  setKernels(createWasmKernelsSync(undefined, { threads, spawnWorker: spawnNodeKernelWorker }));
+}
+
+/** Takes `--threads N` (or `--threads=N`) out of a command's arguments; returns the count and the rest. */
+function takeThreads(args: readonly string[]): { threads: number; rest: string[] } {
+  const rest: string[] = [];
+  let text: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--threads') {
+      text = args[++i];
+      if (text === undefined) throw new TsgptError('--threads needs a value, a whole number of threads');
+    } else if (a.startsWith('--threads=')) text = a.slice('--threads='.length);
+    else rest.push(a);
+  }
+  if (text === undefined) return { threads: coreCount(), rest };
+  const threads = Number(text);
+  if (!/^\d+$/.test(text) || threads < 1 || threads > 256) {
+    throw new TsgptError(`--threads must be a whole number from 1 to 256, got "${text}"`);
+  }
+  return { threads, rest };
+}
+
+async function main(argv: readonly string[], context: CommandContext): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    writeStdout(`${HELP}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    writeStdout(`${version()}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[command];
+  if (entry === undefined) {
+    process.stderr.write(`tsgpt: unknown command "${command}"; commands are ${Object.keys(COMMANDS).join(', ')} (see tsgpt --help)\n`);
+    return 2;
+  }
+  // Every command's --help is answered here, before the kernels are compiled or any flag is checked.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    writeStdout(`${entry.help}\n\nOptions of every command:\n${GLOBAL_OPTIONS}\n`);
+    return 0;
+  }
+  const { threads, rest: commandArgs } = takeThreads(rest);
+  selectKernels(threads);
+  // A command that resolves to a number sets the exit status (train: 130 when Ctrl-C stopped it).
+  const status = await entry.run(commandArgs, context);
+  return typeof status === 'number' ? status : 0;
+}
+
+/** Runs tsgpt with these arguments in this process and sets its exit status. */
+export function runTsgpt(argv: readonly string[], context: CommandContext = {}): void {
+  main(argv, context).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      if (e instanceof OutputClosed) {
+        // A closed pipe (tsgpt sample | head): stop quietly, as Unix tools do.
+        process.exitCode = 0;
+      } else if (e instanceof TsgptError) {
+        process.stderr.write(`tsgpt: error: ${e.message}\n`);
+        process.exitCode = 1;
+      } else {
+        throw e;
+      }
+    },
+  );
+}
