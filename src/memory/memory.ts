@@ -29,6 +29,13 @@ export interface Neighbours {
   matches: Uint8Array;
 }
 
+/** A key found for a query: its index, its scaled attention score, and the tokens of context it shares. */
+export interface Candidate {
+  index: number;
+  score: number;
+  match: number;
+}
+
 export class Memory {
   private norms: Tensor | null = null;
 
@@ -65,10 +72,12 @@ export class Memory {
   }
 
   /**
-   * The k best neighbours of each query (Q rows of `width`), whose contexts (their tokens so far, the last one
-   * the token at the query's position) give the exact-context matches.
+   * Each query's candidates: its k best keys by attention score and, with the context bonus on, the k
+   * positions whose contexts agree longest with the query's (at least matchMin tokens), each with its scaled
+   * attention score (no bonus) and the tokens of context it shares. `contexts` are the queries' tokens so far,
+   * the last one the token at the query's position.
    */
-  neighbours(queries: Float32Array, contexts: readonly ArrayLike<number>[], scoring: MemoryScoring): Neighbours {
+  candidates(queries: Float32Array, contexts: readonly ArrayLike<number>[], scoring: MemoryScoring): Candidate[][] {
     checkScoring(scoring, 'memory scoring', this.count);
     const d = this.width,
       Q = contexts.length,
@@ -78,41 +87,50 @@ export class Memory {
     const l2 = scoring.score === 'l2';
     if (l2 && this.norms === null) this.norms = keyNorms(this.keys);
     const dense = exactSearch(this.keys, queries, k, scoring.score, { keyNorms: this.norms ?? undefined });
+    const keys = this.keys.data;
+    const matching = scoring.matchBonus > 0;
+    return contexts.map((context, q) => {
+      const query = queries.subarray(q * d, (q + 1) * d);
+      const raw = new Map<number, number>();
+      for (let j = 0; j < k; j++) {
+        const i = dense.indices[q * k + j]!;
+        if (i >= 0) raw.set(i, dense.scores[q * k + j]!);
+      }
+      if (matching) {
+        for (const i of longestMatches(this.order, this.tokens, context, scoring.matchMin, k).positions) {
+          if (raw.has(i)) continue;
+          const key = keys.subarray(i * d, (i + 1) * d);
+          const qk = dot(query, key);
+          raw.set(i, l2 ? 2 * qk - dot(key, key) - dot(query, query) : qk);
+        }
+      }
+      return [...raw].map(([index, score]) => ({
+        index,
+        score: score * scale,
+        match: matching ? matchLength(this.tokens, index, context) : 0,
+      }));
+    });
+  }
+
+  /** The k best neighbours of each query by attention score plus context bonus (see candidates()). */
+  neighbours(queries: Float32Array, contexts: readonly ArrayLike<number>[], scoring: MemoryScoring): Neighbours {
+    const k = scoring.k,
+      Q = contexts.length;
     const out: Neighbours = {
       k,
       scores: new Float32Array(Q * k).fill(-Infinity),
       indices: new Int32Array(Q * k).fill(-1),
       matches: new Uint8Array(Q * k),
     };
-    const keys = this.keys.data;
-    for (let q = 0; q < Q; q++) {
-      const query = queries.subarray(q * d, (q + 1) * d);
-      const context = contexts[q]!;
-      // Candidates: the k best by attention score, and (with matching on) the positions sharing the most context.
-      const candidates = new Map<number, number>(); // index -> raw attention score
-      for (let j = 0; j < k; j++) {
-        const i = dense.indices[q * k + j]!;
-        if (i >= 0) candidates.set(i, dense.scores[q * k + j]!);
-      }
-      if (scoring.matchBonus > 0) {
-        for (const i of longestMatches(this.order, this.tokens, context, scoring.matchMin, k).positions) {
-          if (candidates.has(i)) continue;
-          const key = keys.subarray(i * d, (i + 1) * d);
-          const qk = dot(query, key);
-          candidates.set(i, l2 ? 2 * qk - dot(key, key) - dot(query, query) : qk);
-        }
-      }
-      const ranked = [...candidates].map(([i, raw]) => {
-        const match = scoring.matchBonus > 0 ? matchLength(this.tokens, i, context) : 0;
-        return { i, match, score: raw * scale + scoring.matchBonus * match };
-      });
-      ranked.sort((a, b) => b.score - a.score || a.i - b.i);
+    this.candidates(queries, contexts, scoring).forEach((found, q) => {
+      const ranked = found.map((c) => ({ ...c, total: c.score + scoring.matchBonus * c.match }));
+      ranked.sort((a, b) => b.total - a.total || a.index - b.index);
       ranked.slice(0, k).forEach((n, j) => {
-        out.scores[q * k + j] = n.score;
-        out.indices[q * k + j] = n.i;
+        out.scores[q * k + j] = n.total;
+        out.indices[q * k + j] = n.index;
         out.matches[q * k + j] = n.match;
       });
-    }
+    });
     return out;
   }
 

@@ -1,0 +1,215 @@
+/**
+ * Measuring a memory: the loss (nats per token) on a text with and without it, and a sweep that tunes the
+ * scoring on one part of the text and reports the result on the rest.
+ *
+ * The expensive part is done once: the text goes through the model in windows (forwardHidden), giving every
+ * position's probability of the right next token and its query; the memory is searched once for a generous
+ * set of candidates per query. Each setting of the scoring is then a cheap pass over that evidence, so a
+ * sweep over k, temperature, lambda and the context bonus costs seconds.
+ */
+import { noGrad } from '../engine/autograd.js';
+import { intTensor, tidy } from '../engine/tensor.js';
+import { TsgptError } from '../errors.js';
+import type { GPT } from '../models/gpt.js';
+import { MAX_MATCH } from './context_index.js';
+import type { Memory } from './memory.js';
+import type { MemoryScoring } from './memory_config.js';
+
+/** For each position: the model's probability of the next token, and the memory's candidates for it. */
+export interface Evidence {
+  positions: number;
+  /** Candidates kept per position (the widest k a sweep may try, plus context matches). */
+  width: number;
+  pModel: Float64Array;
+  /** Per candidate: its scaled attention score (without bonus), shared context, whether its value is the target. */
+  score: Float32Array;
+  match: Uint8Array;
+  hit: Uint8Array;
+}
+
+export interface EvidenceOptions {
+  /** The most neighbours a setting will read (default: the memory's scoring's k). */
+  kMax?: number;
+  stride?: number;
+  batch?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Runs the text through the model and the memory once (see the top of the file). */
+export function collectEvidence(model: GPT, memory: Memory, tokens: Int32Array, opts: EvidenceOptions = {}): Evidence {
+  const N = tokens.length - 1;
+  if (N < 1) throw new TsgptError('the text to evaluate on needs at least two tokens');
+  const kMax = Math.min(opts.kMax ?? memory.config.scoring.k, memory.count);
+  const window = Math.min(model.blockSize, N),
+    stride = opts.stride ?? Math.max(1, window >> 1),
+    batch = opts.batch ?? 16;
+  const V = model.vocabSize,
+    d = memory.width;
+  const starts: number[] = [];
+  for (let s = 0; s + window < N; s += stride) starts.push(s);
+  starts.push(N - window);
+  const width = 2 * kMax;
+  const ev: Evidence = {
+    positions: N,
+    width,
+    pModel: new Float64Array(N),
+    score: new Float32Array(N * width).fill(-Infinity),
+    match: new Uint8Array(N * width),
+    hit: new Uint8Array(N * width),
+  };
+  // Candidates: the kMax best by attention score and up to kMax by shared context (a bonus only turns that on).
+  const gather: MemoryScoring = { ...memory.config.scoring, k: kMax, matchBonus: 1 };
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    let covered = 0;
+    for (let i = 0; i < starts.length; i += batch) {
+      const group = starts.slice(i, i + batch);
+      const { hidden, logits } = tidy(() =>
+        noGrad(() => {
+          const out = model.forwardHidden(
+            intTensor(
+              group.flatMap((s) => Array.from(tokens.subarray(s, s + window))),
+              [group.length, window],
+            ),
+            memory.config.point,
+          );
+          return { hidden: out.hidden.data.slice(), logits: out.logits.data.slice() };
+        }),
+      );
+      const queries: number[] = [],
+        rows: number[] = [];
+      group.forEach((s, b) => {
+        for (let p = Math.max(covered, s); p < s + window; p++) {
+          queries.push(p);
+          rows.push(b * window + (p - s));
+        }
+        covered = s + window;
+      });
+      const q = new Float32Array(queries.length * d);
+      rows.forEach((r, j) => q.set(hidden.subarray(r * d, (r + 1) * d), j * d));
+      const contexts = queries.map((p) => tokens.subarray(Math.max(0, p + 1 - MAX_MATCH), p + 1));
+      const found = memory.candidates(q, contexts, gather);
+      queries.forEach((p, j) => {
+        ev.pModel[p] = probabilityOf(logits.subarray(rows[j]! * V, (rows[j]! + 1) * V), tokens[p + 1]!);
+        found[j]!.forEach((c, m) => {
+          const at = p * width + m;
+          ev.score[at] = c.score;
+          ev.match[at] = c.match;
+          ev.hit[at] = memory.value(c.index) === tokens[p + 1] ? 1 : 0;
+        });
+      });
+      opts.onProgress?.(covered, N);
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return ev;
+}
+
+/** softmax(logits)[target], in float64. */
+function probabilityOf(logits: Float32Array, target: number): number {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  return Math.exp(logits[target]! - max) / sum;
+}
+
+export interface LossReport {
+  /** Mean negative log-probability of the next token, in nats, over positions [from, to). */
+  loss: number;
+  lossWithMemory: number;
+  positions: number;
+}
+
+/** The loss with and without the memory over positions [from, to) of the evidence, for one scoring. */
+export function lossWithMemory(ev: Evidence, s: MemoryScoring, from = 0, to = ev.positions): LossReport {
+  let base = 0,
+    mixed = 0;
+  const ranked: { score: number; match: number; hit: number }[] = [];
+  for (let p = from; p < to; p++) {
+    ranked.length = 0;
+    for (let c = 0; c < ev.width; c++) {
+      const at = p * ev.width + c;
+      if (ev.score[at] === -Infinity) break;
+      ranked.push({ score: ev.score[at]! + s.matchBonus * ev.match[at]!, match: ev.match[at]!, hit: ev.hit[at]! });
+    }
+    ranked.sort((a, b) => b.score - a.score);
+    const top = ranked.slice(0, s.k);
+    let pMem = 0,
+      lambda = 0;
+    if (top.length > 0) {
+      const max = top[0]!.score;
+      let sum = 0,
+        hit = 0,
+        longest = 0;
+      for (const n of top) {
+        const w = Math.exp((n.score - max) / s.temperature);
+        sum += w;
+        if (n.hit) hit += w;
+        if (n.match > longest) longest = n.match;
+      }
+      pMem = hit / sum;
+      lambda = s.matchBonus > 0 && longest >= s.matchMin ? s.matchLambda : s.lambda;
+    }
+    const pm = ev.pModel[p]!;
+    base -= Math.log(pm);
+    mixed -= Math.log(lambda * pMem + (1 - lambda) * pm);
+  }
+  const n = to - from;
+  return { loss: base / n, lossWithMemory: mixed / n, positions: n };
+}
+
+export interface SweepResult {
+  /** The best scoring on the first half of the positions. */
+  best: MemoryScoring;
+  /** Its losses on the first half (where it was chosen) and on the second (what is reported). */
+  tuned: LossReport;
+  reported: LossReport;
+  tried: number;
+}
+
+/**
+ * Tries every combination of the grid on the first half of the positions, keeps the lowest loss with the
+ * memory, and reports that setting on the second half, which took no part in choosing it.
+ */
+export function sweep(ev: Evidence, base: MemoryScoring, grid: SweepGrid = defaultGrid(base)): SweepResult {
+  const half = ev.positions >> 1;
+  let best: { scoring: MemoryScoring; report: LossReport } | null = null;
+  let tried = 0;
+  for (const k of grid.k) {
+    for (const temperature of grid.temperature) {
+      for (const matchBonus of grid.matchBonus) {
+        for (const lambda of grid.lambda) {
+          for (const matchLambda of matchBonus > 0 ? grid.matchLambda : [lambda]) {
+            const scoring = { ...base, k, temperature, matchBonus, lambda, matchLambda };
+            const report = lossWithMemory(ev, scoring, 0, half);
+            tried++;
+            if (best === null || report.lossWithMemory < best.report.lossWithMemory) best = { scoring, report };
+          }
+        }
+      }
+    }
+  }
+  return { best: best!.scoring, tuned: best!.report, reported: lossWithMemory(ev, best!.scoring, half, ev.positions), tried };
+}
+
+export interface SweepGrid {
+  k: number[];
+  temperature: number[];
+  lambda: number[];
+  matchBonus: number[];
+  matchLambda: number[];
+}
+
+/** Around the memory's own settings: k up to its k, temperatures from a quarter to four times its own. */
+export function defaultGrid(base: MemoryScoring): SweepGrid {
+  return {
+    k: [8, 32, 128].filter((k) => k <= base.k).concat(base.k > 128 || ![8, 32, 128].includes(base.k) ? [base.k] : []),
+    temperature: [0.25, 0.5, 1, 2, 4].map((f) => f * base.temperature),
+    lambda: [0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9],
+    matchBonus: [0, 0.05, 0.2, 0.5],
+    matchLambda: [0.75, 0.9, 0.97],
+  };
+}
