@@ -55,6 +55,44 @@ export class ProgressBar {
   }
 }
 
+/**
+ * A bar for work counted in items (a text's positions, a memory's keys): what it is doing, done/total, items per
+ * second and ETA; redrawn in place on a terminal, a plain line every 5% elsewhere.
+ */
+export class CountBar {
+  private readonly started = performance.now();
+  private nextLine = 0;
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly stream: ProgressStream,
+    private readonly unit = 'positions',
+  ) {}
+
+  update(done: number): void {
+    const seconds = (performance.now() - this.started) / 1000;
+    const rate = seconds > 0 ? done / seconds : 0;
+    const eta = rate > 0 ? formatDuration((this.total - done) / rate) : '?';
+    const counter = `${this.label} ${done.toLocaleString('en-US')}/${this.total.toLocaleString('en-US')} ${this.unit}`;
+    const fields = `${Math.round(rate).toLocaleString('en-US')} ${this.unit}/s | ETA ${eta}`;
+    if (this.stream.isTTY) {
+      const width = Math.max(10, Math.min(30, (this.stream.columns ?? 100) - counter.length - fields.length - 8));
+      const filled = Math.round((width * done) / Math.max(this.total, 1));
+      this.stream.write(`\r\x1b[2K${counter} ${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${fields}`);
+    } else if (done >= this.nextLine || done === this.total) {
+      this.stream.write(`${counter} | ${fields}\n`);
+      this.nextLine = done + Math.max(1, Math.round(this.total / 20));
+    }
+  }
+
+  /** Ends the bar's line; returns the seconds since it started. */
+  finish(): number {
+    if (this.stream.isTTY) this.stream.write('\n');
+    return (performance.now() - this.started) / 1000;
+  }
+}
+
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.max(0, Math.round(seconds));

@@ -10,6 +10,8 @@ import { generate } from '../sample/generate.js';
 import type { UnknownPolicy } from '../tokenizers/tokenizer.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
 import { writeStdout } from './stdout.js';
+import { MEMORY_SCORING_FLAGS, openMemoryFor, scoringFlagGiven, scoringFromFlags } from './memory_flags.js';
+import { memoryMixer } from '../memory/memory_mixer.js';
 
 /** Generation reads at most the last block of the start text, so a longer file is surely a mistake. */
 const MAX_START_BYTES = 16 * 1024 * 1024;
@@ -52,12 +54,20 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
     help: 'with --unknown replace: the character that stands in',
     defaultText: 'a space',
   },
+  {
+    name: 'memory',
+    type: 'string',
+    metavar: 'MEM',
+    help: 'a memory built for this run (tsgpt memory build): the model reads it by attention',
+  },
+  ...MEMORY_SCORING_FLAGS,
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
 export const SAMPLE_HELP = `Usage: tsgpt sample --from DIR [options]
 
-Generates text from a trained run, streaming it as it is produced.
+Generates text from a trained run, streaming it as it is produced. With --memory, the model also reads a
+memory of text (tsgpt memory build) by attention at every token.
 
 Options:
 ${formatFlagHelp(SAMPLE_FLAGS)}`;
@@ -77,7 +87,13 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
     start = readTextBounded(startFile, MAX_START_BYTES, `start file ${startFile}`);
     if (start === '') throw new TsgptError(`start file ${startFile} is empty`);
   }
-  const { model, tokenizer } = loadRun(from);
+  const memoryDir = flags.get('memory') as string | undefined;
+  const scoringFlag = scoringFlagGiven(flags);
+  if (memoryDir === undefined && scoringFlag !== undefined) throw new TsgptError(`--${scoringFlag} needs --memory MEM`);
+  const run = loadRun(from);
+  const { model, tokenizer } = run;
+  const memory = memoryDir === undefined ? null : openMemoryFor(memoryDir, from, run);
+  const mix = memory === null ? undefined : memoryMixer(memory, scoringFromFlags(flags, memory));
   if (start === undefined) {
     // nanoGPT starts from a newline; a vocabulary without one has no neutral start, so the user must pick it.
     if (!tokenizer.chars.includes('\n')) throw new TsgptError(`the vocabulary of ${from} has no newline to start from; give --start TEXT`);
@@ -99,6 +115,7 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
       topK: (flags.get('top-k') as number | undefined) ?? 200,
       topP: (flags.get('top-p') as number | undefined) ?? 1,
       rng,
+      mix,
     })) {
       writeStdout(tokenizer.decode([id]));
     }

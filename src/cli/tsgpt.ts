@@ -10,6 +10,7 @@ import { TsgptError } from '../errors.js';
 import { ATTENTION_HELP, attentionCommand } from './attention_command.js';
 import { BENCH_HELP, benchCommand } from './bench_command.js';
 import { LADDER_HELP, ladderCommand } from './ladder_command.js';
+import { MEMORY_HELP, memoryCommand } from './memory_command.js';
 import { PLOT_HELP, plotCommand } from './plot_command.js';
 import { REPORT_HELP, reportCommand } from './report_command.js';
 import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
@@ -31,6 +32,7 @@ const COMMANDS: Record<
   plot: { run: plotCommand, summary: 'draw the loss curves of one or more run folders as an SVG', help: PLOT_HELP },
   attention: { run: attentionCommand, summary: 'draw the attention maps of a GPT run over a text (SVG + HTML page)', help: ATTENTION_HELP },
   report: { run: reportCommand, summary: 'write a self-contained HTML report of a run folder', help: REPORT_HELP },
+  memory: { run: memoryCommand, summary: 'build, measure and search a memory a run reads by attention (kNN-LM)', help: MEMORY_HELP },
   ladder: { run: ladderCommand, summary: 'train each stage of the lecture and compare their losses', help: LADDER_HELP },
   bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine', help: BENCH_HELP },
 };

@@ -37,6 +37,8 @@ export interface BuildMemoryOptions {
   source: string;
   textSha256: string;
   weightsSha256: string;
+  /** Where the model was read from, recorded as a default for later commands. */
+  run?: string;
   /** Called after each batch of windows with the positions done so far and in all. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -102,7 +104,7 @@ export function buildMemory(model: GPT, tokens: Int32Array, opts: BuildMemoryOpt
   const config: MemoryConfig = {
     format: MEMORY_FORMAT,
     version: MEMORY_FORMAT_VERSION,
-    model: { weightsSha256: opts.weightsSha256, width, vocabSize: model.vocabSize },
+    model: { weightsSha256: opts.weightsSha256, width, vocabSize: model.vocabSize, ...(opts.run !== undefined ? { run: opts.run } : {}) },
     point,
     tokenizer: opts.tokenizer.toJSON(),
     count,

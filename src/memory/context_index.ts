@@ -19,7 +19,7 @@ function before(tokens: Int32Array, p: number, back: number): number {
 }
 
 /** Orders positions p and q by their contexts read backwards, then by position. */
-function compareContexts(tokens: Int32Array, p: number, q: number): number {
+export function compareContexts(tokens: Int32Array, p: number, q: number): number {
   for (let i = 0; i < MAX_MATCH; i++) {
     const a = before(tokens, p, i),
       b = before(tokens, q, i);

@@ -36,8 +36,11 @@ export interface MemoryScoring {
 export interface MemoryConfig {
   format: typeof MEMORY_FORMAT;
   version: number;
-  /** The model whose states the keys are: a memory answers only that model's queries. */
-  model: { weightsSha256: string; width: number; vocabSize: number };
+  /**
+   * The model whose states the keys are: a memory answers only that model's queries. `run` is where it was
+   * read from when the memory was built (a default for commands that need the model again), if known.
+   */
+  model: { weightsSha256: string; width: number; vocabSize: number; run?: string };
   /** Where in the model keys (and queries) are read. */
   point: HiddenPoint;
   /** The model's tokenizer: the memory's tokens are its ids. */
@@ -92,6 +95,10 @@ export function parseMemoryConfig(text: string, label: string): MemoryConfig {
   }
   const width = integer(model.width, `${label}: model.width`, 1, 65536);
   const vocabSize = integer(model.vocabSize, `${label}: model.vocabSize`, 1, 0x110000);
+  const run = model.run;
+  if (run !== undefined && (typeof run !== 'string' || run.length === 0 || run.length > 4096)) {
+    throw new TsgptError(`${label}: model.run must be a path, got ${describe(run)}`);
+  }
   if (!POINTS.includes(obj.point as HiddenPoint)) {
     throw new TsgptError(`${label}: point must be one of ${POINTS.join(', ')}, got ${describe(obj.point)}`);
   }
@@ -141,7 +148,7 @@ export function parseMemoryConfig(text: string, label: string): MemoryConfig {
   return {
     format: MEMORY_FORMAT,
     version: MEMORY_FORMAT_VERSION,
-    model: { weightsSha256: sha, width, vocabSize },
+    model: { weightsSha256: sha, width, vocabSize, ...(run !== undefined ? { run: run as string } : {}) },
     point: obj.point as HiddenPoint,
     tokenizer: tokenizer as unknown as TokenizerJSON,
     count,

@@ -214,6 +214,8 @@ export interface LoadedRun {
   file: RunFile;
   model: LanguageModel;
   tokenizer: CharTokenizer;
+  /** SHA-256 of model.safetensors as read: what a memory built from this model records. */
+  weightsSha256: string;
 }
 
 /** Reads and checks config.json (the size of the model it describes included), without building anything. */
@@ -232,8 +234,8 @@ export function loadRun(dir: string): LoadedRun {
   const weightsPath = join(dir, WEIGHTS_FILE);
   if (!existsSync(weightsPath)) throw new TsgptError(`${dir} is not a complete tsgpt run: ${WEIGHTS_FILE} is missing`);
   const bytes = readWeightsFile(weightsPath, file.model, 1);
+  const actual = digest(bytes);
   if (file.weights !== undefined) {
-    const actual = digest(bytes);
     if (!file.weights.some((w) => w.bytes === actual.bytes && w.sha256 === actual.sha256)) {
       throw new TsgptError(`${weightsPath} does not match the size and SHA-256 recorded in ${configPath}: the file is damaged`);
     }
@@ -246,7 +248,7 @@ export function loadRun(dir: string): LoadedRun {
     throw e;
   }
   model.eval();
-  return { file, model, tokenizer };
+  return { file, model, tokenizer, weightsSha256: actual.sha256 };
 }
 
 /**
