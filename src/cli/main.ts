@@ -13,6 +13,8 @@ import { LADDER_HELP, ladderCommand } from './ladder_command.js';
 import { PLOT_HELP, plotCommand } from './plot_command.js';
 import { REPORT_HELP, reportCommand } from './report_command.js';
 import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
+import { TOKENIZE_HELP, tokenizeCommand } from './tokenize_command.js';
+import { TOKENIZER_HELP, tokenizerCommand } from './tokenizer_command.js';
 import { TRAIN_HELP, trainCommand } from './train_command.js';
 import { enableRelaxedSimd } from './wasm_flags.js';
 import { coreCount, spawnNodeKernelWorker } from '../node/kernel_threads.js';
@@ -26,6 +28,12 @@ const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>
   report: { run: reportCommand, summary: 'write a self-contained HTML report of a run folder', help: REPORT_HELP },
   ladder: { run: ladderCommand, summary: 'train each stage of the lecture and compare their losses', help: LADDER_HELP },
   bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine', help: BENCH_HELP },
+  tokenize: {
+    run: tokenizeCommand,
+    summary: "print a file's tokens and ids (GPT-2's, by character, or a trained BPE's)",
+    help: TOKENIZE_HELP,
+  },
+  tokenizer: { run: tokenizerCommand, summary: 'train a byte-level BPE tokenizer on a text (tokenizer train)', help: TOKENIZER_HELP },
 };
 
 /** Options every command takes; main() reads and removes them before the command sees its arguments. */

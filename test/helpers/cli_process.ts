@@ -1,4 +1,5 @@
 /** Running the real tsgpt command in a child process, synchronously or with a handle to signal or kill it. */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,15 @@ export function cliEnv(dir: string, extra: Record<string, string> = {}): NodeJS.
 export function runCli(dir: string, args: readonly string[], extraEnv: Record<string, string> = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: cliEnv(dir, extraEnv), cwd: dir, timeout: 120_000 });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** One line on stderr, starting "tsgpt: error:" and matching `pattern`, a non-zero exit, and no stack trace. */
+export function assertOneLineError(r: CliResult, pattern: RegExp): void {
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^tsgpt: error: /);
+  assert.match(lines[0]!, pattern);
 }
 
 /** A running tsgpt: its stderr so far, a way to wait for a line on it, and its result once it exits. */
