@@ -72,7 +72,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
   encode(text: string, options: EncodeOptions = {}): Int32Array {
     const label = options.label ?? 'text';
     text = this.representable(text, options, label);
-    this.out = new Int32Array(Math.max(16, text.length >> 1));
+    this.out = new Int32Array(Math.max(16, text.length >> 2)); // about a token per four characters of prose; it grows
     this.outLength = 0;
     const special = options.special ?? 'error';
     check(

@@ -101,6 +101,8 @@ test('tokenize: mistakes are one line each', () => {
   writeFileSync(latin1, Uint8Array.from([0x63, 0x61, 0x66, 0xe9]));
   const corrupt = join(dir, 'corrupt.tok.json');
   writeFileSync(corrupt, '{"type": "bpe", "version": 1, "vocab_size": 300, "pattern": "gpt2", "special_tokens": {}, "merges": []}');
+  const charFile = join(dir, 'abc.char.json');
+  writeFileSync(charFile, '{"type": "char", "chars": ["a", "b", "c"]}');
   const half = join(dir, 'half');
   mkdirSync(half);
   writeFileSync(join(half, 'encoder.json'), '{}');
@@ -114,6 +116,7 @@ test('tokenize: mistakes are one line each', () => {
       /corrupt.tok.json: "vocab_size" is 300, but 256 bytes, 0 merges and 0 special tokens make 256/,
     ],
     [['tokenize', hello, '--tokenizer', hello], /hello.txt: not a tokenizer file \(not valid JSON/],
+    [['tokenize', hello, '--tokenizer', charFile], /hello.txt has characters outside the vocabulary: "H", "e", "l", "o", "," and 4 more/],
     [['tokenize', hello, '--tokenizer', half], /half has encoder.json but not vocab.bpe/],
     [['tokenize', hello, '--tokenizer', join(dir, 'nope')], /no tokenizer at .*nope \(no such file\)/],
     [['tokenize', hello, '--special', 'sometimes'], /option --special takes one of error, allow, ordinary, got "sometimes"/],
