@@ -1,6 +1,6 @@
 /**
- * tsgpt as a library: the engine (tensors, autograd, ops), the lecture's modules, the models, the character
- * tokenizer, training and sampling. Everything exported here runs in Node and in a browser; the Node-only
+ * tsgpt as a library: the engine (tensors, autograd, ops), the lecture's modules, the models, the tokenizers
+ * (characters, GPT-2's BPE, a trainable BPE), training and sampling. Everything exported here runs in Node and in a browser; the Node-only
  * edges (reading files, downloading the corpus, run folders on disk) are exported from 'tsgpt/node'.
  */
 export * from './engine/index.js';
@@ -21,7 +21,13 @@ export { GPTDecoder } from './models/gpt_decoder.js';
 export { BigramDecoder } from './models/bigram_decoder.js';
 
 export { CharTokenizer, type CharTokenizerJSON } from './tokenizers/char.js';
-export type { Tokenizer, TokenizerJSON, EncodeOptions, UnknownPolicy } from './tokenizers/tokenizer.js';
+export type { Tokenizer, TokenizerJSON, EncodeOptions, UnknownPolicy, SpecialPolicy } from './tokenizers/tokenizer.js';
+export { GPT2Tokenizer, type GPT2TokenizerJSON } from './tokenizers/gpt2.js';
+export { GPT2_SPLIT_PATTERN } from './tokenizers/gpt2_split.js';
+export { BpeTokenizer, MAX_BPE_VOCAB_SIZE, type BpeTokenizerJSON } from './tokenizers/bpe.js';
+export { trainBpe, type TrainBpeOptions, type LearntMerge } from './tokenizers/bpe_train.js';
+export { SPLIT_PATTERN_NAMES, GPT4_SPLIT_PATTERN, type SplitPatternName } from './tokenizers/split_patterns.js';
+export { tokenizerFromJSON } from './tokenizers/from_json.js';
 
 export { getBatch } from './data/batches.js';
 export { splitTrainVal } from './data/split.js';

@@ -14,6 +14,8 @@ import { MEMORY_HELP, memoryCommand } from './memory_command.js';
 import { PLOT_HELP, plotCommand } from './plot_command.js';
 import { REPORT_HELP, reportCommand } from './report_command.js';
 import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
+import { TOKENIZE_HELP, tokenizeCommand } from './tokenize_command.js';
+import { TOKENIZER_HELP, tokenizerCommand } from './tokenizer_command.js';
 import { TRAIN_HELP, type TrainContext, trainCommand } from './train_command.js';
 import { OutputClosed, writeStdout } from './stdout.js';
 import { enableRelaxedSimd } from './wasm_flags.js';
@@ -35,6 +37,12 @@ const COMMANDS: Record<
   memory: { run: memoryCommand, summary: 'build, measure and search a memory a run reads by attention (kNN-LM)', help: MEMORY_HELP },
   ladder: { run: ladderCommand, summary: 'train each stage of the lecture and compare their losses', help: LADDER_HELP },
   bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine', help: BENCH_HELP },
+  tokenize: {
+    run: tokenizeCommand,
+    summary: "print a file's tokens and ids (GPT-2's, by character, or a trained BPE's)",
+    help: TOKENIZE_HELP,
+  },
+  tokenizer: { run: tokenizerCommand, summary: 'train a byte-level BPE tokenizer on a text (tokenizer train)', help: TOKENIZER_HELP },
 };
 
 /** Options every command takes; main() reads and removes them before the command sees its arguments. */

@@ -1,4 +1,5 @@
 /** Running the real tsgpt command in a child process, synchronously or with a handle to signal or kill it. */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,15 @@ export function runCli(dir: string, args: readonly string[], options: CliOptions
 /** Runs `tsgpt ...args` in `cwd`, with no way to fall back to downloading Tiny Shakespeare. */
 export function tsgptIn(cwd: string, ...args: string[]): CliResult {
   return runCli(cwd, args);
+}
+
+/** One line on stderr, starting "tsgpt: error:" and matching `pattern`, a non-zero exit, and no stack trace. */
+export function assertOneLineError(r: CliResult, pattern: RegExp): void {
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^tsgpt: error: /);
+  assert.match(lines[0]!, pattern);
 }
 
 /** A running tsgpt: its stderr so far, a way to wait for a line on it, and its result once it exits. */

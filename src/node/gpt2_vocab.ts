@@ -1,0 +1,93 @@
+/**
+ * GPT-2's vocabulary files on this machine: downloaded once from OpenAI's public address into the cache (checked
+ * against their SHA-256), or read from a local folder holding encoder.json and vocab.bpe, or Hugging Face's
+ * vocab.json and merges.txt (the same data; for GPT-2 the same bytes).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { TsgptError } from '../errors.js';
+import { GPT2Tokenizer } from '../tokenizers/gpt2.js';
+import { cacheDirectory, fetchCached, type DownloadOptions, type PinnedFile } from './download.js';
+import { readTextBounded } from './read_bounded.js';
+
+/**
+ * Where tiktoken fetches GPT-2's files, and their SHA-256 as tiktoken pins them. The test suite rebuilds both
+ * files byte for byte from the ranks the js-tiktoken package ships and checks these digests and sizes.
+ */
+export const GPT2_VOCAB = {
+  encoder: {
+    what: "GPT-2's encoder.json",
+    url: 'https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json',
+    sha256: '196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783',
+    bytes: 1042301,
+  },
+  merges: {
+    what: "GPT-2's vocab.bpe",
+    url: 'https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe',
+    sha256: '1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5',
+    bytes: 456318,
+  },
+} as const satisfies Record<string, PinnedFile>;
+
+/** The pairs of file names a folder may hold, OpenAI's first. */
+const FILE_PAIRS = [
+  { encoder: 'encoder.json', merges: 'vocab.bpe' },
+  { encoder: 'vocab.json', merges: 'merges.txt' },
+] as const;
+
+/** GPT-2's files are about 1 MB and 0.5 MB; a file many times that is not one of them. */
+const MAX_FILE_BYTES = 64 << 20;
+
+export const GPT2_LOCAL_COPY_HINT =
+  'give --tokenizer FOLDER, a folder holding a copy of encoder.json and vocab.bpe (or vocab.json and merges.txt)';
+
+export interface LoadGpt2Options {
+  /** Where TSGPT_CACHE is looked up; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Where the files are kept (in a gpt2 folder); defaults to $TSGPT_CACHE, else ~/.cache/tsgpt. */
+  cacheDir?: string;
+  fetchImpl?: typeof fetch;
+  /** Receives the lines a user should see (downloads, cache problems); defaults to stderr. */
+  log?: (line: string) => void;
+  progress?: DownloadOptions['progress'];
+}
+
+/** GPT-2's tokenizer from the cached files, downloading whichever is missing or damaged. */
+export async function loadGpt2Tokenizer(opts: LoadGpt2Options = {}): Promise<{ tokenizer: GPT2Tokenizer; source: string }> {
+  const folder = join(opts.cacheDir ?? cacheDirectory(opts.env ?? process.env), 'gpt2');
+  const download: DownloadOptions = {
+    fetchImpl: opts.fetchImpl ?? fetch,
+    log: opts.log ?? ((line: string) => void process.stderr.write(`${line}\n`)),
+    progress: opts.progress,
+    hint: GPT2_LOCAL_COPY_HINT,
+  };
+  const encoder = await fetchCached(GPT2_VOCAB.encoder, join(folder, 'encoder.json'), download);
+  const merges = await fetchCached(GPT2_VOCAB.merges, join(folder, 'vocab.bpe'), download);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const tokenizer = GPT2Tokenizer.fromVocabFiles(decoder.decode(encoder.bytes), decoder.decode(merges.bytes), {
+    encoder: encoder.source,
+    merges: merges.source,
+  });
+  return { tokenizer, source: folder };
+}
+
+/** GPT-2's tokenizer from a folder holding encoder.json and vocab.bpe, or vocab.json and merges.txt. */
+export function readGpt2Folder(folder: string): GPT2Tokenizer {
+  const pair = FILE_PAIRS.find((p) => existsSync(join(folder, p.encoder)) || existsSync(join(folder, p.merges)));
+  if (pair === undefined) {
+    throw new TsgptError(`${folder} holds neither encoder.json and vocab.bpe nor vocab.json and merges.txt (GPT-2's vocabulary files)`);
+  }
+  for (const name of [pair.encoder, pair.merges]) {
+    const path = join(folder, name);
+    if (!existsSync(path)) {
+      const other = name === pair.encoder ? pair.merges : pair.encoder;
+      throw new TsgptError(`${folder} has ${other} but not ${name}; GPT-2's vocabulary needs both`);
+    }
+  }
+  const encoder = join(folder, pair.encoder);
+  const merges = join(folder, pair.merges);
+  return GPT2Tokenizer.fromVocabFiles(readTextBounded(encoder, MAX_FILE_BYTES), readTextBounded(merges, MAX_FILE_BYTES), {
+    encoder,
+    merges,
+  });
+}
