@@ -125,37 +125,71 @@ export interface LossReport {
 
 /** The loss with and without the memory over positions [from, to) of the evidence, for one scoring. */
 export function lossWithMemory(ev: Evidence, s: MemoryScoring, from = 0, to = ev.positions): LossReport {
-  let base = 0,
-    mixed = 0;
-  const ranked: { score: number; match: number; hit: number }[] = [];
-  for (let p = from; p < to; p++) {
-    ranked.length = 0;
+  const { pMem, lambda } = memoryTerms(ev, rank(ev, s.matchBonus), s);
+  return mixedLoss(ev, pMem, (p) => lambda[p]!, from, to);
+}
+
+/**
+ * Each position's candidates, best first by attention score plus bonus times shared context: their places in
+ * the evidence, in rows of ev.width (a row ends at the first -1).
+ */
+function rank(ev: Evidence, bonus: number): Int16Array {
+  const order = new Int16Array(ev.positions * ev.width).fill(-1);
+  const total = new Float64Array(ev.width);
+  const row: number[] = [];
+  for (let p = 0; p < ev.positions; p++) {
+    row.length = 0;
     for (let c = 0; c < ev.width; c++) {
       const at = p * ev.width + c;
       if (ev.score[at] === -Infinity) break;
-      ranked.push({ score: ev.score[at]! + s.matchBonus * ev.match[at]!, match: ev.match[at]!, hit: ev.hit[at]! });
+      total[c] = ev.score[at]! + bonus * ev.match[at]!;
+      row.push(c);
     }
-    ranked.sort((a, b) => b.score - a.score);
-    const top = ranked.slice(0, s.k);
-    let pMem = 0,
-      lambda = 0;
-    if (top.length > 0) {
-      const max = top[0]!.score;
-      let sum = 0,
-        hit = 0,
-        longest = 0;
-      for (const n of top) {
-        const w = Math.exp((n.score - max) / s.temperature);
-        sum += w;
-        if (n.hit) hit += w;
-        if (n.match > longest) longest = n.match;
-      }
-      pMem = hit / sum;
-      lambda = s.matchBonus > 0 && longest >= s.matchMin ? s.matchLambda : s.lambda;
+    row.sort((a, b) => total[b]! - total[a]! || a - b);
+    order.set(row, p * ev.width);
+  }
+  return order;
+}
+
+/**
+ * For one ranking and one (k, temperature): each position's memory probability of the right token, and the
+ * lambda its gate gives (0 where the memory found nothing).
+ */
+function memoryTerms(ev: Evidence, order: Int16Array, s: MemoryScoring): { pMem: Float64Array; lambda: Float64Array } {
+  const pMem = new Float64Array(ev.positions),
+    lambda = new Float64Array(ev.positions);
+  for (let p = 0; p < ev.positions; p++) {
+    const base = p * ev.width;
+    const first = order[base]!;
+    if (first < 0) continue;
+    const max = ev.score[base + first]! + s.matchBonus * ev.match[base + first]!;
+    let sum = 0,
+      hit = 0,
+      longest = 0;
+    for (let j = 0; j < s.k && j < ev.width; j++) {
+      const c = order[base + j]!;
+      if (c < 0) break;
+      const at = base + c;
+      const w = Math.exp((ev.score[at]! + s.matchBonus * ev.match[at]! - max) / s.temperature);
+      sum += w;
+      if (ev.hit[at]) hit += w;
+      if (ev.match[at]! > longest) longest = ev.match[at]!;
     }
-    const pm = ev.pModel[p]!;
+    pMem[p] = hit / sum;
+    lambda[p] = s.matchBonus > 0 && longest >= s.matchMin ? s.matchLambda : s.lambda;
+  }
+  return { pMem, lambda };
+}
+
+/** Mean negative log-probability over [from, to), alone and mixed with the memory by lambdaAt(p). */
+function mixedLoss(ev: Evidence, pMem: Float64Array, lambdaAt: (p: number) => number, from: number, to: number): LossReport {
+  let base = 0,
+    mixed = 0;
+  for (let p = from; p < to; p++) {
+    const pm = ev.pModel[p]!,
+      l = lambdaAt(p);
     base -= Math.log(pm);
-    mixed -= Math.log(lambda * pMem + (1 - lambda) * pm);
+    mixed -= Math.log(l * pMem[p]! + (1 - l) * pm);
   }
   const n = to - from;
   return { loss: base / n, lossWithMemory: mixed / n, positions: n };
@@ -172,21 +206,28 @@ export interface SweepResult {
 
 /**
  * Tries every combination of the grid on the first half of the positions, keeps the lowest loss with the
- * memory, and reports that setting on the second half, which took no part in choosing it.
+ * memory, and reports that setting on the second half, which took no part in choosing it. The ranking is made
+ * once per bonus and the memory's probabilities once per (bonus, k, temperature): lambdas cost one pass each.
  */
 export function sweep(ev: Evidence, base: MemoryScoring, grid: SweepGrid = defaultGrid(base)): SweepResult {
   const half = ev.positions >> 1;
   let best: { scoring: MemoryScoring; report: LossReport } | null = null;
   let tried = 0;
-  for (const k of grid.k) {
-    for (const temperature of grid.temperature) {
-      for (const matchBonus of grid.matchBonus) {
+  for (const matchBonus of grid.matchBonus) {
+    const order = rank(ev, matchBonus);
+    for (const k of grid.k) {
+      for (const temperature of grid.temperature) {
+        // Marks for what the gate does at each position: 1 opens it (matchLambda), 0.5 leaves it shut (lambda),
+        // 0 is a memory that found nothing (no share at all).
+        const probe = { ...base, k, temperature, matchBonus, lambda: 0.5, matchLambda: 1 };
+        const { pMem, lambda: gate } = memoryTerms(ev, order, probe);
         for (const lambda of grid.lambda) {
           for (const matchLambda of matchBonus > 0 ? grid.matchLambda : [lambda]) {
-            const scoring = { ...base, k, temperature, matchBonus, lambda, matchLambda };
-            const report = lossWithMemory(ev, scoring, 0, half);
+            const report = mixedLoss(ev, pMem, (p) => (gate[p] === 1 ? matchLambda : gate[p] === 0 ? 0 : lambda), 0, half);
             tried++;
-            if (best === null || report.lossWithMemory < best.report.lossWithMemory) best = { scoring, report };
+            if (best === null || report.lossWithMemory < best.report.lossWithMemory) {
+              best = { scoring: { ...base, k, temperature, matchBonus, lambda, matchLambda }, report };
+            }
           }
         }
       }

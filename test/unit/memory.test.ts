@@ -8,6 +8,7 @@ import { GPT, type GPTConfig } from '../../src/models/gpt.js';
 import { buildMemory } from '../../src/memory/build_memory.js';
 import { contextOrder, longestMatches, MAX_MATCH, matchLength } from '../../src/memory/context_index.js';
 import { exactSearch } from '../../src/memory/exact_search.js';
+import { collectEvidence, lossWithMemory, sweep } from '../../src/memory/memory_eval.js';
 import type { MemoryScoring } from '../../src/memory/memory_config.js';
 import { memoryMixer } from '../../src/memory/memory_mixer.js';
 import { generate } from '../../src/sample/generate.js';
@@ -156,6 +157,40 @@ test('sampling with a memory: a passage the model cannot know is recalled from a
   ];
   assert.notDeepEqual(run(), expected, 'the model alone does not know the passage');
   assert.deepEqual(run(memoryMixer(memory, { ...memory.config.scoring, matchBonus: 1, matchMin: 12, matchLambda: 0.95 })), expected);
+  memory.dispose();
+  model.dispose();
+});
+
+test('memory eval: the evidence gives the loss alone as forward() does, and the sweep reports what it chose', () => {
+  const model = tinyModel();
+  const memory = buildMemory(model, randomTokens(300, 9, 21), { tokenizer, source: 'x', textSha256: SHA, weightsSha256: SHA });
+  const text = randomTokens(60, 9, 22);
+  const ev = collectEvidence(model, memory, text, { kMax: 16, stride: 8 });
+  // The model's own loss over the text: windows of the block size, each position read with the context its window gives.
+  const off = lossWithMemory(ev, { ...memory.config.scoring, k: 16, lambda: 0, matchBonus: 0 });
+  assert.equal(off.positions, 59);
+  assert.equal(off.lossWithMemory, off.loss, 'lambda 0 leaves the model alone');
+  const first = tidy(() =>
+    noGrad(() => {
+      model.eval();
+      const { logits } = model.forwardHidden(intTensor(Array.from(text.subarray(0, 8)), [1, 8]), 'ffn_input');
+      const row = Array.from(logits.data.subarray(0, 9));
+      const max = Math.max(...row);
+      return -(row[text[1]!]! - max - Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0)));
+    }),
+  );
+  assert.ok(Math.abs(lossWithMemory(ev, { ...memory.config.scoring, k: 16, lambda: 0 }, 0, 1).loss - first) < 1e-9);
+  const grid = { k: [4, 16], temperature: [0.5, 2], lambda: [0.2, 0.6], matchBonus: [0, 0.5], matchLambda: [0.9] };
+  const result = sweep(ev, { ...memory.config.scoring, k: 16 }, grid);
+  assert.equal(result.tried, 2 * 2 * 2 * (1 + 1));
+  assert.deepEqual(result.tuned, lossWithMemory(ev, result.best, 0, 29));
+  assert.deepEqual(result.reported, lossWithMemory(ev, result.best, 29, 59));
+  for (const k of grid.k) {
+    for (const temperature of grid.temperature) {
+      const s = { ...result.best, k, temperature };
+      assert.ok(lossWithMemory(ev, s, 0, 29).lossWithMemory >= result.tuned.lossWithMemory - 1e-12, 'nothing in the grid beats the choice');
+    }
+  }
   memory.dispose();
   model.dispose();
 });
