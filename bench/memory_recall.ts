@@ -4,6 +4,7 @@
  * completion's exact-match rate by the model alone and with the document as its memory.
  *
  *   node dist/bench/memory_recall.js --from runs/baby [--documents 100] [--length 3000] [--data PATH] [--json]
+ *                                    [--match-bonus B]   (0: plain kNN-LM, no exact-context matching)
  */
 import { readFileSync } from 'node:fs';
 import { enableRelaxedSimd } from '../src/cli/wasm_flags.js';
@@ -31,8 +32,10 @@ const validation = text.slice(Math.floor(text.length * 0.9));
 const count = Number(option('documents', '100'));
 const docs = recallDocuments(validation, count, { length: Number(option('length', '3000')) });
 const started = performance.now();
+const bonus = option('match-bonus');
 const result = measureRecall(run.model, run.tokenizer, docs, {
   weightsSha256: run.weightsSha256,
+  scoring: bonus === undefined ? {} : { matchBonus: Number(bonus) },
   onDocument: (done) => process.stderr.write(`\rdocument ${done}/${count}`),
 });
 process.stderr.write('\n');
