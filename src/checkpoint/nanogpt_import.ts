@@ -290,7 +290,7 @@ export function buildNanoGptRun(ckpt: NanoGptCheckpoint, vocabSize: number, labe
       "of nanoGPT's parameters for these model_args",
     );
     params.forEach(([, t], i) => t.data.set(values[i]!));
-    const optimizerStep = ckpt.optimizer === null ? 0 : loadMoments(ckpt.optimizer, optimizer, cut, fail);
+    const optimizerStep = ckpt.optimizer === null ? 0 : loadMoments(ckpt.optimizer, optimizer, cut, label, fail);
     const seed = run.seed;
     const state: ResumeState = {
       step: ckpt.iterNum,
@@ -324,6 +324,7 @@ function loadMoments(
   opt: NonNullable<NanoGptCheckpoint['optimizer']>,
   optimizer: AdamW,
   cut: (t: TorchTensor, name: string) => TorchTensor,
+  label: string,
   fail: (problem: string) => never,
 ): number {
   const decayed = optimizer.states.filter((s) => s.decay);
@@ -358,7 +359,7 @@ function loadMoments(
     }
   });
   if (opt.state.size !== order.length) fail(`optimizer.state holds ${opt.state.size} entries for ${order.length} parameters`);
-  const values = checkTensors(stored, expected, 'optimizer.state (m: exp_avg, v: exp_avg_sq)', 'moment(s)');
+  const values = checkTensors(stored, expected, `${label}: optimizer.state (m: exp_avg, v: exp_avg_sq)`, 'moment(s)');
   order.forEach((s, i) => {
     const v = values[2 * i + 1]!;
     if (v.some((x) => x < 0)) fail(`optimizer.state: the exp_avg_sq of ${s.name} holds a negative value`);
