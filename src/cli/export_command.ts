@@ -66,8 +66,13 @@ export async function exportCommand(args: readonly string[]): Promise<void> {
       `  python sample.py --out_dir=${out}`,
       `and train on (train.py reads data/${r.dataset}/train.bin and val.bin, made as data/shakespeare_char/prepare.py makes them):`,
       `  python train.py --init_from=resume --out_dir=${out} --dataset=${r.dataset} ${trainFlags(r.file.run)}`,
-      'On a CPU add --device=cpu --compile=False to both. tsgpt computes GELU by its tanh approximation and nanoGPT exactly:',
-      'the two differ by at most 0.00047 at any input, so the losses agree closely but not to the bit.',
+      'On a CPU add --device=cpu --compile=False to both.',
+      ...((r.file.model as { activation?: string }).activation === 'gelu'
+        ? []
+        : [
+            'This run computes GELU by its tanh approximation and nanoGPT exactly: the two differ by at most 0.00047 at any',
+            'input, so losses agree closely but not to the bit.',
+          ]),
     ].join('\n') + '\n',
   );
 }

@@ -58,7 +58,9 @@ export async function importCommand(args: readonly string[]): Promise<void> {
       `imported ${ckpt} into ${run}: step ${r.checkpoint.iterNum}, ${loss}; ${a.nLayer} layers, ${a.nHead} heads, width ${a.nEmbd}, ` +
         `block ${a.blockSize}, vocabulary ${a.vocabSize} (from ${r.vocabulary})`,
       ...r.notes.map((n) => `note: ${n}`),
-      "note: nanoGPT's model.py computes GELU exactly and tsgpt by its tanh approximation (at most 0.00047 apart)",
+      ...((r.file.model as { activation?: string }).activation === 'gelu'
+        ? []
+        : ["note: nanoGPT's model.py computes GELU exactly and tsgpt by its tanh approximation (at most 0.00047 apart)"]),
       `sample:  tsgpt sample --from ${run}`,
       `resume:  ${resume} --max-iters N`,
     ].join('\n') + '\n',
