@@ -10,6 +10,7 @@ import { TsgptError } from '../errors.js';
 import { ATTENTION_HELP, attentionCommand } from './attention_command.js';
 import { BENCH_HELP, benchCommand } from './bench_command.js';
 import { LADDER_HELP, ladderCommand } from './ladder_command.js';
+import { HEAD_COMMAND, HEAD_HELP, memoryHeadCommand } from './memory_head_command.js';
 import { PLOT_HELP, plotCommand } from './plot_command.js';
 import { REPORT_HELP, reportCommand } from './report_command.js';
 import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
@@ -26,6 +27,12 @@ const COMMANDS: Record<string, { run: (args: readonly string[]) => Promise<void>
   report: { run: reportCommand, summary: 'write a self-contained HTML report of a run folder', help: REPORT_HELP },
   ladder: { run: ladderCommand, summary: 'train each stage of the lecture and compare their losses', help: LADDER_HELP },
   bench: { run: benchCommand, summary: 'time training steps and sampling of a preset on this machine', help: BENCH_HELP },
+  // For now a command of its own; it moves under `tsgpt memory` as train-head.
+  [HEAD_COMMAND]: {
+    run: memoryHeadCommand,
+    summary: 'train a retrieval head (W_q, W_k, temperature) on pairs of vectors',
+    help: HEAD_HELP,
+  },
 };
 
 /** Options every command takes; main() reads and removes them before the command sees its arguments. */
