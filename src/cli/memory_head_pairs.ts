@@ -64,7 +64,13 @@ export async function runSource(o: RunPairOptions): Promise<PairSource> {
     const text = textPairs(o.set, corpus.text, new Rng(o.seed), { count: o.count, damage: o.damage });
     const started = performance.now();
     const passages = [...text.queries, ...text.items];
-    const states = passageStates(model, tokenizer, passages, o.point);
+    // A line every tenth of the way: reading thousands of passages takes a minute or more on a CPU.
+    let shown = 0;
+    const states = passageStates(model, tokenizer, passages, o.point, (done, total) => {
+      if (done < total && done < shown + total / 10) return;
+      shown = done;
+      o.log(`reading passages through ${o.run}'s model: ${done}/${total}`);
+    });
     const n = text.queries.length,
       w = states.width;
     o.log(`read ${passages.length} passages through ${o.run}'s model in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -84,7 +84,10 @@ test('on a synthetic set: recall raised, a summary, the head exported, the same 
 
 test("on a tiny run's own states: damaged lines read by its model, the run's weights named in the file", () => {
   const run = makeTinyRun(dir, 'run');
-  const r = parsed(head(['--from', run, '--count', '60', ...SMALL, '--batch', '32', '--out', 'run-head.safetensors', '--json']));
+  const raw = head(['--from', run, '--count', '60', ...SMALL, '--batch', '32', '--out', 'run-head.safetensors', '--json']);
+  const r = parsed(raw);
+  // 60 queries and 60 items read through the model, with the count shown as it goes.
+  assert.match(raw.stderr, /reading passages through .*run's model: 120\/120\n/);
   assert.equal(r.width, 16);
   assert.match(r.source, /^60 damaged-lines pairs from .*tiny-corpus\.txt, read by .*run's model at ffn_input \(width 16\)$/);
   assert.equal(r.held_out_pairs, 12);
