@@ -3,6 +3,8 @@
  *   build   stream a text through the model and keep every position's hidden state as a key
  *   eval    the loss on a text with and without the memory; --sweep tunes the scoring on half of it
  *   search  which stored passages a query attends to, with weights that sum to 1 (and an HTML page)
+ *   index   the memory's keys in LanceDB (IVF-PQ or IVF-flat), for search --index lancedb
+ *   train-head  a retrieval head (W_q, W_k, temperature) trained on pairs: memory_head_command.ts
  */
 import { createHash } from 'node:crypto';
 import { TsgptError } from '../errors.js';
@@ -13,13 +15,16 @@ import { passages } from '../memory/passages.js';
 import { memorySearchPage } from '../viz/memory_page.js';
 import type { MemoryScoring } from '../memory/memory_config.js';
 import { loadCorpus } from '../node/corpus.js';
-import { readMemoryConfig, saveMemory } from '../node/memory_folder.js';
+import { loadMemory, readMemoryConfig, saveMemory } from '../node/memory_folder.js';
 import { type LoadedRun, loadRun } from '../node/run_folder.js';
 import { writeTextFile } from '../node/atomic_write.js';
+import { buildLanceIndex, LANCE_FOLDER, type LanceIndexKind, openLanceIndex } from '../node/lance_index.js';
+import type { SearchResult } from '../memory/exact_search.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { type FlagSpec, type FlagValue, formatFlagHelp, parseFlags } from './flags.js';
 import { MEMORY_SCORING_FLAGS, openMemoryFor, scoringFromFlags, scoringOverrides } from './memory_flags.js';
 import { CountBar } from './progress.js';
+import { HEAD_HELP, memoryHeadCommand } from './memory_head_command.js';
 import { writeStdout } from './stdout.js';
 import { encodeOptionsFromFlags, unknownCharacterFlags } from './text_flags.js';
 
@@ -68,14 +73,59 @@ const SEARCH_FLAGS: FlagSpec[] = [
   { name: 'k', type: 'int', min: 1, max: 10000, help: 'passages to show', defaultText: '10' },
   { name: 'html', type: 'string', metavar: 'FILE', help: 'also write an HTML page of the passages, shaded by weight' },
   { name: 'json', type: 'bool', help: 'print one JSON object' },
+  {
+    name: 'index',
+    type: 'string',
+    choices: ['exact', 'lancedb'],
+    help: "where the nearest keys come from: every key scored, or the memory's LanceDB index (tsgpt memory index)",
+    defaultText: 'exact',
+  },
+  {
+    name: 'nprobes',
+    type: 'int',
+    min: 1,
+    max: 1e6,
+    help: 'LanceDB partitions read per query (more: fewer keys missed)',
+    defaultText: '20',
+  },
   ...TEXT_FLAGS,
   ...MEMORY_SCORING_FLAGS.filter((f) => f.name !== 'memory-k' && f.name !== 'memory-lambda' && f.name !== 'memory-match-lambda'),
+  { name: 'help', type: 'bool', help: 'show this help' },
+];
+
+const INDEX_FLAGS: FlagSpec[] = [
+  { name: 'memory', type: 'string', metavar: 'MEM', help: 'memory folder to index (required)' },
+  {
+    name: 'kind',
+    type: 'string',
+    choices: ['ivf_pq', 'ivf_flat'],
+    help: 'ivf_pq compresses keys into codes (small, approximate); ivf_flat keeps them whole (exact within the partitions read)',
+    defaultText: 'ivf_pq',
+  },
+  {
+    name: 'partitions',
+    type: 'int',
+    min: 1,
+    max: 1 << 20,
+    help: 'IVF partitions the keys are clustered into',
+    defaultText: 'about sqrt(keys)',
+  },
+  {
+    name: 'sub-vectors',
+    type: 'int',
+    min: 1,
+    max: 65536,
+    help: 'PQ sub-vectors a key is compressed into (divides the width)',
+    defaultText: 'width / 8',
+  },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
 export const MEMORY_HELP = `Usage: tsgpt memory build --from RUN --text FILE --out MEM [options]
        tsgpt memory eval --from RUN --memory MEM --text FILE [--sweep] [--json] [options]
        tsgpt memory search --memory MEM --query TEXT [--k N] [--html FILE] [--json] [options]
+       tsgpt memory index --memory MEM [--kind ivf_pq|ivf_flat] [--partitions N] [--sub-vectors M]
+       tsgpt memory train-head (--synthetic | --from RUN | --queries FILE --items FILE) [options]   (--help for its own)
 
 A memory of text that a run's model reads by attention, beyond its context window (kNN-LM): every position's
 hidden state is a key, the token that followed it the value. Sample with it: tsgpt sample --from RUN --memory MEM.
@@ -87,17 +137,25 @@ eval:
 ${formatFlagHelp(EVAL_FLAGS)}
 
 search:
-${formatFlagHelp(SEARCH_FLAGS)}`;
+${formatFlagHelp(SEARCH_FLAGS)}
+
+index (a LanceDB index inside the memory folder; needs the optional package @lancedb/lancedb):
+${formatFlagHelp(INDEX_FLAGS)}
+
+train-head:
+${HEAD_HELP}`;
 
 export async function memoryCommand(args: readonly string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'build') return build(parseFlags(rest, BUILD_FLAGS, 'memory build'));
   if (sub === 'eval') return evaluate(parseFlags(rest, EVAL_FLAGS, 'memory eval'));
   if (sub === 'search') return search(parseFlags(rest, SEARCH_FLAGS, 'memory search'));
+  if (sub === 'index') return index(parseFlags(rest, INDEX_FLAGS, 'memory index'));
+  if (sub === 'train-head') return memoryHeadCommand(rest);
   throw new TsgptError(
     sub === undefined
-      ? 'tsgpt memory needs a subcommand: build, eval or search'
-      : `unknown memory subcommand "${sub}": use build, eval or search`,
+      ? 'tsgpt memory needs a subcommand: build, eval, search, index or train-head'
+      : `unknown memory subcommand "${sub}": use build, eval, search, index or train-head`,
   );
 }
 
@@ -192,9 +250,13 @@ async function evaluate(flags: Map<string, FlagValue>): Promise<void> {
     const bar = new CountBar('measuring', tokens.length - 1, process.stderr);
     const evidence = collectEvidence(run.model, memory, tokens, {
       kMax: sweeping ? Math.max(scoring.k, Math.min(128, memory.count)) : scoring.k,
-      onProgress: (done) => bar.update(done),
+      onProgress: (done) => {
+        bar.update(done);
+        if (done < memory.count) return;
+        bar.finish();
+        log('training the index (k-means over the keys): the long part');
+      },
     });
-    bar.finish();
     // Bits per character, so tokenizers compare: nats per token, times tokens per character, over ln 2.
     const perChar = (tokens.length - 1) / Math.max(1, characters) / Math.LN2;
     const describeReport = (r: LossReport, s: MemoryScoring) => ({
@@ -270,7 +332,16 @@ async function search(flags: Map<string, FlagValue>): Promise<void> {
     } finally {
       decoder.dispose();
     }
-    const found = memory.neighbours(hidden, [ids], scoring);
+    let dense: SearchResult | undefined;
+    if (flags.get('index') === 'lancedb') {
+      const keyIndex = await openLanceIndex(memDir, memory, { nprobes: flags.get('nprobes') as number | undefined });
+      try {
+        dense = await keyIndex.search(hidden, scoring.k, scoring.score);
+      } finally {
+        await keyIndex.close();
+      }
+    }
+    const found = memory.neighbours(hidden, [ids], scoring, dense);
     const hits = passages(memory, run.tokenizer, found, 0, scoring.temperature);
     if (flags.get('json') === true) writeStdout(`${JSON.stringify({ query, memory: memDir, passages: hits })}\n`);
     else {
@@ -287,5 +358,31 @@ async function search(flags: Map<string, FlagValue>): Promise<void> {
   } finally {
     memory.dispose();
     run.model.dispose();
+  }
+}
+
+async function index(flags: Map<string, FlagValue>): Promise<void> {
+  const memDir = required(flags, 'memory', 'index');
+  const memory = loadMemory(memDir);
+  try {
+    const bar = new CountBar('writing', memory.count, process.stderr, 'keys');
+    const config = await buildLanceIndex(memDir, memory, {
+      score: memory.config.scoring.score,
+      kind: flags.get('kind') as LanceIndexKind | undefined,
+      partitions: flags.get('partitions') as number | undefined,
+      subVectors: flags.get('sub-vectors') as number | undefined,
+      onProgress: (done) => {
+        bar.update(done);
+        if (done < memory.count) return;
+        bar.finish();
+        log('training the index (k-means over the keys): the long part');
+      },
+    });
+    writeStdout(
+      `indexed ${config.count.toLocaleString('en-US')} keys of width ${config.width} in ${config.build_seconds} s: ` +
+        `${config.kind}, ${config.partitions} partitions, ${config.sub_vectors} sub-vectors, ${config.score} score, in ${memDir}/${LANCE_FOLDER}\n`,
+    );
+  } finally {
+    memory.dispose();
   }
 }

@@ -18,17 +18,19 @@ export class ProgressBar {
     private readonly total: number,
     private readonly stream: ProgressStream,
     private readonly firstStep = 0,
+    /** What update()'s count measures, for the rate's label (tokens, pairs). */
+    private readonly unit = 'tok',
   ) {
     this.every = Math.max(1, Math.round(total / 20));
   }
 
-  /** Called after each step with the time it took (ms) and the tokens it processed. */
+  /** Called after each step with the time it took (ms) and the tokens (or other units) it processed. */
   update(step: number, loss: number, stepMs: number, tokens: number): void {
     // A moving average: the ETA follows the current speed without jumping with every step.
     this.msPerStep = this.msPerStep === null ? stepMs : 0.9 * this.msPerStep + 0.1 * stepMs;
     const tokensPerSec = (tokens / this.msPerStep) * 1000;
     const eta = formatDuration(((this.total - step) * this.msPerStep) / 1000);
-    const fields = `loss ${loss.toFixed(4)} | ${Math.round(tokensPerSec).toLocaleString('en-US')} tok/s | ETA ${eta}`;
+    const fields = `loss ${loss.toFixed(4)} | ${Math.round(tokensPerSec).toLocaleString('en-US')} ${this.unit}/s | ETA ${eta}`;
     const counter = `step ${step}/${this.total}`;
     if (this.stream.isTTY) {
       const width = Math.max(10, Math.min(30, (this.stream.columns ?? 100) - counter.length - fields.length - 8));

@@ -15,7 +15,7 @@
 import type { Tensor } from '../engine/tensor.js';
 import { TsgptError } from '../errors.js';
 import { longestMatches, matchLength } from './context_index.js';
-import { exactSearch, keyNorms } from './exact_search.js';
+import { exactSearch, keyNorms, type SearchResult } from './exact_search.js';
 import { memoryDistribution, scoreScale } from './knn.js';
 import { checkScoring, type MemoryConfig, type MemoryScoring } from './memory_config.js';
 
@@ -75,9 +75,10 @@ export class Memory {
    * Each query's candidates: its k best keys by attention score and, with the context bonus on, the k
    * positions whose contexts agree longest with the query's (at least matchMin tokens), each with its scaled
    * attention score (no bonus) and the tokens of context it shares. `contexts` are the queries' tokens so far,
-   * the last one the token at the query's position.
+   * the last one the token at the query's position. `dense` gives the k best keys found elsewhere (a vector
+   * database's proposals, rescored exactly: see key_index.ts) instead of the exact search.
    */
-  candidates(queries: Float32Array, contexts: readonly ArrayLike<number>[], scoring: MemoryScoring): Candidate[][] {
+  candidates(queries: Float32Array, contexts: readonly ArrayLike<number>[], scoring: MemoryScoring, dense?: SearchResult): Candidate[][] {
     checkScoring(scoring, 'memory scoring', this.count);
     const d = this.width,
       Q = contexts.length,
@@ -86,7 +87,9 @@ export class Memory {
     const scale = scoreScale(scoring.score, d);
     const l2 = scoring.score === 'l2';
     if (l2 && this.norms === null) this.norms = keyNorms(this.keys);
-    const dense = exactSearch(this.keys, queries, k, scoring.score, { keyNorms: this.norms ?? undefined });
+    if (dense !== undefined && dense.indices.length !== Q * k)
+      throw new RangeError(`memory: ${dense.indices.length} results given for ${Q} queries of ${k}`);
+    dense ??= exactSearch(this.keys, queries, k, scoring.score, { keyNorms: this.norms ?? undefined });
     const keys = this.keys.data;
     const matching = scoring.matchBonus > 0;
     return contexts.map((context, q) => {
@@ -113,7 +116,7 @@ export class Memory {
   }
 
   /** The k best neighbours of each query by attention score plus context bonus (see candidates()). */
-  neighbours(queries: Float32Array, contexts: readonly ArrayLike<number>[], scoring: MemoryScoring): Neighbours {
+  neighbours(queries: Float32Array, contexts: readonly ArrayLike<number>[], scoring: MemoryScoring, dense?: SearchResult): Neighbours {
     const k = scoring.k,
       Q = contexts.length;
     const out: Neighbours = {
@@ -122,7 +125,7 @@ export class Memory {
       indices: new Int32Array(Q * k).fill(-1),
       matches: new Uint8Array(Q * k),
     };
-    this.candidates(queries, contexts, scoring).forEach((found, q) => {
+    this.candidates(queries, contexts, scoring, dense).forEach((found, q) => {
       const ranked = found.map((c) => ({ ...c, total: c.score + scoring.matchBonus * c.match }));
       ranked.sort((a, b) => b.total - a.total || a.index - b.index);
       ranked.slice(0, k).forEach((n, j) => {
@@ -159,7 +162,7 @@ export class Memory {
 }
 
 /** a . b, summed in float64. */
-function dot(a: Float32Array, b: Float32Array): number {
+export function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;

@@ -173,3 +173,39 @@ test('bad input: one line, a non-zero status, nothing written', () => {
   });
   refused(tsgpt('memory', 'search', '--memory', wrongWidth, '--query', 'to'), /"keys" is F32 \[2499,16\], expected F32 \[2499,32\]/);
 });
+
+test('memory index: LanceDB proposes, search rescores; with every partition read it finds what exact search finds', () => {
+  cpSync(join(dir, 'mem'), join(dir, 'mem-lance'), { recursive: true });
+  const noIndex = tsgpt('memory', 'search', '--memory', 'mem-lance', '--query', 'that is ', '--index', 'lancedb');
+  refused(noIndex, /has no LanceDB index; make one with tsgpt memory index/);
+
+  const built = tsgpt('memory', 'index', '--memory', 'mem-lance', '--kind', 'ivf_flat', '--partitions', '4');
+  assert.equal(built.code, 0, built.stderr);
+  assert.match(built.stdout, /indexed 2,499 keys of width 16 .*ivf_flat, 4 partitions/);
+  const index = JSON.parse(readFileSync(join(dir, 'mem-lance', 'lancedb', 'index.json'), 'utf8'));
+  const memory = JSON.parse(readFileSync(join(dir, 'mem-lance', 'config.json'), 'utf8'));
+  assert.equal(index.memory_sha256, memory.files['memory.safetensors'].sha256);
+
+  const search = (...extra: string[]) => {
+    const r = tsgpt('memory', 'search', '--memory', 'mem-lance', '--query', 'that is ', '--k', '6', '--json', ...extra);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout).passages;
+  };
+  type Hit = { index: number; value: string; match: number; score: number };
+  const viaIndex: Hit[] = search('--index', 'lancedb', '--nprobes', '4');
+  const exact: Hit[] = search();
+  const where = (hits: Hit[]) => hits.map((h) => [h.index, h.value, h.match]);
+  assert.deepEqual(where(viaIndex), where(exact), 'all 4 partitions read: the exact answer');
+  // Rescored in float64 against the kernel's float32 sums: the same scores to rounding.
+  viaIndex.forEach((h, i) => assert.ok(Math.abs(h.score - exact[i]!.score) < 1e-5, `${h.score} against ${exact[i]!.score}`));
+
+  // An index whose memory changed is refused, not used.
+  writeFileSync(join(dir, 'mem-lance', 'lancedb', 'index.json'), JSON.stringify({ ...index, memory_sha256: '1'.repeat(64) }));
+  refused(tsgpt('memory', 'search', '--memory', 'mem-lance', '--query', 'that is ', '--index', 'lancedb'), /was built for another memory/);
+  writeFileSync(join(dir, 'mem-lance', 'lancedb', 'index.json'), '{"format":');
+  refused(tsgpt('memory', 'search', '--memory', 'mem-lance', '--query', 'that is ', '--index', 'lancedb'), /index\.json: not valid JSON/);
+  refused(
+    tsgpt('memory', 'index', '--memory', 'mem-lance', '--kind', 'ivf_pq', '--sub-vectors', '5'),
+    /--sub-vectors 5 does not divide the keys' width 16/,
+  );
+});
