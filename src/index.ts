@@ -54,6 +54,20 @@ export { trainingStepFlops, forwardFlops } from './measure/flops.js';
 export { benchPreset, type BenchResult, type BenchOptions } from './measure/bench_preset.js';
 export * as viz from './viz/index.js';
 export { exactSearch, keyNorms, type SearchOptions, type SearchResult, type SearchScore } from './memory/exact_search.js';
+// A memory the model reads by attention (kNN-LM), how to measure and tune it, and a retrieval head to train.
+export { Memory, type Neighbours } from './memory/memory.js';
+export { buildMemory, calibrateTemperature, type BuildMemoryOptions } from './memory/build_memory.js';
+export { type MemoryConfig, type MemoryScoring, parseMemoryConfig } from './memory/memory_config.js';
+export { memoryMixer } from './memory/memory_mixer.js';
+export { collectEvidence, lossWithMemory, sweep, type Evidence, type LossReport, type SweepResult } from './memory/memory_eval.js';
+export { passages, type Passage } from './memory/passages.js';
+export { exactKeyIndex, rescoreProposals, recallAt, type KeyIndex } from './memory/key_index.js';
+export { RetrievalHead, type RetrievalHeadOptions } from './memory/retrieval_head.js';
+export { trainRetrievalHead, type HeadTrainingConfig } from './memory/retrieval_training.js';
+export { evaluateRetrieval, type RetrievalMetrics } from './memory/retrieval_metrics.js';
+export { makePairs, syntheticPairs, type VectorPairs } from './memory/vector_pairs.js';
+export { encodeRetrievalHead, decodeRetrievalHead } from './memory/retrieval_head_file.js';
+export { decodeNpy } from './io/npy.js';
 export {
   createWasmKernels,
   createWasmKernelsSync,

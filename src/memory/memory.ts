@@ -15,7 +15,9 @@
 import type { Tensor } from '../engine/tensor.js';
 import { TsgptError } from '../errors.js';
 import { longestMatches, matchLength } from './context_index.js';
+import type { NextTokenMixer } from '../sample/generate.js';
 import { exactSearch, keyNorms, type SearchResult } from './exact_search.js';
+import { memoryMixer } from './memory_mixer.js';
 import { memoryDistribution, scoreScale } from './knn.js';
 import { checkScoring, type MemoryConfig, type MemoryScoring } from './memory_config.js';
 
@@ -56,6 +58,11 @@ export class Memory {
     if (tokens.length !== count + 1 || order.length !== count) {
       throw new TsgptError(`the memory holds ${tokens.length} tokens and ${order.length} ordered positions for ${count} keys`);
     }
+  }
+
+  /** A mixer for generate's mix point with this memory and `scoring` (default: the recorded one). */
+  mixer(scoring: MemoryScoring = this.config.scoring): NextTokenMixer {
+    return memoryMixer(this, scoring);
   }
 
   get count(): number {

@@ -11,3 +11,5 @@ export { parseRunFile, type RunFile } from '../checkpoint/run_config.js';
 export { writeFileAtomicSync } from './atomic_write.js';
 export { exportToNanoGpt, importNanoGpt, type ExportOptions, type ImportOptions } from './nanogpt_files.js';
 export { spawnNodeKernelWorker, coreCount } from './kernel_threads.js';
+export { saveMemory, loadMemory, readMemoryConfig } from './memory_folder.js';
+export { buildLanceIndex, openLanceIndex, type LanceBuildOptions, type LanceSearchOptions } from './lance_index.js';

@@ -38,6 +38,11 @@ export interface GenerateOptions extends SamplingOptions {
   useCache?: boolean;
   /** Mixes another next-token distribution into the model's at each step. */
   mix?: NextTokenMixer;
+  /**
+   * A memory the model reads while it samples (src/memory/: kNN-LM), with its recorded scoring: the same as
+   * `mix: memoryMixer(memory)`. Ignored when `mix` is given.
+   */
+  memory?: { mixer(): NextTokenMixer };
 }
 
 /**
@@ -51,7 +56,8 @@ export function* generateBatch(model: LanguageModel, prompts: readonly ArrayLike
   if (length === 0) throw new RangeError('generate needs a prompt of at least one token');
   if (prompts.some((p) => p.length !== length)) throw new RangeError('generateBatch: prompts must have equal lengths');
   const { blockSize, vocabSize: V } = model;
-  const { mix, rng } = opts;
+  const { rng } = opts;
+  const mix = opts.mix ?? opts.memory?.mixer();
   const contexts = prompts.map((p) => Array.from(p));
   const decoder = model.decoder(B, { cache: opts.useCache, hidden: mix === undefined ? undefined : (mix.hiddenPoint ?? 'ffn_input') });
   const weights = new Float64Array(V),
