@@ -108,7 +108,7 @@ test('memory f16: half the file, the same neighbours to the eye', () => {
 });
 
 test('bad input: one line, a non-zero status, nothing written', () => {
-  refused(tsgpt('memory'), /needs a subcommand: build, eval or search/);
+  refused(tsgpt('memory'), /needs a subcommand: build, eval, search, index or train-head/);
   refused(tsgpt('memory', 'forget'), /unknown memory subcommand "forget"/);
   refused(tsgpt('memory', 'build', '--from', run, '--text', 'remember.txt'), /needs --out/);
   writeFileSync(join(dir, 'empty.txt'), '');
@@ -194,10 +194,11 @@ test('memory index: LanceDB proposes, search rescores; with every partition read
   type Hit = { index: number; value: string; match: number; score: number };
   const viaIndex: Hit[] = search('--index', 'lancedb', '--nprobes', '4');
   const exact: Hit[] = search();
-  const where = (hits: Hit[]) => hits.map((h) => [h.index, h.value, h.match]);
-  assert.deepEqual(where(viaIndex), where(exact), 'all 4 partitions read: the exact answer');
-  // Rescored in float64 against the kernel's float32 sums: the same scores to rounding.
-  viaIndex.forEach((h, i) => assert.ok(Math.abs(h.score - exact[i]!.score) < 1e-5, `${h.score} against ${exact[i]!.score}`));
+  // The same scores rank by rank (rescored in float64 against the kernel's float32 sums: equal to rounding).
+  // Indices may differ only among equal scores: this text repeats, so equal contexts give equal keys, and
+  // LanceDB returns any k of a tie where exact search takes the lowest positions.
+  assert.equal(viaIndex.length, exact.length);
+  viaIndex.forEach((h, i) => assert.ok(Math.abs(h.score - exact[i]!.score) < 1e-5, `rank ${i}: ${h.score} against ${exact[i]!.score}`));
 
   // An index whose memory changed is refused, not used.
   writeFileSync(join(dir, 'mem-lance', 'lancedb', 'index.json'), JSON.stringify({ ...index, memory_sha256: '1'.repeat(64) }));

@@ -159,7 +159,9 @@ test('sampling with a memory: a passage the model cannot know is recalled from a
   assert.deepEqual(run(memoryMixer(memory, { ...memory.config.scoring, matchBonus: 1, matchMin: 12, matchLambda: 0.95 })), expected);
   // generate(..., { memory }) is the memory with its recorded scoring at the mix point.
   const withMemory = [...generate(model, prompt, { maxNewTokens: 30, temperature: 1, rng: new Rng(3), memory })];
-  assert.deepEqual(withMemory, [...generate(model, prompt, { maxNewTokens: 30, temperature: 1, rng: new Rng(3), mix: memoryMixer(memory) })]);
+  assert.deepEqual(withMemory, [
+    ...generate(model, prompt, { maxNewTokens: 30, temperature: 1, rng: new Rng(3), mix: memoryMixer(memory) }),
+  ]);
   assert.notDeepEqual(withMemory, [...generate(model, prompt, { maxNewTokens: 30, temperature: 1, rng: new Rng(3) })]);
   memory.dispose();
   model.dispose();
