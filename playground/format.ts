@@ -21,3 +21,8 @@ export function duration(seconds: number): string {
 export function parameterCount(n: number): string {
   return n < 1e5 ? whole(n) : `${(n / 1e6).toFixed(2)}M`;
 }
+
+/** 1 -> "1 layer", 4 -> "4 layers". */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

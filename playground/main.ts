@@ -21,7 +21,7 @@ import {
 } from '../src/index.js';
 import { AttentionView } from './attention_view.js';
 import { acceptDrops, droppedFiles } from './folder_drop.js';
-import { duration, parameterCount, whole } from './format.js';
+import { count, duration, parameterCount, whole } from './format.js';
 import { LossChart } from './loss_chart.js';
 import { type PageOptions, pageOptions } from './page_options.js';
 
@@ -199,7 +199,7 @@ class Playground {
 
   private describeConfig(): void {
     const c = this.config();
-    const model = c.kind === 'bigram' ? 'a bigram table' : `${c.nLayer} layers, ${c.nHead} heads, width ${c.nEmbd}`;
+    const model = c.kind === 'bigram' ? 'a bigram table' : `${count(c.nLayer, 'layer')}, ${count(c.nHead, 'head')}, width ${c.nEmbd}`;
     const lr = c.decayLr ? `${c.learningRate} to ${c.minLr}, cosine` : `${c.learningRate}`;
     const extra = this.options.overridden.filter((f) => f !== 'max-iters');
     byId('config-line').textContent =
@@ -368,7 +368,7 @@ class Playground {
     const model =
       m.kind === 'bigram'
         ? `bigram table, context ${m.blockSize}`
-        : `GPT (${m.style}): ${m.nLayer} layers, ${m.nHead} heads, width ${m.nEmbd}, context ${m.blockSize}`;
+        : `GPT (${m.style}): ${count(m.nLayer, 'layer')}, ${count(m.nHead, 'head')}, width ${m.nEmbd}, context ${m.blockSize}`;
     const rows: [string, string][] = [
       ['model', `${model}; ${how}`],
       ['parameters', parameterCount(s.parameters)],
