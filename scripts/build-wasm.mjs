@@ -114,7 +114,8 @@ for (const v of variants) {
   const binary = await compile(v.features, v.shared);
   const end = WebAssembly.validate(binary) ? await check(binary, v.name, v.shared) : null;
   report.push(`${v.name} ${binary.length} B${end === null ? ' (not validated by this engine)' : `, static data ${MEMORY_BASE}..${end}`}`);
-  source += `/** The kernels compiled for ${v.what} (${binary.length} bytes), base64. */\nexport const ${v.name} =\n  '${b64(binary)}';\n`;
+  // Typed as string: left to inference, the declaration file would repeat the whole payload as a literal type.
+  source += `/** The kernels compiled for ${v.what} (${binary.length} bytes), base64. */\nexport const ${v.name}: string =\n  '${b64(binary)}';\n`;
 }
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, source);

@@ -34,7 +34,8 @@ export { splitTrainVal } from './data/split.js';
 
 export { AdamW, gradientNorm, type AdamWConfig } from './train/adamw.js';
 export { learningRateAt, type ScheduleConfig } from './train/schedule.js';
-export { PRESETS, modelConfigFor, type PresetName, type RunConfig } from './train/config.js';
+export { PRESETS, modelConfigFor, isPresetName, type PresetName, type RunConfig } from './train/config.js';
+export { HYPERPARAMETERS, type HyperparameterSpec } from './checkpoint/hyperparameters.js';
 export { Trainer, type StepReport, type EvalReport, type TrainerCallbacks, type TrainerState } from './train/trainer.js';
 
 export { generate, generateBatch, type GenerateOptions, type NextTokenMixer } from './sample/generate.js';
@@ -76,3 +77,38 @@ export {
   type WasmKernelOptions,
 } from './engine/wasm/wasm_kernels.js';
 export { serveKernels, type KernelWorker, type KernelWorkerInit, type SpawnKernelWorker } from './engine/wasm/thread_team.js';
+
+// In a browser: helper threads, training in a worker, run folders from Files, Blobs and zips.
+export {
+  createBrowserKernels,
+  spawnBrowserKernelWorker,
+  threadsFor,
+  crossOriginIsolated,
+  NOT_ISOLATED_NOTE,
+  type BrowserKernelOptions,
+  type BrowserKernels,
+} from './browser/threads.js';
+export { TrainingWorker, serveTrainingWorker, type TrainingWorkerOptions, type TrainCallbacks } from './browser/training_worker.js';
+export type {
+  ThreadReport,
+  ModelSummary,
+  SampleRequest,
+  AttentionResult,
+  TrainingOutcome,
+} from './browser/training_protocol.js';
+export {
+  readRunFolderFiles,
+  loadRunFromFiles,
+  loadRunFolder,
+  runFolderEntries,
+  runFolderZip,
+  type RunFolderInput,
+  type RunFolderFiles,
+  type RunFileSource,
+  type RunFolderContents,
+  type RunSnapshot,
+} from './browser/run_folder.js';
+export { parseRunFile, type RunFile } from './checkpoint/run_config.js';
+export { bestMetadata, type LoadedRun } from './checkpoint/run_files.js';
+export { encodeStoredZip, decodeStoredZip, readZip, type ZipEntry } from './io/zip.js';
+export { sha256Hex } from './io/sha256.js';

@@ -62,12 +62,13 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[], 
       }
     }
     if (values.has(name)) throw new TsgptError(`option --${name} is given twice`);
-    values.set(name, convert(spec, raw));
+    values.set(name, parseFlagValue(spec, raw));
   }
   return values;
 }
 
-function convert(spec: FlagSpec, raw: string): FlagValue {
+/** One option's value from its text, checked against its spec (the playground reads its address's options with it too). */
+export function parseFlagValue(spec: FlagSpec, raw: string): FlagValue {
   const bad = () => new TsgptError(`option --${spec.name} takes ${describeType(spec)}, got "${raw}"`);
   switch (spec.type) {
     case 'bool': {

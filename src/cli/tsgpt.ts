@@ -16,6 +16,7 @@ import { MEMORY_HELP, memoryCommand } from './memory_command.js';
 import { PLOT_HELP, plotCommand } from './plot_command.js';
 import { REPORT_HELP, reportCommand } from './report_command.js';
 import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
+import { SERVE_HELP, serveCommand } from './serve_command.js';
 import { TOKENIZE_HELP, tokenizeCommand } from './tokenize_command.js';
 import { TOKENIZER_HELP, tokenizerCommand } from './tokenizer_command.js';
 import { TRAIN_HELP, type TrainContext, trainCommand } from './train_command.js';
@@ -47,6 +48,7 @@ const COMMANDS: Record<
   tokenizer: { run: tokenizerCommand, summary: 'train a byte-level BPE tokenizer on a text (tokenizer train)', help: TOKENIZER_HELP },
   export: { run: exportCommand, summary: "write a run as nanoGPT's ckpt.pt (and meta.pkl), which its train.py resumes", help: EXPORT_HELP },
   import: { run: importCommand, summary: "make a run folder from nanoGPT's ckpt.pt, to sample from or train on", help: IMPORT_HELP },
+  serve: { run: serveCommand, summary: 'serve the playground: train, sample and look inside a model in your browser', help: SERVE_HELP },
 };
 
 /** Options every command takes; main() reads and removes them before the command sees its arguments. */
@@ -80,13 +82,17 @@ function version(): string {
 /**
  * The kernels every command runs on: WebAssembly SIMD (relaxed SIMD where this Node allows it) unless
  * TSGPT_KERNELS=reference asks for the plain TypeScript ones, which the tests compare everything against.
+ * TSGPT_SIMD=plain forces the build without fused multiply-add, whose bits are the same on every machine
+ * (a browser page asks for it with relaxed: false, or the playground's &simd=plain).
  */
 function selectKernels(threads: number): void {
   const choice = process.env.TSGPT_KERNELS || 'wasm';
   if (choice === 'reference') return;
   if (choice !== 'wasm') throw new TsgptError(`TSGPT_KERNELS must be "wasm" or "reference", got "${choice}"`);
-  enableRelaxedSimd();
-  setKernels(createWasmKernelsSync(undefined, { threads, spawnWorker: spawnNodeKernelWorker }));
+  const simd = process.env.TSGPT_SIMD || 'relaxed';
+  if (simd !== 'relaxed' && simd !== 'plain') throw new TsgptError(`TSGPT_SIMD must be "relaxed" or "plain", got "${simd}"`);
+  if (simd === 'relaxed') enableRelaxedSimd();
+  setKernels(createWasmKernelsSync(undefined, { threads, relaxed: simd === 'relaxed', spawnWorker: spawnNodeKernelWorker }));
 }
 
 /** Takes `--threads N` (or `--threads=N`) out of a command's arguments; returns the count and the rest. */

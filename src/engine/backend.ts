@@ -13,6 +13,11 @@ export interface Kernels extends KernelFunctions {
   readonly threads: number;
   /** Stops any helper threads (a backend without them need not have this). */
   dispose?(): void;
+  /**
+   * Helper threads that have started and are serving calls (not counting the calling thread); a helper that
+   * never starts (its script failed to load) is simply not counted, and the caller computes its share.
+   */
+  helpersRunning?(): number;
 }
 
 // Compile-time check that every reference kernel has its row's signature.

@@ -178,11 +178,11 @@ export class TorchFileWriter {
   /** The archive of `root`, its records under `name/` as torch.save names them after the file ("ckpt"). */
   finish(root: PyValue, name: string): Uint8Array {
     const entries: ZipEntry[] = [
-      { name: `${name}/data.pkl`, data: pickle(root) },
-      { name: `${name}/byteorder`, data: new TextEncoder().encode('little') },
+      { name: `${name}/data.pkl`, bytes: pickle(root) },
+      { name: `${name}/byteorder`, bytes: new TextEncoder().encode('little') },
     ];
-    this.storages.forEach((data, i) => entries.push({ name: `${name}/data/${i}`, data: littleEndianBytes(data) }));
-    entries.push({ name: `${name}/version`, data: new TextEncoder().encode('3\n') });
+    this.storages.forEach((data, i) => entries.push({ name: `${name}/data/${i}`, bytes: littleEndianBytes(data) }));
+    entries.push({ name: `${name}/version`, bytes: new TextEncoder().encode('3\n') });
     return encodeStoredZip(entries);
   }
 }

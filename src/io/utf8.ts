@@ -2,6 +2,7 @@
  * UTF-8 well-formedness, byte by byte: TextDecoder only says that a decode failed, and a byte-level tokenizer
  * must show bytes that are part of a character. Browser-safe.
  */
+import { TsgptError } from '../errors.js';
 
 /** The length of the well-formed UTF-8 sequence that starts at `i` (1 to 4), or 0 if the bytes there are not one. */
 export function utf8SequenceLength(bytes: Uint8Array, i: number): number {
@@ -38,4 +39,13 @@ export function invalidUtf8Offset(bytes: Uint8Array): number {
     i += n;
   }
   return -1;
+}
+
+/** `bytes` as text; invalid UTF-8 is refused in one line naming `label`, rather than silently replaced with U+FFFD. */
+export function decodeUtf8Text(bytes: Uint8Array, label: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new TsgptError(`${label} is not valid UTF-8 text`);
+  }
 }

@@ -1,6 +1,8 @@
 /**
- * Zip archives whose entries are stored, not compressed: the container torch.save (PyTorch 1.6 and later)
- * writes a checkpoint in. Pure TypeScript with no Node APIs, so a browser can read and write checkpoints too.
+ * Zip archives, as tsgpt needs them: the container torch.save (PyTorch 1.6 and later) writes a checkpoint in,
+ * entries stored and not compressed; and a run folder handed over as one file in a browser, written stored
+ * (safetensors barely compress) and read stored or deflated (what `zip -r` and a desktop's "compress" make).
+ * Pure TypeScript with no Node APIs, so a browser can read and write both.
  *
  *   local header (30 bytes) + name + extra field + the entry's bytes     for each entry
  *   central directory: one 46-byte record + name per entry
@@ -10,16 +12,19 @@
  * maps the file can view tensors in place. The reader trusts the central directory (PyTorch's local headers
  * leave the sizes and CRC to a trailing data descriptor) and treats every number in the file as hostile: each
  * offset and size is checked against the file before it is used, and an entry's CRC-32 before its bytes are
- * handed out.
+ * handed out. No ZIP64 (archives under 4 GiB), no encryption.
  */
 import { TsgptError } from '../errors.js';
 import { quote } from '../validate.js';
 import { crc32 } from './crc32.js';
 
 export interface ZipEntry {
+  /** The path inside the archive, with '/' between folders. */
   name: string;
-  data: Uint8Array;
+  bytes: Uint8Array;
 }
+
+export { crc32 };
 
 const LOCAL_HEADER = 0x04034b50;
 const CENTRAL_HEADER = 0x02014b50;
@@ -38,7 +43,7 @@ const MAX_U32 = 0xffffffff;
 const MAX_ENTRIES = 0xffff;
 
 /** A stored (uncompressed) zip archive of `entries`, in their order, each entry's bytes aligned to 64. */
-export function encodeStoredZip(entries: readonly ZipEntry[]): Uint8Array {
+export function encodeStoredZip(entries: readonly ZipEntry[]): Uint8Array<ArrayBuffer> {
   const encoder = new TextEncoder();
   const names = entries.map((e) => encoder.encode(e.name));
   if (new Set(entries.map((e) => e.name)).size !== entries.length) throw new Error('zip: duplicate entry names');
@@ -50,7 +55,7 @@ export function encodeStoredZip(entries: readonly ZipEntry[]): Uint8Array {
     const unpadded = at + LOCAL_HEADER_BYTES + names[i]!.length + 4;
     const padding = (ALIGNMENT - (unpadded % ALIGNMENT)) % ALIGNMENT;
     layout.push({ header: at, padding, data: unpadded + padding });
-    at = unpadded + padding + e.data.length;
+    at = unpadded + padding + e.bytes.length;
   });
   const directoryStart = at;
   const directoryBytes = names.reduce((sum, n) => sum + CENTRAL_HEADER_BYTES + n.length, 0);
@@ -60,7 +65,7 @@ export function encodeStoredZip(entries: readonly ZipEntry[]): Uint8Array {
   }
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
-  const crcs = entries.map((e) => crc32(e.data));
+  const crcs = entries.map((e) => crc32(e.bytes));
   entries.forEach((e, i) => {
     const { header, padding, data } = layout[i]!;
     const name = names[i]!;
@@ -71,8 +76,8 @@ export function encodeStoredZip(entries: readonly ZipEntry[]): Uint8Array {
     view.setUint16(p + 8, 0, true); // stored
     view.setUint32(p + 10, 0, true); // time and date: none, as PyTorch writes them
     view.setUint32(p + 14, crcs[i]!, true);
-    view.setUint32(p + 18, e.data.length, true);
-    view.setUint32(p + 22, e.data.length, true);
+    view.setUint32(p + 18, e.bytes.length, true);
+    view.setUint32(p + 22, e.bytes.length, true);
     view.setUint16(p + 26, name.length, true);
     view.setUint16(p + 28, 4 + padding, true);
     p += LOCAL_HEADER_BYTES;
@@ -81,7 +86,7 @@ export function encodeStoredZip(entries: readonly ZipEntry[]): Uint8Array {
     view.setUint16(p, PADDING_FIELD_ID, true);
     view.setUint16(p + 2, padding, true);
     out.fill(0x5a, p + 4, p + 4 + padding); // 'Z', PyTorch's filler
-    out.set(e.data, data);
+    out.set(e.bytes, data);
   });
   let p = directoryStart;
   entries.forEach((e, i) => {
@@ -93,8 +98,8 @@ export function encodeStoredZip(entries: readonly ZipEntry[]): Uint8Array {
     view.setUint16(p + 10, 0, true);
     view.setUint32(p + 12, 0, true);
     view.setUint32(p + 16, crcs[i]!, true);
-    view.setUint32(p + 20, e.data.length, true);
-    view.setUint32(p + 24, e.data.length, true);
+    view.setUint32(p + 20, e.bytes.length, true);
+    view.setUint32(p + 24, e.bytes.length, true);
     view.setUint16(p + 28, name.length, true);
     // Extra and comment lengths, disk number, attributes: all zero (the buffer is).
     view.setUint32(p + 42, layout[i]!.header, true);
@@ -111,8 +116,12 @@ export function encodeStoredZip(entries: readonly ZipEntry[]): Uint8Array {
 
 interface StoredEntry {
   start: number;
+  /** Bytes in the archive (packed) and once inflated (size): equal for a stored entry. */
+  packed: number;
   size: number;
   crc: number;
+  /** 0 stored, 8 deflated. */
+  method: number;
 }
 
 /** A stored zip archive read from bytes: its entry names, and each entry's bytes once its CRC-32 checks out. */
@@ -142,7 +151,7 @@ export class StoredZip {
   read(name: string): Uint8Array {
     const e = this.entries.get(name);
     if (e === undefined) throw new TsgptError(`${this.label}: the archive has no entry ${quote(name)}`);
-    const data = this.bytes.subarray(e.start, e.start + e.size);
+    const data = this.bytes.subarray(e.start, e.start + e.packed);
     if (!this.checked.has(name)) {
       if (crc32(data) !== e.crc) throw new TsgptError(`${this.label}: entry ${quote(name)} does not match its CRC-32: the file is damaged`);
       this.checked.add(name);
@@ -153,11 +162,43 @@ export class StoredZip {
 
 /** Reads the directory of a stored zip archive; every entry must lie within the file and be uncompressed. */
 export function decodeStoredZip(bytes: Uint8Array, label: string): StoredZip {
+  return new StoredZip(bytes, readDirectory(bytes, label, false), label);
+}
+
+/**
+ * The files of a zip archive, stored or deflated (folders, names ending in '/', left out), each checked
+ * against its CRC-32. Asynchronous because inflating goes through DecompressionStream (browsers, Node 20).
+ */
+export async function readZip(bytes: Uint8Array, label: string): Promise<ZipEntry[]> {
+  const files: ZipEntry[] = [];
+  for (const [name, e] of readDirectory(bytes, label, true)) {
+    if (name.endsWith('/')) continue;
+    const packed = bytes.subarray(e.start, e.start + e.packed);
+    const content = e.method === 0 ? packed : await inflateRaw(packed, label, name);
+    if (content.length !== e.size || crc32(content) !== e.crc) {
+      throw new TsgptError(`${label}: entry ${quote(name)} does not match its CRC-32: the file is damaged`);
+    }
+    files.push({ name, bytes: content });
+  }
+  return files;
+}
+
+async function inflateRaw(data: Uint8Array, label: string, name: string): Promise<Uint8Array> {
+  try {
+    const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch {
+    throw new TsgptError(`${label}: entry ${quote(name)} does not inflate: the file is damaged`);
+  }
+}
+
+/** Each entry's place, sizes and CRC-32 from the central directory, every number checked against the file. */
+function readDirectory(bytes: Uint8Array, label: string, allowDeflated: boolean): Map<string, StoredEntry> {
   const fail: (problem: string) => never = (problem) => {
     throw new TsgptError(`${label}: ${problem}`);
   };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const end = findEndOfDirectory(bytes, view) ?? fail('not a zip archive (no end-of-directory record; is it a torch.save file?)');
+  const end = findEndOfDirectory(bytes, view) ?? fail('not a zip archive (no end-of-directory record)');
   const count = view.getUint16(end + 10, true);
   const directoryBytes = view.getUint32(end + 12, true);
   const directoryStart = view.getUint32(end + 16, true);
@@ -191,18 +232,22 @@ export function decodeStoredZip(bytes: Uint8Array, label: string): StoredZip {
       fail(`entry ${i} has a name that is not UTF-8`);
     }
     if (flags & ENCRYPTED) fail(`entry ${quote(name)} is encrypted`);
-    if (method !== 0 || packed !== size)
+    if (allowDeflated) {
+      if (method !== 0 && method !== 8) fail(`entry ${quote(name)} uses compression method ${method} (only stored and deflated are read)`);
+      if (method === 0 && packed !== size) fail(`entry ${quote(name)} is stored but lists two sizes: the file is damaged`);
+    } else if (method !== 0 || packed !== size) {
       fail(`entry ${quote(name)} is compressed (method ${method}); torch.save stores entries as they are`);
+    }
     if (entries.has(name)) fail(`the archive lists ${quote(name)} twice`);
     if (header + LOCAL_HEADER_BYTES > directoryStart || view.getUint32(header, true) !== LOCAL_HEADER) {
       fail(`entry ${quote(name)} points at no local header: the file is damaged`);
     }
     const start = header + LOCAL_HEADER_BYTES + view.getUint16(header + 26, true) + view.getUint16(header + 28, true);
-    if (start + size > directoryStart) fail(`entry ${quote(name)} runs past the end of the data: the file is truncated or damaged`);
-    entries.set(name, { start, size, crc });
+    if (start + packed > directoryStart) fail(`entry ${quote(name)} runs past the end of the data: the file is truncated or damaged`);
+    entries.set(name, { start, packed, size, crc, method });
     p += CENTRAL_HEADER_BYTES + skip;
   }
-  return new StoredZip(bytes, entries, label);
+  return entries;
 }
 
 /** The offset of the end-of-central-directory record: the last one whose comment ends exactly at the file's end. */

@@ -9,6 +9,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { TsgptError } from '../errors.js';
+import { decodeUtf8Text } from '../io/utf8.js';
 
 /** The size of `path`, refusing anything but a regular file (a folder, a FIFO, a device). */
 export function regularFileSize(path: string, label = path): number {
@@ -80,21 +81,13 @@ function readAtMost(fd: number, expected: number, maxBytes: number, label: strin
 
 /** The file as UTF-8 text; invalid UTF-8 is refused rather than silently replaced with U+FFFD. */
 export function readTextBounded(path: string, maxBytes: number, label = path): string {
-  return decodeUtf8(readFileBounded(path, maxBytes, label), label);
+  return decodeUtf8Text(readFileBounded(path, maxBytes, label), label);
 }
 
 /** readTextBounded, but null when there is no such file. */
 export function readTextBoundedIfPresent(path: string, maxBytes: number, label = path): string | null {
   const bytes = readFileBoundedIfPresent(path, maxBytes, label);
-  return bytes === null ? null : decodeUtf8(bytes, label);
-}
-
-function decodeUtf8(bytes: Uint8Array, label: string): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new TsgptError(`${label} is not valid UTF-8 text`);
-  }
+  return bytes === null ? null : decodeUtf8Text(bytes, label);
 }
 
 /** "no such file" rather than Node's "ENOENT: no such file or directory, stat '/long/path'". */

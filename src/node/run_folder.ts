@@ -30,33 +30,39 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
 import { removeAtomicSync, TEMP_MARK, writeFileAtomicSync, writeFolderAtomicSync } from './atomic_write.js';
-import { MAX_HEADER_BYTES } from '../io/safetensors.js';
 import { describeFsError, readFileBounded, readTextBounded, regularFileSize } from './read_bounded.js';
 import { isFolder, makeFolder } from './make_folder.js';
-import { createModel, type LanguageModel, type ModelConfig } from '../models/index.js';
+import type { LanguageModel, ModelConfig } from '../models/index.js';
 import type { CharTokenizer } from '../tokenizers/char.js';
 import type { AdamW } from '../train/adamw.js';
 import { NonFiniteError, type ResumeState } from '../train/trainer.js';
 import { encodeOptimizer } from '../checkpoint/optimizer_state.js';
 import { parseRunFile, type RunFile } from '../checkpoint/run_config.js';
 import { encodeResumeFile, type FileDigest } from '../checkpoint/resume_state.js';
-import { parameterLowerBound, parameterUpperBound } from '../checkpoint/model_size.js';
-import { encodeWeights, firstNonFiniteTensor, loadWeights } from '../checkpoint/weights.js';
+import { encodeWeights, firstNonFiniteTensor } from '../checkpoint/weights.js';
+import {
+  bestMetadata,
+  buildModelFor,
+  CONFIG_FILE,
+  checkRecordedWeights,
+  checkWeightsSize,
+  LOG_FILE,
+  type LoadedRun,
+  MAX_CONFIG_BYTES,
+  modelFromWeights,
+  OPTIMIZER_FILE,
+  RESUME_DIR,
+  runConfigText,
+  STATE_FILE,
+  WEIGHTS_FILE,
+} from '../checkpoint/run_files.js';
 
-export const WEIGHTS_FILE = 'model.safetensors';
-export const CONFIG_FILE = 'config.json';
-export const LOG_FILE = 'log.jsonl';
-export const RESUME_DIR = 'resume';
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
-export const STATE_FILE = 'state.json';
+// The names and the pure checks live in src/checkpoint/run_files.ts (a browser opens run folders too).
+export { buildModelFor, CONFIG_FILE, LOG_FILE, MAX_CONFIG_BYTES, OPTIMIZER_FILE, RESUME_DIR, STATE_FILE, WEIGHTS_FILE, type LoadedRun };
 /** Held while a trainer writes the folder (see lock.ts). */
 export const LOCK_FILE = '.lock';
-
-/** Larger than any real config.json (a full Unicode vocabulary is about 10 MB of JSON). */
-export const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 
 /** The writes a run makes in its folder, named for test hooks and for messages. */
 export type RunWrite = 'lock' | 'log' | 'snapshot' | 'best weights' | 'config' | 'loss curve';
@@ -161,7 +167,7 @@ function writeBestWeights(dir: string, bytes: Uint8Array, previous: RunFile | nu
 
 function writeConfig(dir: string, file: RunFile, hooks: SaveHooks): void {
   hooks.beforeWrite?.('config');
-  writeFileAtomicSync(join(dir, CONFIG_FILE), `${JSON.stringify(file, null, 2)}\n`, { beforeRename: () => hooks.pause?.() });
+  writeFileAtomicSync(join(dir, CONFIG_FILE), runConfigText(file), { beforeRename: () => hooks.pause?.() });
 }
 
 /** config.json as it is, if it reads as a run's; null when there is none or it does not. */
@@ -187,12 +193,6 @@ function refuseNonFinite(c: Checkpoint): void {
   }
 }
 
-/** The best weights say which step and losses they are from, so they describe themselves even without config.json. */
-function bestMetadata(file: RunFile): Record<string, string> {
-  const t = file.training;
-  return { step: String(t.step), train_loss: String(t.trainLoss), val_loss: String(t.valLoss) };
-}
-
 /** Deletes every snapshot but `keep` and every temporary name an interrupted write left behind. */
 export function removeLeftovers(dir: string, keep: string | null): void {
   const resume = join(dir, RESUME_DIR);
@@ -208,14 +208,6 @@ export function removeLeftovers(dir: string, keep: string | null): void {
 
 export function digest(bytes: Uint8Array): { bytes: number; sha256: string } {
   return { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-}
-
-export interface LoadedRun {
-  file: RunFile;
-  model: LanguageModel;
-  tokenizer: CharTokenizer;
-  /** SHA-256 of model.safetensors as read: what a memory built from this model records. */
-  weightsSha256: string;
 }
 
 /** Reads and checks config.json (the size of the model it describes included), without building anything. */
@@ -235,44 +227,18 @@ export function loadRun(dir: string): LoadedRun {
   if (!existsSync(weightsPath)) throw new TsgptError(`${dir} is not a complete tsgpt run: ${WEIGHTS_FILE} is missing`);
   const bytes = readWeightsFile(weightsPath, file.model, 1);
   const actual = digest(bytes);
-  if (file.weights !== undefined) {
-    if (!file.weights.some((w) => w.bytes === actual.bytes && w.sha256 === actual.sha256)) {
-      throw new TsgptError(`${weightsPath} does not match the size and SHA-256 recorded in ${configPath}: the file is damaged`);
-    }
-  }
-  const model = buildModelFor(file.model, configPath);
-  try {
-    loadWeights(model, bytes, weightsPath);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  model.eval();
+  checkRecordedWeights(actual, file, weightsPath, configPath);
+  const model = modelFromWeights(file.model, bytes, configPath, weightsPath);
   return { file, model, tokenizer, weightsSha256: actual.sha256 };
 }
 
 /**
  * Reads a safetensors file holding `copies` floats per parameter of `config`, refusing before reading one whose
- * size cannot be right: too small means the config claims a bigger model than the file holds (and building it
- * would allocate for nothing, possibly gigabytes); too large means it is not this model's file.
+ * size cannot be right (see checkWeightsSize).
  */
 export function readWeightsFile(path: string, config: ModelConfig, copies: number): Uint8Array {
-  const least = 8 + 4 * copies * parameterLowerBound(config);
-  const most = 8 + MAX_HEADER_BYTES + 4 * copies * parameterUpperBound(config);
-  const size = regularFileSize(path);
-  if (size < least) {
-    throw new TsgptError(`${path} is ${size} bytes, too small for the model config.json describes (it needs at least ${least})`);
-  }
+  const most = checkWeightsSize(regularFileSize(path), config, copies, path);
   return readFileBounded(path, most, path);
-}
-
-/** createModel, with whatever it throws (a config it rejects, an arena that cannot grow) as a clear error. */
-export function buildModelFor(config: ModelConfig, configPath: string): LanguageModel {
-  try {
-    return createModel(config, new Rng(0));
-  } catch (e) {
-    throw new TsgptError(`${configPath}: cannot build the model it describes: ${(e as Error).message}`);
-  }
 }
 
 /**

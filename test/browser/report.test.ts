@@ -7,11 +7,13 @@
  * Set TSGPT_SCREENSHOTS=DIR to keep the full-page screenshots (report.png, attention.png) for a human to look at.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
-import { chromiumMissing, visitPage } from '../helpers/chromium.js';
+import type { Browser } from 'playwright-core';
+import { chromiumMissing, keepScreenshot, LAPTOP, launchChromium, openPage, pngSize } from '../helpers/browser.js';
 import { makeTinyRun, tsgptIn } from '../helpers/tiny_run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-browser-'));
@@ -31,17 +33,18 @@ const CHECKS = {
   height: 'document.documentElement.scrollHeight',
 };
 
-/** The width and height in a PNG's header. */
-function pngSize(png: Buffer): [number, number] {
-  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'not a PNG');
-  return [png.readUInt32BE(16), png.readUInt32BE(20)];
-}
-
-function keepScreenshot(name: string, png: Buffer): void {
-  const keep = process.env.TSGPT_SCREENSHOTS;
-  if (keep === undefined || keep === '') return;
-  mkdirSync(keep, { recursive: true });
-  writeFileSync(join(keep, name), png);
+/** Opens a page from disk, evaluates the checks and takes a full-page screenshot. */
+async function visitPage(browser: Browser, file: string) {
+  const visit = await openPage(browser);
+  try {
+    await visit.page.goto(pathToFileURL(file).href);
+    const values: Record<string, unknown> = {};
+    for (const [name, expression] of Object.entries(CHECKS)) values[name] = await visit.page.evaluate(expression);
+    const screenshot = await visit.page.screenshot({ fullPage: true });
+    return { problems: visit.problems, requests: visit.requests, values, screenshot };
+  } finally {
+    await visit.context.close();
+  }
 }
 
 test('the run report and the attention page render in headless Chromium without errors', { timeout: 60_000 }, async (t) => {
@@ -55,7 +58,9 @@ test('the run report and the attention page render in headless Chromium without 
   r = tsgptIn(dir, 'attention', '--from', 'tiny', '--text', 'to be or not to be,\nthat is', '--query-pos', '12');
   assert.equal(r.code, 0, r.stderr);
 
-  const report = await visitPage(join(run, 'report.html'), CHECKS);
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const report = await visitPage(browser, join(run, 'report.html'));
   keepScreenshot('report.png', report.screenshot);
   assert.deepEqual(report.problems, [], 'console errors or warnings on the report');
   assert.deepEqual(report.requests, [], 'the report fetched something');
@@ -67,10 +72,10 @@ test('the run report and the attention page render in headless Chromium without 
   assert.equal(report.values.tinySvgs, 0);
   assert.equal(report.values.overflow, 0, 'the report is wider than the window');
   const [w, h] = pngSize(report.screenshot);
-  assert.equal(w, 1280);
+  assert.equal(w, LAPTOP.width);
   assert.equal(h, report.values.height);
 
-  const attention = await visitPage(join(run, 'attention', 'index.html'), CHECKS);
+  const attention = await visitPage(browser, join(run, 'attention', 'index.html'));
   keepScreenshot('attention.png', attention.screenshot);
   assert.deepEqual(attention.problems, [], 'console errors or warnings on the attention page');
   assert.deepEqual(attention.requests, []);
@@ -78,5 +83,5 @@ test('the run report and the attention page render in headless Chromium without 
   assert.equal(attention.values.svgs, 2 + 1 + 1, 'two heads, their mean and the query bars');
   assert.equal(attention.values.tinySvgs, 0);
   assert.equal(attention.values.overflow, 0);
-  assert.equal(pngSize(attention.screenshot)[0], 1280);
+  assert.equal(pngSize(attention.screenshot)[0], LAPTOP.width);
 });

@@ -77,5 +77,5 @@ export function encodeCheckpoint(root: Map<string | number, unknown>): Uint8Arra
 /** The archive with its data.pkl replaced by `f(data.pkl)`, every entry's CRC-32 right. */
 export function withPickle(bytes: Uint8Array, f: (pickle: Uint8Array) => Uint8Array): Uint8Array {
   const zip = decodeStoredZip(bytes, 'fixture');
-  return encodeStoredZip(zip.names.map((name) => ({ name, data: name.endsWith('/data.pkl') ? f(zip.read(name)) : zip.read(name) })));
+  return encodeStoredZip(zip.names.map((name) => ({ name, bytes: name.endsWith('/data.pkl') ? f(zip.read(name)) : zip.read(name) })));
 }

@@ -4,7 +4,8 @@
  * offsets, config.json edited to wrong types, missing fields, huge n_layer / n_embd / block sizes, a broken
  * vocabulary, state.json and optimizer moments tampered with) and loaded the way `tsgpt sample` and
  * `tsgpt train --resume` load them. Each load must either succeed with finite tensors of the model's shapes or
- * fail with a one-line TsgptError naming the file: never another exception, a hang, or a big allocation.
+ * fail with a one-line TsgptError naming the file: never another exception, a hang, or a big allocation. The
+ * browser's reader (loadRunFromFiles, given the same files as bytes) must come to the same answer, word for word.
  *
  * TSGPT_FUZZ_ITERS sets the number of mutated folders (default 2000, a few seconds); more by hand.
  */
@@ -24,6 +25,7 @@ import { Trainer } from '../../src/train/trainer.js';
 import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../../src/checkpoint/run_config.js';
 import { loadRun, saveCheckpoint } from '../../src/node/run_folder.js';
 import { readResumable, restoreTrainer } from '../../src/node/run_resume.js';
+import { loadRunFromFiles } from '../../src/browser/run_folder.js';
 import { makeCorpus } from '../helpers/corpus.js';
 
 const ITERS = Number(process.env.TSGPT_FUZZ_ITERS ?? 2000);
@@ -100,6 +102,12 @@ function loadBothWays(run: string, config: RunConfig): { sample: string; resume:
       model.dispose();
     }
   });
+  // The browser's reader gets the two files as bytes and must say exactly what Node's says.
+  const browser = attempt(() => {
+    const files = new Map(['config.json', 'model.safetensors'].map((f) => [f, new Uint8Array(readFileSync(join(run, f)))]));
+    loadRunFromFiles(files, run).model.dispose();
+  });
+  assert.equal(browser, sample, "the browser's reader and Node's disagree");
   const resume = attempt(() => {
     const r = readResumable(run);
     // Resuming rebuilds the model from the recorded run config (the CLI does the same).

@@ -42,16 +42,16 @@ function refusal(fn: () => unknown): string {
 
 test('zip: stored entries round-trip, each aligned to 64, and a flipped byte fails its CRC-32', () => {
   const entries = [
-    { name: 'ckpt/data.pkl', data: new Uint8Array([1, 2, 3]) },
-    { name: 'ckpt/data/0', data: new Uint8Array(1000).map((_, i) => i * 7) },
-    { name: 'ckpt/version', data: new TextEncoder().encode('3\n') },
+    { name: 'ckpt/data.pkl', bytes: new Uint8Array([1, 2, 3]) },
+    { name: 'ckpt/data/0', bytes: new Uint8Array(1000).map((_, i) => i * 7) },
+    { name: 'ckpt/version', bytes: new TextEncoder().encode('3\n') },
   ];
   const bytes = encodeStoredZip(entries);
   const zip = decodeStoredZip(bytes, 'x.zip');
   assert.deepEqual(zip.names, ['ckpt/data.pkl', 'ckpt/data/0', 'ckpt/version']);
   for (const e of entries) {
     const read = zip.read(e.name);
-    assert.deepEqual([...read], [...e.data]);
+    assert.deepEqual([...read], [...e.bytes]);
     assert.equal(read.byteOffset % 64, 0, `${e.name} is not aligned`);
   }
   assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926); // the standard check value
@@ -564,20 +564,20 @@ test('torch.save layouts that do not hold together are refused: storages against
     );
   const zip = decodeStoredZip(fixtureBytes('ckpt.pt'), 'f');
   const bigEndian = encodeStoredZip([
-    ...zip.names.map((name) => ({ name, data: zip.read(name) })),
-    { name: 'ckpt/byteorder', data: new TextEncoder().encode('big') },
+    ...zip.names.map((name) => ({ name, bytes: zip.read(name) })),
+    { name: 'ckpt/byteorder', bytes: new TextEncoder().encode('big') },
   ]);
   assert.match(
     refusal(() => load(bigEndian)),
     /stored "big"-endian/,
   );
-  const noPickle = encodeStoredZip(zip.names.filter((n) => !n.endsWith('data.pkl')).map((name) => ({ name, data: zip.read(name) })));
+  const noPickle = encodeStoredZip(zip.names.filter((n) => !n.endsWith('data.pkl')).map((name) => ({ name, bytes: zip.read(name) })));
   assert.match(
     refusal(() => load(noPickle)),
     /not a torch\.save checkpoint/,
   );
   // A storage entry missing from the archive.
-  const noStorage = encodeStoredZip(zip.names.filter((n) => n !== 'ckpt/data/0').map((name) => ({ name, data: zip.read(name) })));
+  const noStorage = encodeStoredZip(zip.names.filter((n) => n !== 'ckpt/data/0').map((name) => ({ name, bytes: zip.read(name) })));
   assert.match(
     refusal(() => load(noStorage)),
     /storage "0" has no entry "ckpt\/data\/0"/,

@@ -329,14 +329,32 @@ test('a helper that never starts: every call still completes, on the calling thr
     return got;
   });
   assert.deepEqual(results[0], results[1]);
+  assert.equal(absent.helpersRunning?.(), 0, 'a helper that never started is not counted');
   absent.dispose?.();
   for (const t of ins) t.dispose();
+});
+
+test('helpersRunning counts the helpers that came up', async () => {
+  // Helpers start in parallel with the caller; each says it is up in its control block.
+  const deadline = Date.now() + 30_000;
+  for (const [threads, k] of byThreads) {
+    while (k.helpersRunning!() < threads - 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(k.helpersRunning!(), threads - 1, `${threads} threads`);
+  }
 });
 
 test('more than one thread needs a shared memory and a way to start workers: clear errors otherwise', () => {
   const plain = new Arena({ shared: false, initialBytes: 1 << 20 });
   assert.equal(plain.shared, false);
-  assert.throws(() => createWasmKernelsSync(plain, { threads: 2, spawnWorker: spawnNodeKernelWorker }), /shared memory/);
+  assert.throws(
+    () => createWasmKernelsSync(plain, { threads: 2, spawnWorker: spawnNodeKernelWorker }),
+    (e: Error) => {
+      assert.equal(e.name, 'TsgptError');
+      // A browser page without cross-origin isolation is the usual cause: the message names the two headers.
+      assert.match(e.message, /shared memory .*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
+      return true;
+    },
+  );
   assert.throws(() => createWasmKernelsSync(undefined, { threads: 2 }), /spawnWorker/);
   assert.throws(() => createWasmKernelsSync(undefined, { threads: 0 }), /at least 1/);
   // One thread works on a plain memory (the module built for it).

@@ -261,6 +261,11 @@ export class ThreadTeam {
     return this.workers.length;
   }
 
+  /** Helpers whose module instance is up (they said so in their control block) and that have not failed. */
+  get running(): number {
+    return this.words.filter((w) => Atomics.load(w, READY) === 1 && Atomics.load(w, DONE) !== FAILED).length;
+  }
+
   /**
    * Runs a call with the helpers that are free: gives it to them, takes chunks here too (through
    * `local`, this thread's instance of the kernel), and returns once every chunk is done. Throws if a helper

@@ -17,6 +17,7 @@
 import { type Arena, defaultArena } from '../arena.js';
 import type { Kernels } from '../backend.js';
 import { type Arg, KERNEL_NAMES, KERNEL_TABLE, type KernelName, type KernelSpec, type Move, type NamedArgs } from '../kernel_table.js';
+import { TsgptError } from '../../errors.js';
 import { Bridge, Scratch } from './bridge.js';
 import { kernelModuleBytes, type WasmVariant } from './kernel_module.js';
 import {
@@ -30,6 +31,14 @@ import {
 } from './thread_team.js';
 
 export { wasmSimdSupported } from './kernel_module.js';
+
+/**
+ * Why a shared memory may be missing, for the message: browsers give one only to a cross-origin isolated page
+ * (and its workers), which takes two response headers.
+ */
+export const SHARED_MEMORY_HINT =
+  'which a browser gives only to a cross-origin isolated page: serve it with the headers ' +
+  "'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp'";
 
 type Numbers<A extends readonly Arg[]> = { -readonly [I in keyof A]: number };
 type ArgsOf<K extends KernelName> = (typeof KERNEL_TABLE)[K] extends KernelSpec<infer A> ? A : never;
@@ -81,7 +90,7 @@ function makeTeam(module: WebAssembly.Module, arena: Arena, options: WasmKernelO
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number of at least 1, got ${threads}`);
   if (threads === 1) return null;
-  if (!arena.shared) throw new Error('more than one thread needs a shared memory, which this JavaScript engine does not give');
+  if (!arena.shared) throw new TsgptError(`more than one thread needs a shared memory (SharedArrayBuffer), ${SHARED_MEMORY_HINT}`);
   if (options.spawnWorker === undefined) throw new Error('more than one thread needs a spawnWorker function');
   const controls = Array.from({ length: threads - 1 }, () => arena.alloc(CONTROL_BYTES));
   const counters = arena.alloc(counterSlots(threads - 1) * COUNTER_BYTES);
@@ -107,7 +116,12 @@ function bindTable(ex: WasmExports, arena: Arena, team: ThreadTeam | null): Kern
     threads,
     scratch: Array.from({ length: threads }, () => new Scratch(arena)),
   };
-  const bound: Record<string, unknown> = { name: 'wasm-simd', threads, dispose: () => team?.dispose() };
+  const bound: Record<string, unknown> = {
+    name: 'wasm-simd',
+    threads,
+    dispose: () => team?.dispose(),
+    helpersRunning: () => team?.running ?? 0,
+  };
   for (const name of KERNEL_NAMES) bound[name] = bindKernel(name, ex, backend);
   return bound as unknown as Kernels;
 }
