@@ -42,6 +42,12 @@ export { sampleToken, temperatureWeights, normalise, pickToken, type SamplingOpt
 
 export { encodeWeights, loadWeights } from './checkpoint/weights.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor, type SafetensorsTensor } from './io/safetensors.js';
+export { unpickle, PyTuple, type PickleGlobal, type UnpickleOptions } from './io/pickle.js';
+export { pickle, py, type PyValue } from './io/pickle_write.js';
+export { decodeTorchFile, TorchFileWriter, type TorchTensor } from './io/torch_file.js';
+export { parseNanoGptCheckpoint, buildNanoGptRun, type NanoGptCheckpoint, type NanoGptRun } from './checkpoint/nanogpt_import.js';
+export { encodeNanoGptCheckpoint, checkExportable, type NanoGptExport } from './checkpoint/nanogpt_export.js';
+export { encodeNanoGptMeta, decodeNanoGptMeta } from './checkpoint/nanogpt_meta.js';
 
 export { LADDER, LECTURE_STAGE, type LadderStage } from './train/ladder.js';
 export { trainingStepFlops, forwardFlops } from './measure/flops.js';

@@ -16,28 +16,14 @@ import { loadCorpus } from '../node/corpus.js';
 import { readMemoryConfig, saveMemory } from '../node/memory_folder.js';
 import { type LoadedRun, loadRun } from '../node/run_folder.js';
 import { writeTextFile } from '../node/atomic_write.js';
-import type { Tokenizer, UnknownPolicy } from '../tokenizers/tokenizer.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { type FlagSpec, type FlagValue, formatFlagHelp, parseFlags } from './flags.js';
-import { MEMORY_SCORING_FLAGS, openMemoryFor, scoringFromFlags } from './memory_flags.js';
+import { MEMORY_SCORING_FLAGS, openMemoryFor, scoringFromFlags, scoringOverrides } from './memory_flags.js';
 import { CountBar } from './progress.js';
 import { writeStdout } from './stdout.js';
+import { encodeOptionsFromFlags, unknownCharacterFlags } from './text_flags.js';
 
-const TEXT_FLAGS: FlagSpec[] = [
-  {
-    name: 'unknown',
-    type: 'string',
-    choices: ['error', 'skip', 'replace'],
-    help: "characters of the text outside the run's vocabulary",
-    defaultText: 'error',
-  },
-  {
-    name: 'replacement',
-    type: 'string',
-    metavar: 'CHAR',
-    help: 'with --unknown replace: the character that stands in',
-    defaultText: 'a space',
-  },
-];
+const TEXT_FLAGS = unknownCharacterFlags('the text');
 
 const BUILD_FLAGS: FlagSpec[] = [
   { name: 'from', type: 'string', metavar: 'RUN', help: 'run folder whose model reads the text (required)' },
@@ -140,11 +126,7 @@ async function readTokens(
   tokenizer: Tokenizer,
 ): Promise<{ tokens: Int32Array; sha256: string; characters: number }> {
   const { text } = await loadCorpus({ path, log });
-  const tokens = tokenizer.encode(text, {
-    unknown: ((flags.get('unknown') as string | undefined) ?? 'error') as UnknownPolicy,
-    replacement: (flags.get('replacement') as string | undefined) ?? ' ',
-    label: path,
-  });
+  const tokens = tokenizer.encode(text, encodeOptionsFromFlags(flags, path));
   if (tokens.length < 2)
     throw new TsgptError(`${path} holds ${tokens.length} token${tokens.length === 1 ? '' : 's'}; a memory needs at least two`);
   return { tokens, sha256: createHash('sha256').update(text, 'utf8').digest('hex'), characters: [...text].length };
@@ -156,18 +138,7 @@ async function build(flags: Map<string, FlagValue>): Promise<void> {
   const out = required(flags, 'out', 'build');
   const run = gptRun(runDir);
   const { tokens, sha256 } = await readTokens(flags, textPath, run.tokenizer);
-  const scoring: Partial<MemoryScoring> = {};
-  for (const [flag, field] of [
-    ['memory-k', 'k'],
-    ['memory-lambda', 'lambda'],
-    ['memory-temperature', 'temperature'],
-    ['memory-score', 'score'],
-    ['memory-match-bonus', 'matchBonus'],
-    ['memory-match-min', 'matchMin'],
-    ['memory-match-lambda', 'matchLambda'],
-  ] as const) {
-    if (flags.has(flag)) (scoring as Record<string, unknown>)[field] = flags.get(flag);
-  }
+  const scoring = scoringOverrides(flags);
   const bar = new CountBar('reading', tokens.length - 1, process.stderr);
   const memory = buildMemory(run.model, tokens, {
     tokenizer: run.tokenizer,
@@ -289,13 +260,7 @@ async function search(flags: Map<string, FlagValue>): Promise<void> {
   const memory = openMemoryFor(memDir, runDir, run);
   try {
     const scoring = { ...scoringFromFlags(flags, memory), k: Math.min((flags.get('k') as number | undefined) ?? 10, memory.count) };
-    const ids = Array.from(
-      run.tokenizer.encode(query, {
-        unknown: ((flags.get('unknown') as string | undefined) ?? 'error') as UnknownPolicy,
-        replacement: (flags.get('replacement') as string | undefined) ?? ' ',
-        label: 'query',
-      }),
-    );
+    const ids = Array.from(run.tokenizer.encode(query, encodeOptionsFromFlags(flags, 'query')));
     if (ids.length === 0) throw new TsgptError('the query is empty');
     const decoder = run.model.decoder(1, { hidden: memory.config.point });
     let hidden: Float32Array;

@@ -66,12 +66,18 @@ const FIELDS: [string, keyof MemoryScoring][] = [
   ['memory-match-lambda', 'matchLambda'],
 ];
 
+/** The scoring fields the flags give (build records them as the memory's defaults). */
+export function scoringOverrides(flags: Map<string, FlagValue>): Partial<MemoryScoring> {
+  const given: Record<string, unknown> = {};
+  for (const [flag, field] of FIELDS) if (flags.has(flag)) given[field] = flags.get(flag);
+  return given as Partial<MemoryScoring>;
+}
+
 /** The memory's recorded scoring with the flags given on top, checked against the memory's size. */
 export function scoringFromFlags(flags: Map<string, FlagValue>, memory: Memory): MemoryScoring {
-  const scoring: Record<string, unknown> = { ...memory.config.scoring };
-  for (const [flag, field] of FIELDS) if (flags.has(flag)) scoring[field] = flags.get(flag);
-  checkScoring(scoring as unknown as MemoryScoring, 'memory scoring', memory.count);
-  return scoring as unknown as MemoryScoring;
+  const scoring = { ...memory.config.scoring, ...scoringOverrides(flags) };
+  checkScoring(scoring, 'memory scoring', memory.count);
+  return scoring;
 }
 
 /** Whether any scoring flag was given (a command without --memory refuses them). */

@@ -7,9 +7,9 @@ import { TsgptError } from '../errors.js';
 import { loadRun } from '../node/run_folder.js';
 import { readTextBounded } from '../node/read_bounded.js';
 import { generate } from '../sample/generate.js';
-import type { UnknownPolicy } from '../tokenizers/tokenizer.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
 import { writeStdout } from './stdout.js';
+import { encodeOptionsFromFlags, unknownCharacterFlags } from './text_flags.js';
 import { MEMORY_SCORING_FLAGS, openMemoryFor, scoringFlagGiven, scoringFromFlags } from './memory_flags.js';
 import { memoryMixer } from '../memory/memory_mixer.js';
 
@@ -40,20 +40,7 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
     defaultText: '1',
   },
   { name: 'seed', type: 'int', min: 0, max: 4294967295, help: 'random seed', defaultText: '1337' },
-  {
-    name: 'unknown',
-    type: 'string',
-    choices: ['error', 'skip', 'replace'],
-    help: 'characters of the start text outside the vocabulary',
-    defaultText: 'error',
-  },
-  {
-    name: 'replacement',
-    type: 'string',
-    metavar: 'CHAR',
-    help: 'with --unknown replace: the character that stands in',
-    defaultText: 'a space',
-  },
+  ...unknownCharacterFlags('the start text'),
   {
     name: 'memory',
     type: 'string',
@@ -77,10 +64,7 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
   const from = flags.get('from') as string | undefined;
   if (from === undefined) throw new TsgptError("tsgpt sample needs --from DIR, a run folder written by 'tsgpt train'");
   if (flags.has('start') && flags.has('start-file')) throw new TsgptError('give --start or --start-file, not both');
-  const unknown = ((flags.get('unknown') as string | undefined) ?? 'error') as UnknownPolicy;
-  if (flags.has('replacement') && unknown !== 'replace') {
-    throw new TsgptError('--replacement only applies with --unknown replace');
-  }
+  const encoding = encodeOptionsFromFlags(flags, flags.has('start-file') ? `start file ${flags.get('start-file')}` : 'start text');
   let start = flags.get('start') as string | undefined;
   const startFile = flags.get('start-file') as string | undefined;
   if (startFile !== undefined) {
@@ -99,11 +83,7 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
     if (!tokenizer.chars.includes('\n')) throw new TsgptError(`the vocabulary of ${from} has no newline to start from; give --start TEXT`);
     start = '\n';
   }
-  const prompt = tokenizer.encode(start, {
-    unknown,
-    replacement: (flags.get('replacement') as string | undefined) ?? ' ',
-    label: startFile !== undefined ? `start file ${startFile}` : 'start text',
-  });
+  const prompt = tokenizer.encode(start, encoding);
   if (prompt.length === 0) throw new TsgptError('the start text is empty after removing unknown characters');
   const rng = new Rng((flags.get('seed') as number | undefined) ?? 1337);
   const numSamples = (flags.get('num-samples') as number | undefined) ?? 1;

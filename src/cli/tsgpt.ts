@@ -9,6 +9,8 @@ import { createWasmKernelsSync } from '../engine/wasm/wasm_kernels.js';
 import { TsgptError } from '../errors.js';
 import { ATTENTION_HELP, attentionCommand } from './attention_command.js';
 import { BENCH_HELP, benchCommand } from './bench_command.js';
+import { EXPORT_HELP, exportCommand } from './export_command.js';
+import { IMPORT_HELP, importCommand } from './import_command.js';
 import { LADDER_HELP, ladderCommand } from './ladder_command.js';
 import { MEMORY_HELP, memoryCommand } from './memory_command.js';
 import { PLOT_HELP, plotCommand } from './plot_command.js';
@@ -43,6 +45,8 @@ const COMMANDS: Record<
     help: TOKENIZE_HELP,
   },
   tokenizer: { run: tokenizerCommand, summary: 'train a byte-level BPE tokenizer on a text (tokenizer train)', help: TOKENIZER_HELP },
+  export: { run: exportCommand, summary: "write a run as nanoGPT's ckpt.pt (and meta.pkl), which its train.py resumes", help: EXPORT_HELP },
+  import: { run: importCommand, summary: "make a run folder from nanoGPT's ckpt.pt, to sample from or train on", help: IMPORT_HELP },
 };
 
 /** Options every command takes; main() reads and removes them before the command sees its arguments. */

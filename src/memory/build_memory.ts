@@ -1,17 +1,16 @@
 /**
- * Building a memory: the text streams through the model in windows of its block size, `stride` tokens apart,
- * and every position's hidden state (GPT.forwardHidden) becomes a key whose value is the next token. Windows
- * overlap so that each position past the first window is read with at least window - stride tokens before it:
- * a key made with little context would answer queries made with much. Browser-safe; the CLI adds files.
+ * Building a memory: the text streams through the model in overlapping windows (windows.ts), and every
+ * position's hidden state (GPT.forwardHidden) becomes a key whose value is the next token; the windows overlap
+ * because a key made with little context would answer queries made with much. Browser-safe; the CLI adds files.
  */
-import { noGrad } from '../engine/autograd.js';
-import { intTensor, type Tensor, tidy, untracked, zeros } from '../engine/tensor.js';
+import { untracked, zeros } from '../engine/tensor.js';
 import { TsgptError } from '../errors.js';
 import type { HiddenPoint } from '../models/decoder.js';
 import type { GPT } from '../models/gpt.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { contextOrder } from './context_index.js';
 import { Memory } from './memory.js';
+import { readInWindows } from './windows.js';
 import {
   checkScoring,
   MEMORY_FORMAT,
@@ -25,9 +24,8 @@ export interface BuildMemoryOptions {
   tokenizer: Tokenizer;
   /** Where keys are read (default ffn_input, kNN-LM's). */
   point?: HiddenPoint;
-  /** Tokens between window starts (default half the block size). */
+  /** Tokens between window starts (default half the block size), and windows a forward pass: see windows.ts. */
   stride?: number;
-  /** Windows run together in one forward pass (default 16). */
   batch?: number;
   /** Default scoring to record (k, temperature, lambda, ...); the temperature is calibrated unless given. */
   scoring?: Partial<MemoryScoring>;
@@ -56,50 +54,18 @@ export const DEFAULT_SCORING: Omit<MemoryScoring, 'temperature'> = {
 export function buildMemory(model: GPT, tokens: Int32Array, opts: BuildMemoryOptions): Memory {
   const count = tokens.length - 1;
   if (count < 1) throw new TsgptError('a memory needs a text of at least two tokens: a position and the token after it');
-  const window = model.blockSize,
-    width = model.config.nEmbd;
-  const stride = opts.stride ?? Math.max(1, window >> 1);
-  if (!Number.isSafeInteger(stride) || stride < 1 || stride > window) {
-    throw new TsgptError(`the stride must be a whole number from 1 to the block size ${window}, got ${stride}`);
-  }
+  const width = model.config.nEmbd;
   const point = opts.point ?? 'ffn_input';
-  const batch = opts.batch ?? 16;
-  // Window starts over the inputs 0 .. count - 1; the last window ends at the last input.
-  const starts: number[] = [];
-  for (let s = 0; s + window < count; s += stride) starts.push(s);
-  starts.push(Math.max(0, count - window));
   const keys = untracked(() => zeros([count, width]));
-  const wasTraining = model.training;
-  model.eval();
+  let read: { window: number; stride: number };
   try {
-    let covered = 0;
-    for (let i = 0; i < starts.length; i += batch) {
-      const group = starts.slice(i, i + batch);
-      const T = Math.min(window, count);
-      tidy(() =>
-        noGrad(() => {
-          const ids = intTensor(
-            group.flatMap((s) => Array.from(tokens.subarray(s, s + T))),
-            [group.length, T],
-          );
-          const hidden: Tensor = model.forwardHidden(ids, point).hidden;
-          const h = hidden.data,
-            out = keys.data;
-          group.forEach((s, b) => {
-            // Positions earlier windows have not covered: each key keeps the longest context it was read with.
-            const from = Math.max(covered, s);
-            out.set(h.subarray((b * T + (from - s)) * width, (b * T + T) * width), from * width);
-            covered = s + T;
-          });
-        }),
-      );
-      opts.onProgress?.(covered, count);
-    }
+    read = readInWindows(model, tokens, point, { stride: opts.stride, batch: opts.batch }, (rows) => {
+      keys.data.set(rows.hidden, rows.from * width);
+      opts.onProgress?.(rows.to, count);
+    });
   } catch (e) {
     keys.dispose();
     throw e;
-  } finally {
-    model.train(wasTraining);
   }
   const config: MemoryConfig = {
     format: MEMORY_FORMAT,
@@ -110,7 +76,7 @@ export function buildMemory(model: GPT, tokens: Int32Array, opts: BuildMemoryOpt
     count,
     dtype: opts.dtype ?? 'F32',
     text: { source: opts.source, sha256: opts.textSha256, tokens: tokens.length },
-    build: { window, stride },
+    build: read,
     scoring: { ...DEFAULT_SCORING, k: Math.min(DEFAULT_SCORING.k, count), temperature: 1, ...opts.scoring },
     files: { [MEMORY_TENSORS_FILE]: { bytes: 0, sha256: '0'.repeat(64) } },
   };

@@ -7,13 +7,12 @@
  * set of candidates per query. Each setting of the scoring is then a cheap pass over that evidence, so a
  * sweep over k, temperature, lambda and the context bonus costs seconds.
  */
-import { noGrad } from '../engine/autograd.js';
-import { intTensor, tidy } from '../engine/tensor.js';
 import { TsgptError } from '../errors.js';
 import type { GPT } from '../models/gpt.js';
 import { MAX_MATCH } from './context_index.js';
 import type { Memory } from './memory.js';
 import type { MemoryScoring } from './memory_config.js';
+import { readInWindows } from './windows.js';
 
 /** For each position: the model's probability of the next token, and the memory's candidates for it. */
 export interface Evidence {
@@ -40,14 +39,7 @@ export function collectEvidence(model: GPT, memory: Memory, tokens: Int32Array, 
   const N = tokens.length - 1;
   if (N < 1) throw new TsgptError('the text to evaluate on needs at least two tokens');
   const kMax = Math.min(opts.kMax ?? memory.config.scoring.k, memory.count);
-  const window = Math.min(model.blockSize, N),
-    stride = opts.stride ?? Math.max(1, window >> 1),
-    batch = opts.batch ?? 16;
-  const V = model.vocabSize,
-    d = memory.width;
-  const starts: number[] = [];
-  for (let s = 0; s + window < N; s += stride) starts.push(s);
-  starts.push(N - window);
+  const V = model.vocabSize;
   const width = 2 * kMax;
   const ev: Evidence = {
     positions: N,
@@ -59,51 +51,27 @@ export function collectEvidence(model: GPT, memory: Memory, tokens: Int32Array, 
   };
   // Candidates: the kMax best by attention score and up to kMax by shared context (a bonus only turns that on).
   const gather: MemoryScoring = { ...memory.config.scoring, k: kMax, matchBonus: 1 };
-  const wasTraining = model.training;
-  model.eval();
-  try {
-    let covered = 0;
-    for (let i = 0; i < starts.length; i += batch) {
-      const group = starts.slice(i, i + batch);
-      const { hidden, logits } = tidy(() =>
-        noGrad(() => {
-          const out = model.forwardHidden(
-            intTensor(
-              group.flatMap((s) => Array.from(tokens.subarray(s, s + window))),
-              [group.length, window],
-            ),
-            memory.config.point,
-          );
-          return { hidden: out.hidden.data.slice(), logits: out.logits.data.slice() };
-        }),
-      );
-      const queries: number[] = [],
-        rows: number[] = [];
-      group.forEach((s, b) => {
-        for (let p = Math.max(covered, s); p < s + window; p++) {
-          queries.push(p);
-          rows.push(b * window + (p - s));
-        }
-        covered = s + window;
-      });
-      const q = new Float32Array(queries.length * d);
-      rows.forEach((r, j) => q.set(hidden.subarray(r * d, (r + 1) * d), j * d));
-      const contexts = queries.map((p) => tokens.subarray(Math.max(0, p + 1 - MAX_MATCH), p + 1));
-      const found = memory.candidates(q, contexts, gather);
-      queries.forEach((p, j) => {
-        ev.pModel[p] = probabilityOf(logits.subarray(rows[j]! * V, (rows[j]! + 1) * V), tokens[p + 1]!);
-        found[j]!.forEach((c, m) => {
+  readInWindows(
+    model,
+    tokens,
+    memory.config.point,
+    { stride: opts.stride, batch: opts.batch, logits: true },
+    ({ from, to, hidden, logits }) => {
+      const contexts: Int32Array[] = [];
+      for (let p = from; p < to; p++) contexts.push(tokens.subarray(Math.max(0, p + 1 - MAX_MATCH), p + 1));
+      memory.candidates(hidden, contexts, gather).forEach((found, j) => {
+        const p = from + j;
+        ev.pModel[p] = probabilityOf(logits!.subarray(j * V, (j + 1) * V), tokens[p + 1]!);
+        found.forEach((c, m) => {
           const at = p * width + m;
           ev.score[at] = c.score;
           ev.match[at] = c.match;
           ev.hit[at] = memory.value(c.index) === tokens[p + 1] ? 1 : 0;
         });
       });
-      opts.onProgress?.(covered, N);
-    }
-  } finally {
-    model.train(wasTraining);
-  }
+      opts.onProgress?.(to, N);
+    },
+  );
   return ev;
 }
 

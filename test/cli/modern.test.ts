@@ -49,6 +49,12 @@ test('train with every option, then sample past the context and resume', () => {
   const sample = tsgpt('sample', '--from', out, '--start', 'to be', '--tokens', '40');
   assert.equal(sample.code, 0, sample.stderr);
   assert.ok(sample.stdout.startsWith('to be') && [...sample.stdout.trimEnd()].length >= 20);
+  // nanoGPT's model.py has none of them: the export says which.
+  assertCleanError(
+    tsgpt('export', '--to', 'nanogpt', out, join(dir, 'exported')),
+    /uses --rotary, --qk-norm, --activation, --untied-head, --logit-softcap, which nanoGPT's model.py does not have/,
+  );
+  assert.ok(!existsSync(join(dir, 'exported')));
   const resumed = tsgpt('train', '--resume', out, '--max-iters', '30');
   assert.equal(resumed.code, 0, resumed.stderr);
   // Giving an option again with --resume is fine when it is the run's own; another value is named.
