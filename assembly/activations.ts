@@ -1,5 +1,5 @@
 /**
- * ReLU, and GELU in GPT-2's tanh form; the twins of src/engine/kernels/activations.ts. Every loop runs f32x4
+ * ReLU, ReLU squared, the logit soft-cap, and GELU in GPT-2's tanh form; the twins of src/engine/kernels/activations.ts. Every loop runs f32x4
  * over the body and scalars over the tail.
  */
 import { exp4, storeOrAdd } from './simd';
@@ -25,6 +25,73 @@ export function reluBackward(dx: usize, x: usize, dout: usize, n: i32): void {
     v128.store(dx + o, f32x4.add(v128.load(dx + o), g));
   }
   for (; o < nb; o += 4) if (load<f32>(x + o) > 0) store<f32>(dx + o, load<f32>(dx + o) + load<f32>(dout + o));
+}
+
+/** out = max(0, x)^2. */
+export function relu2Forward(out: usize, x: usize, n: i32): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const zero = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < nv; o += 16) {
+    const m = f32x4.pmax(zero, v128.load(x + o));
+    v128.store(out + o, f32x4.mul(m, m));
+  }
+  for (; o < nb; o += 4) {
+    const v = load<f32>(x + o);
+    store<f32>(out + o, v > 0 ? v * v : 0);
+  }
+}
+
+/** dx (+)= 2 max(0, x) dout: adds when `accumulate`, else overwrites. */
+export function relu2Backward(dx: usize, x: usize, dout: usize, n: i32, accumulate: bool): void {
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  const zero = f32x4.splat(0);
+  let o: usize = 0;
+  for (; o < nv; o += 16) {
+    const m = f32x4.pmax(zero, v128.load(x + o));
+    storeOrAdd(dx + o, f32x4.mul(f32x4.add(m, m), v128.load(dout + o)), accumulate);
+  }
+  for (; o < nb; o += 4) {
+    const v = load<f32>(x + o);
+    const d: f32 = v > 0 ? (v + v) * load<f32>(dout + o) : 0;
+    store<f32>(dx + o, accumulate ? load<f32>(dx + o) + d : d);
+  }
+}
+
+/** tanh of four floats: sign(u) (1 - e) / (1 + e), e = exp(-2|u|) in (0, 1], so nothing overflows. */
+// @ts-ignore: decorator
+@inline function tanh4(u: v128): v128 {
+  const a = f32x4.abs(u);
+  const e = exp4(f32x4.neg(f32x4.add(a, a)));
+  const t = f32x4.div(f32x4.sub(f32x4.splat(1), e), f32x4.add(f32x4.splat(1), e));
+  return v128.or(t, v128.and(u, i32x4.splat(0x80000000)));
+}
+
+/** out = cap tanh(x / cap). */
+export function softcapForward(out: usize, x: usize, n: i32, cap: f64): void {
+  const c = <f32>cap;
+  const vc = f32x4.splat(c);
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o < nv; o += 16) v128.store(out + o, f32x4.mul(vc, tanh4(f32x4.div(v128.load(x + o), vc))));
+  for (; o < nb; o += 4) store<f32>(out + o, c * f32x4.extract_lane(tanh4(f32x4.splat(load<f32>(x + o) / c)), 0));
+}
+
+/** dx (+)= dout (1 - (out / cap)^2): adds when `accumulate`, else overwrites. */
+export function softcapBackward(dx: usize, out: usize, dout: usize, n: i32, cap: f64, accumulate: bool): void {
+  const c = <f32>cap;
+  const vc = f32x4.splat(c), one = f32x4.splat(1);
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o < nv; o += 16) {
+    const t = f32x4.div(v128.load(out + o), vc);
+    storeOrAdd(dx + o, f32x4.mul(v128.load(dout + o), f32x4.sub(one, f32x4.mul(t, t))), accumulate);
+  }
+  for (; o < nb; o += 4) {
+    const t = load<f32>(out + o) / c;
+    const d = load<f32>(dout + o) * (1 - t * t);
+    store<f32>(dx + o, accumulate ? load<f32>(dx + o) + d : d);
+  }
 }
 
 const GELU_SCALE: f32 = 0.7978845608028654; // sqrt(2/pi)

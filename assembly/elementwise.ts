@@ -105,3 +105,23 @@ export function biasForward(out: usize, bias: usize, M: i32, N: i32): void {
 export function biasBackward(dbias: usize, dout: usize, M: i32, N: i32): void {
   colSums(dbias, dout, M, N);
 }
+
+/** out = alpha x + beta y over n floats; out may be x or y. */
+export function axpby(out: usize, x: usize, y: usize, n: i32, alpha: f64, beta: f64): void {
+  const a = <f32>alpha, b = <f32>beta;
+  const va = f32x4.splat(a), vb = f32x4.splat(b);
+  const nv = (<usize>(n & ~3)) << 2, nb = (<usize>n) << 2;
+  let o: usize = 0;
+  for (; o < nv; o += 16) v128.store(out + o, f32x4.add(f32x4.mul(va, v128.load(x + o)), f32x4.mul(vb, v128.load(y + o))));
+  for (; o < nb; o += 4) store<f32>(out + o, a * load<f32>(x + o) + b * load<f32>(y + o));
+}
+
+/** out[r ldOut + c] (+)= x[r ldX + c] for r < rows, c < cols. */
+export function copyStrided(out: usize, ldOut: i32, x: usize, ldX: i32, rows: i32, cols: i32, accumulate: bool): void {
+  const ob = (<usize>ldOut) << 2, xb = (<usize>ldX) << 2, cb = (<usize>cols) << 2;
+  for (let r = 0; r < rows; r++) {
+    const op = out + (<usize>r) * ob, xp = x + (<usize>r) * xb;
+    if (accumulate) accN(op, xp, cols);
+    else memory.copy(op, xp, cb);
+  }
+}

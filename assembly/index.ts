@@ -13,6 +13,8 @@ export * from './elementwise';
 export * from './embedding';
 export * from './layernorm';
 export * from './matmul';
+export * from './rmsnorm';
+export * from './rotary';
 export * from './search';
 export * from './softmax';
 

@@ -7,12 +7,25 @@ export * from './engine/index.js';
 export { TsgptError } from './errors.js';
 
 export { Module } from './nn/module.js';
-export { Linear, Embedding, LayerNorm, Dropout, ReLU, GELU, Sequential, ModuleList, type Layer } from './nn/layers.js';
+export {
+  Linear,
+  Embedding,
+  LayerNorm,
+  Dropout,
+  ReLU,
+  GELU,
+  ReLU2,
+  Sequential,
+  ModuleList,
+  ACTIVATIONS,
+  type Activation,
+  type Layer,
+} from './nn/layers.js';
 export { Head, MultiHeadAttention, CausalSelfAttention, type AttentionObserver } from './nn/attention.js';
 export { FeedForward, MLP } from './nn/feedforward.js';
 export { Block, type BlockConfig, type BlockStyle } from './nn/block.js';
 
-export { GPT, type GPTConfig } from './models/gpt.js';
+export { GPT, type GPTConfig, type ModernOptions } from './models/gpt.js';
 export { BigramLanguageModel, type BigramConfig } from './models/bigram.js';
 export { createModel, reportedParameterCount, type ModelConfig } from './models/index.js';
 export type { LanguageModel } from './models/language_model.js';
@@ -33,6 +46,7 @@ export { getBatch } from './data/batches.js';
 export { splitTrainVal } from './data/split.js';
 
 export { AdamW, gradientNorm, type AdamWConfig } from './train/adamw.js';
+export { Muon, type MuonConfig } from './train/muon.js';
 export { learningRateAt, type ScheduleConfig } from './train/schedule.js';
 export { PRESETS, modelConfigFor, isPresetName, type PresetName, type RunConfig } from './train/config.js';
 export { HYPERPARAMETERS, type HyperparameterSpec } from './checkpoint/hyperparameters.js';

@@ -5,7 +5,8 @@
  */
 import { TsgptError } from '../errors.js';
 import { asObject, describe } from '../validate.js';
-import type { RunConfig } from '../train/config.js';
+import { ACTIVATIONS } from '../nn/layers.js';
+import { ownActivation, type RunConfig } from '../train/config.js';
 
 export type RunKey = keyof RunConfig;
 
@@ -25,6 +26,8 @@ export interface HyperparameterSpec {
    * the run goes on and how often it is measured. Everything else would make the resumed run a different run.
    */
   resumable?: boolean;
+  /** What a stored run that lacks the field (written before it existed) meant; absent: the field is required. */
+  absentIs?: boolean | number | ((stored: Record<string, unknown>) => unknown);
 }
 
 /** "nEmbd" -> "n-embd": the flags are the config's names in kebab-case, as nanoGPT's are its globals' names. */
@@ -48,6 +51,17 @@ const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key' | 'flag'> & { flag?
   nEmbd: { type: 'int', min: 1, max: 65536, help: 'embedding width' },
   dropout: { type: 'float', min: 0, max: 1, maxExclusive: true, help: 'dropout probability' },
   bias: { type: 'bool', help: 'biases in Linear layers and LayerNorms' },
+  rotary: { type: 'bool', absentIs: false, help: 'rotary position embeddings instead of learned ones (nanogpt form)' },
+  qkNorm: { type: 'bool', absentIs: false, help: "RMS-normalise each head's query and key (QK-norm; nanogpt form)" },
+  activation: {
+    type: 'string',
+    choices: ACTIVATIONS,
+    absentIs: (stored) => ownActivation(stored.style === 'nanogpt' ? 'nanogpt' : 'lecture'),
+    help: "the MLP's non-linearity: gelu_tanh (GPT-2's), relu2 (ReLU squared) or relu (nanogpt form; the lecture's is relu)",
+  },
+  zeroInitProjections: { type: 'bool', absentIs: false, help: "start the residual branches' c_proj weights at zero (nanogpt form)" },
+  untiedHead: { type: 'bool', absentIs: false, help: 'an output head of its own, not the token embedding (nanogpt form)' },
+  logitSoftcap: { type: 'float', min: 0, max: 1e4, absentIs: 0, help: 'logits = cap tanh(logits / cap); 0: no cap (nanogpt form)' },
   blockSize: { type: 'int', min: 1, max: 65536, help: 'context length T' },
   batchSize: { type: 'int', min: 1, max: 65536, help: 'sequences per micro-batch B' },
   maxIters: { type: 'int', min: 0, max: 1e9, help: 'optimizer steps', resumable: true },
@@ -89,7 +103,7 @@ export function parseRunConfig(value: unknown, label: string): RunConfig {
   const bigram = obj.kind === 'bigram';
   const out: Record<string, unknown> = {};
   for (const spec of HYPERPARAMETERS) {
-    const v = obj[spec.key];
+    const v = obj[spec.key] ?? (typeof spec.absentIs === 'function' ? spec.absentIs(obj) : spec.absentIs);
     const where = `${label}.${spec.key}`;
     switch (spec.type) {
       case 'bool':

@@ -60,11 +60,17 @@ export const NANOGPT_CONFIG: readonly NanoGptConfigKey[] = [
   ['compile', null, false],
 ];
 
+/** issue 15's options, which nanoGPT's model.py has none of: a run read from a checkpoint records them as off. */
+type ModernRunFields = 'rotary' | 'qkNorm' | 'activation' | 'zeroInitProjections' | 'untiedHead' | 'logitSoftcap';
+
 /**
  * train.py's defaults for the fields a checkpoint without a 'config' (an older nanoGPT's) leaves unsaid:
  * GPT-2 on OpenWebText, its own defaults. The model's fields come from model_args, never from here.
  */
-export const NANOGPT_DEFAULTS: Omit<RunConfig, 'kind' | 'style' | 'nLayer' | 'nHead' | 'nEmbd' | 'dropout' | 'bias' | 'blockSize'> = {
+export const NANOGPT_DEFAULTS: Omit<
+  RunConfig,
+  'kind' | 'style' | 'nLayer' | 'nHead' | 'nEmbd' | 'dropout' | 'bias' | 'blockSize' | ModernRunFields
+> = {
   batchSize: 12,
   gradientAccumulationSteps: 40,
   maxIters: 600000,

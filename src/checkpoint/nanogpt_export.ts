@@ -20,7 +20,8 @@ import type { LanguageModel } from '../models/index.js';
 import type { AdamW } from '../train/adamw.js';
 import { learningRateAt } from '../train/schedule.js';
 import type { ResumeState } from '../train/trainer.js';
-import { HYPERPARAMETERS } from './hyperparameters.js';
+import { modernOptionsOf } from '../train/config.js';
+import { HYPERPARAMETERS, kebab } from './hyperparameters.js';
 import { ADAMW_EPS, MODEL_ARGS, NANOGPT_CONFIG } from './nanogpt_config.js';
 import type { RunFile } from './run_config.js';
 
@@ -52,6 +53,12 @@ export function checkExportable(file: RunFile, label: string): void {
   }
   const activation = (m as { activation?: unknown }).activation;
   if (activation === 'relu') throw new TsgptError(`${label} uses ReLU; nanoGPT's model.py has GELU only`);
+  // issue 15's options change the model nanoGPT's model.py builds (zero-initialised projections change only the start).
+  const { zeroInitProjections: _, ...changed } = modernOptionsOf(file.run);
+  const names = Object.keys(changed);
+  if (names.length > 0) {
+    throw new TsgptError(`${label} uses ${names.map((n) => `--${kebab(n)}`).join(', ')}, which nanoGPT's model.py does not have`);
+  }
   if (file.tokenizer.type !== 'char') throw new TsgptError(`${label}: its tokenizer (${file.tokenizer.type}) has no nanoGPT meta.pkl form`);
 }
 

@@ -6,9 +6,11 @@
  * field.
  */
 import { TsgptError } from '../errors.js';
+import { type ModernOptions, validateGPTConfig } from '../models/gpt.js';
 import { headSplitProblem, type ModelConfig } from '../models/index.js';
 import { CharTokenizer } from '../tokenizers/char.js';
-import type { RunConfig } from '../train/config.js';
+import { ACTIVATIONS, type Activation } from '../nn/layers.js';
+import { ownActivation, type RunConfig } from '../train/config.js';
 import type { TrainerState } from '../train/trainer.js';
 import { HYPERPARAMETERS, parseRunConfig } from './hyperparameters.js';
 import { asObject, describe, integer, parseVersionedJson } from '../validate.js';
@@ -117,9 +119,15 @@ function parseModelConfig(model: Record<string, unknown>, label: string): ModelC
       dropout,
       bias: model.bias,
       ...parseAblations(model, label),
+      ...parseModernOptions(model, label),
     };
     const split = headSplitProblem(config, { nEmbd: 'model.nEmbd', nHead: 'model.nHead' });
     if (split !== null) throw new TsgptError(`${label}: ${split}`);
+    try {
+      validateGPTConfig(config);
+    } catch (e) {
+      throw new TsgptError(`${label}: ${(e as Error).message}`);
+    }
   } else {
     throw new TsgptError(`${label}: model.kind must be "bigram" or "gpt", got ${describe(model.kind)}`);
   }
@@ -152,6 +160,32 @@ function parseAblations(model: Record<string, unknown>, label: string): Record<s
   return out;
 }
 
+/** Issue 15's options (see ModernOptions), kept only when present, each checked. */
+function parseModernOptions(model: Record<string, unknown>, label: string): ModernOptions {
+  const out: ModernOptions = {};
+  for (const key of ['rotary', 'qkNorm', 'zeroInitProjections', 'untiedHead'] as const) {
+    const v = model[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'boolean') throw new TsgptError(`${label}: model.${key} must be true or false, got ${describe(v)}`);
+    out[key] = v;
+  }
+  const activation = model.activation;
+  if (activation !== undefined) {
+    if (!ACTIVATIONS.includes(activation as Activation)) {
+      throw new TsgptError(`${label}: model.activation must be one of ${ACTIVATIONS.join(', ')}, got ${describe(activation)}`);
+    }
+    out.activation = activation as Activation;
+  }
+  const cap = model.logitSoftcap;
+  if (cap !== undefined) {
+    if (typeof cap !== 'number' || !(cap >= 0 && cap <= 1e4)) {
+      throw new TsgptError(`${label}: model.logitSoftcap must be a number from 0 to 10000, got ${describe(cap)}`);
+    }
+    out.logitSoftcap = cap;
+  }
+  return out;
+}
+
 /**
  * The run's hyperparameters must describe the same model as the model section before training resumes with
  * them (batches are cut to run.blockSize, say). Sampling reads only the model section, so only resuming checks.
@@ -169,7 +203,14 @@ export function checkRunMatchesModel(run: RunConfig, model: ModelConfig, label: 
       ['nEmbd', run.nEmbd, model.nEmbd],
       ['dropout', run.dropout, model.dropout],
       ['bias', run.bias, model.bias],
+      ['rotary', run.rotary, model.rotary ?? false],
+      ['qkNorm', run.qkNorm, model.qkNorm ?? false],
+      ['zeroInitProjections', run.zeroInitProjections, model.zeroInitProjections ?? false],
+      ['untiedHead', run.untiedHead, model.untiedHead ?? false],
+      ['logitSoftcap', run.logitSoftcap, model.logitSoftcap ?? 0],
     );
+    // The lecture's form is ReLU whatever its run section says (see modernOptionsOf).
+    if (model.style === 'nanogpt') pairs.push(['activation', run.activation, model.activation ?? ownActivation('nanogpt')]);
   }
   for (const [key, a, b] of pairs) {
     if (a !== b) throw new TsgptError(`${label}: run.${key} is ${describe(a)} but the model section says ${describe(b)}`);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { splitTrainVal } from '../data/split.js';
 import { TsgptError } from '../errors.js';
-import { HYPERPARAMETERS } from '../checkpoint/hyperparameters.js';
+import { HYPERPARAMETERS, kebab } from '../checkpoint/hyperparameters.js';
 import {
   ARENA_BYTES,
   MAX_PARAMETERS,
@@ -22,7 +22,7 @@ import { refuseIfTraining } from '../node/run_lock.js';
 import { readResumable, type ResumableRun } from '../node/run_resume.js';
 import type { RunPlan } from '../node/training_run.js';
 import { CharTokenizer } from '../tokenizers/char.js';
-import { isPresetName, modelConfigFor, PRESETS, type PresetName, type RunConfig } from '../train/config.js';
+import { isPresetName, modelConfigFor, modernOptionsOf, ownActivation, PRESETS, type PresetName, type RunConfig } from '../train/config.js';
 import type { FlagValue } from './flags.js';
 
 type Flags = Map<string, FlagValue>;
@@ -30,8 +30,10 @@ type Flags = Map<string, FlagValue>;
 /** The flags a resumed run may change, as --help and the messages list them. */
 export const RESUMABLE_FLAGS = HYPERPARAMETERS.filter((h) => h.resumable).map((h) => `--${h.flag}`);
 
+/** Issue 15's options, which only the nanoGPT form takes. */
+const MODERN_FLAGS = ['activation', 'rotary', 'qk-norm', 'zero-init-projections', 'untied-head', 'logit-softcap'];
 /** Flags that only mean something for a GPT, and the schedule flags that only mean something with decay on. */
-const GPT_ONLY_FLAGS = ['style', 'n-layer', 'n-head', 'n-embd', 'dropout', 'bias'];
+const GPT_ONLY_FLAGS = ['style', 'n-layer', 'n-head', 'n-embd', 'dropout', 'bias', ...MODERN_FLAGS];
 const DECAY_ONLY_FLAGS = ['min-lr', 'warmup-iters', 'lr-decay-iters'];
 
 /** The run config from a preset and the flags that override it, checked as a whole. */
@@ -43,6 +45,11 @@ export function resolveRunConfig(flags: Flags): { preset: PresetName; config: Ru
   for (const { key, flag } of HYPERPARAMETERS) {
     const v = flags.get(flag);
     if (v !== undefined) writable[key] = v;
+  }
+  // The lecture's form is ReLU whatever preset it starts from, and records so.
+  if (config.style === 'lecture') {
+    if (flags.has('activation') && config.activation !== 'relu') throw new TsgptError('--activation applies to --style nanogpt only');
+    config.activation = ownActivation('lecture');
   }
   // A flag that would be silently ignored is refused: the user meant something by it.
   if (config.kind === 'bigram') {
@@ -69,6 +76,13 @@ export function resolveRunConfig(flags: Flags): { preset: PresetName; config: Ru
 function checkRunConsistency(config: RunConfig): void {
   const split = config.kind === 'gpt' ? headSplitProblem(config, { nEmbd: '--n-embd', nHead: '--n-head' }) : null;
   if (split !== null) throw new TsgptError(split);
+  const modern = Object.keys(modernOptionsOf(config));
+  if (config.kind === 'gpt' && config.style === 'lecture' && modern.length > 0) {
+    throw new TsgptError(`--${kebab(modern[0]!)} applies to --style nanogpt only`);
+  }
+  if (config.kind === 'gpt' && config.rotary && (config.nEmbd / config.nHead) % 2 !== 0) {
+    throw new TsgptError(`--rotary needs an even head size; --n-embd / --n-head is ${config.nEmbd / config.nHead}`);
+  }
   if (config.decayLr && config.minLr > config.learningRate) {
     throw new TsgptError(`--min-lr (${config.minLr}) is above --learning-rate (${config.learningRate})`);
   }

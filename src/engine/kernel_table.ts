@@ -317,6 +317,34 @@ export const KERNEL_TABLE = {
       ['N', 'int'],
     ],
   }),
+  /** out = alpha x + beta y over n floats; out may be x or y (Muon's momentum and Newton-Schulz steps). */
+  axpby: kernel({
+    args: [
+      ['out', 'out'],
+      ['x', 'in'],
+      ['y', 'in'],
+      ['n', 'int'],
+      ['alpha', 'float'],
+      ['beta', 'float'],
+    ],
+    split: { worth: manyElements, ways: [{ over: 'n', align: ELEMENTS, moves: { out: 1, x: 1, y: 1 } }] },
+  }),
+  /** out[r ldOut + c] (+)= x[r ldX + c] for r < rows, c < cols; overwrites unless accumulate. */
+  copyStrided: kernel({
+    args: [
+      ['out', 'out'],
+      ['ldOut', 'int'],
+      ['x', 'in'],
+      ['ldX', 'int'],
+      ['rows', 'int'],
+      ['cols', 'int'],
+      ['accumulate', 'bool'],
+    ],
+    split: {
+      worth: (a) => a.rows * a.cols >= PARALLEL_MIN_ELEMENTS,
+      ways: [{ over: 'rows', align: 1, moves: { out: 'ldOut', x: 'ldX' } }],
+    },
+  }),
 
   // dropout.ts
   /** A dropout multiplier (0 with probability p, else 1/(1-p)) from xoshiro128** state, advanced in place. */
@@ -344,6 +372,48 @@ export const KERNEL_TABLE = {
       ['dout', 'in'],
       ['n', 'int'],
     ],
+  }),
+  /** out = max(0, x)^2 (ReLU squared). */
+  relu2Forward: kernel({
+    args: [
+      ['out', 'out'],
+      ['x', 'in'],
+      ['n', 'int'],
+    ],
+    split: { worth: manyElements, ways: [{ over: 'n', align: ELEMENTS, moves: { out: 1, x: 1 } }] },
+  }),
+  /** dx (+)= 2 max(0, x) dout; overwrites unless accumulate. */
+  relu2Backward: kernel({
+    args: [
+      ['dx', 'out'],
+      ['x', 'in'],
+      ['dout', 'in'],
+      ['n', 'int'],
+      ['accumulate', 'bool'],
+    ],
+    split: { worth: manyElements, ways: [{ over: 'n', align: ELEMENTS, moves: { dx: 1, x: 1, dout: 1 } }] },
+  }),
+  /** out = cap tanh(x / cap): the logit soft-cap. */
+  softcapForward: kernel({
+    args: [
+      ['out', 'out'],
+      ['x', 'in'],
+      ['n', 'int'],
+      ['cap', 'float'],
+    ],
+    split: { worth: manyElements, ways: [{ over: 'n', align: ELEMENTS, moves: { out: 1, x: 1 } }] },
+  }),
+  /** dx (+)= dout (1 - (out / cap)^2), from the forward's output; overwrites unless accumulate. */
+  softcapBackward: kernel({
+    args: [
+      ['dx', 'out'],
+      ['out', 'in'],
+      ['dout', 'in'],
+      ['n', 'int'],
+      ['cap', 'float'],
+      ['accumulate', 'bool'],
+    ],
+    split: { worth: manyElements, ways: [{ over: 'n', align: ELEMENTS, moves: { dx: 1, out: 1, dout: 1 } }] },
   }),
   /** out = gelu(x); with `saved`, what the backward can reuse instead of computing it again. */
   geluForward: kernel({
@@ -439,6 +509,70 @@ export const KERNEL_TABLE = {
     split: {
       worth: (a) => a.N * a.cols >= PARALLEL_MIN_ELEMENTS && a.cols >= 64,
       ways: [{ over: 'cols', align: 4, moves: { dweight: 1, dbias: 1, dout: 1, x: 1 } }],
+    },
+  }),
+
+  // rmsnorm.ts
+  /**
+   * RMS norm without a gain of `groups` groups of `size` floats in each of N rows ld floats apart (out may be x);
+   * saves rstd [N, groups] for the backward.
+   */
+  rmsnormForward: kernel({
+    args: [
+      ['out', 'out'],
+      ['rstd', 'out'],
+      ['x', 'in'],
+      ['N', 'int'],
+      ['groups', 'int'],
+      ['size', 'int'],
+      ['ld', 'int'],
+      ['eps', 'float'],
+    ],
+    split: {
+      worth: (a) => a.N * a.groups * a.size >= PARALLEL_MIN_ELEMENTS,
+      ways: [{ over: 'N', align: 1, moves: { out: 'ld', rstd: 'groups', x: 'ld' } }],
+    },
+  }),
+  /** Its input gradient, group by group (overwrites unless accumulate). */
+  rmsnormBackward: kernel({
+    args: [
+      ['dx', 'out'],
+      ['dout', 'in'],
+      ['x', 'in'],
+      ['rstd', 'in'],
+      ['N', 'int'],
+      ['groups', 'int'],
+      ['size', 'int'],
+      ['ld', 'int'],
+      ['accumulate', 'bool'],
+    ],
+    split: {
+      worth: (a) => a.N * a.groups * a.size >= PARALLEL_MIN_ELEMENTS,
+      ways: [{ over: 'N', align: 1, moves: { dx: 'ld', dout: 'ld', x: 'ld', rstd: 'groups' } }],
+    },
+  }),
+
+  // rotary.ts
+  /**
+   * Rotary position embeddings of `groups` heads of `size` floats in the T rows (ld apart) of each of B
+   * sequences, turned by the angles of cos and sin [T, size / 2]; `inverse` turns back (the backward). out may be x.
+   */
+  rotary: kernel({
+    args: [
+      ['out', 'out'],
+      ['x', 'in'],
+      ['cos', 'in'],
+      ['sin', 'in'],
+      ['B', 'int'],
+      ['T', 'int'],
+      ['groups', 'int'],
+      ['size', 'int'],
+      ['ld', 'int'],
+      ['inverse', 'bool'],
+    ],
+    split: {
+      worth: (a) => a.B > 1 && a.B * a.T * a.groups * a.size >= PARALLEL_MIN_ELEMENTS,
+      ways: [{ over: 'B', align: 1, moves: { out: ['T', 'ld'], x: ['T', 'ld'] } }],
     },
   }),
 

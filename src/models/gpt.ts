@@ -5,23 +5,29 @@
  *    of the residual projections; names transformer.wte.weight, transformer.h.0.attn.c_attn.weight, ...
  *  - "lecture": the lecture's gpt.py: ReLU, one module per head, untied lm_head with a bias; names
  *    token_embedding_table.weight, blocks.0.sa.heads.0.key.weight, ...
+ * The nanoGPT form takes the options small-model recipes added since (issue 15, modded-nanogpt's speedrun), each
+ * off when absent: rotary position embeddings (no transformer.wpe.weight), QK-norm, ReLU squared (activation
+ * 'relu2'), zero-initialised residual projections, an untied head (lm_head.weight, no bias) and a logit
+ * soft-cap; none adds other names.
  */
 import { add } from '../engine/ops/add.js';
 import { crossEntropy } from '../engine/ops/cross_entropy.js';
 import { dropout } from '../engine/ops/dropout.js';
+import { softcap } from '../engine/ops/activations.js';
 import { linear } from '../engine/ops/linear.js';
+import { rotaryAngles, type RotaryAngles } from '../engine/ops/qk_transform.js';
 import type { Rng } from '../engine/random.js';
 import { noGrad } from '../engine/autograd.js';
 import { intTensor, tidy, untracked as keepOutside, type Tensor } from '../engine/tensor.js';
 import type { AttentionObserver } from '../nn/attention.js';
-import { Block, type BlockStyle, type LectureAblation } from '../nn/block.js';
-import { Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
+import { Block, type BlockStyle, type LectureAblation, type ModernBlockOptions } from '../nn/block.js';
+import { ACTIVATIONS, Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { Decoder, DecoderOptions, HiddenPoint } from './decoder.js';
 import { GPTDecoder } from './gpt_decoder.js';
 import type { LanguageModel } from './language_model.js';
 
-export interface GPTConfig extends LectureAblation {
+export interface GPTConfig extends LectureAblation, ModernOptions {
   kind: 'gpt';
   style: BlockStyle;
   vocabSize: number;
@@ -34,17 +40,27 @@ export interface GPTConfig extends LectureAblation {
   bias: boolean;
 }
 
+/** The nanoGPT form's options from after 2017 (issue 15), each off when absent. */
+export interface ModernOptions extends ModernBlockOptions {
+  /** Rotary position embeddings (RoFormer) in every attention, instead of the learned ones: no transformer.wpe. */
+  rotary?: boolean;
+  /** An output head of its own, lm_head.weight [vocab, n_embd] without a bias, instead of the token embedding. */
+  untiedHead?: boolean;
+  /** logits = cap tanh(logits / cap) (Gemma 2, modded-nanogpt's 30); absent or 0: no cap. */
+  logitSoftcap?: number;
+}
+
 /** The transformer trunk of the nanoGPT form, so names come out as "transformer.wte.weight". */
 class Transformer extends Module {
   constructor(
     readonly wte: Embedding,
-    readonly wpe: Embedding,
+    readonly wpe: Embedding | null,
     readonly h: ModuleList<Block>,
     readonly ln_f: LayerNorm,
   ) {
     super();
     this.registerModule('wte', wte);
-    this.registerModule('wpe', wpe);
+    if (wpe !== null) this.registerModule('wpe', wpe);
     this.registerModule('h', h);
     this.registerModule('ln_f', ln_f);
   }
@@ -52,10 +68,13 @@ class Transformer extends Module {
 
 export class GPT extends Module implements LanguageModel {
   readonly tokenEmbedding: Embedding;
-  readonly positionEmbedding: Embedding;
+  /** The learned position embeddings; null with rotary embeddings, which turn queries and keys instead. */
+  readonly positionEmbedding: Embedding | null;
+  /** The rotary angle tables for positions 0 .. blockSize - 1, or null. */
+  readonly rotary: RotaryAngles | null;
   readonly blocks: ModuleList<Block>;
   readonly lnF: LayerNorm | null;
-  /** The output head: its own Linear in the lecture form; in the nanoGPT form the token embedding, reused. */
+  /** The output head: its own Linear in the lecture form (and the untied nanoGPT form); else the token embedding, reused. */
   readonly lmHead: Linear | null;
   private readonly positions = new Map<number, Tensor>();
 
@@ -67,15 +86,16 @@ export class GPT extends Module implements LanguageModel {
     validateGPTConfig(config);
     const { style, vocabSize, blockSize, nEmbd, bias, init } = config;
     this.tokenEmbedding = new Embedding(vocabSize, nEmbd, rng, { init });
-    this.positionEmbedding = new Embedding(blockSize, nEmbd, rng, { init });
-    this.blocks = new ModuleList(Array.from({ length: config.nLayer }, () => new Block(config, rng)));
+    this.rotary = config.rotary === true ? keepOutside(() => rotaryAngles(blockSize, nEmbd / config.nHead)) : null;
+    this.positionEmbedding = this.rotary === null ? new Embedding(blockSize, nEmbd, rng, { init }) : null;
+    this.blocks = new ModuleList(Array.from({ length: config.nLayer }, () => new Block(config, rng, this.rotary)));
     this.lnF = (config.layerNorm ?? true) ? new LayerNorm(nEmbd, { bias }) : null;
     if (style === 'nanogpt') {
       this.registerModule('transformer', new Transformer(this.tokenEmbedding, this.positionEmbedding, this.blocks, this.lnF!));
-      this.lmHead = null;
+      this.lmHead = config.untiedHead === true ? this.registerModule('lm_head', new Linear(nEmbd, vocabSize, rng, { bias: false })) : null;
     } else {
       this.registerModule('token_embedding_table', this.tokenEmbedding);
-      this.registerModule('position_embedding_table', this.positionEmbedding);
+      this.registerModule('position_embedding_table', this.positionEmbedding!);
       this.registerModule('blocks', this.blocks);
       if (this.lnF !== null) this.registerModule('ln_f', this.lnF);
       this.lmHead = this.registerModule('lm_head', new Linear(nEmbd, vocabSize, rng, { bias, init }));
@@ -95,7 +115,7 @@ export class GPT extends Module implements LanguageModel {
    * computation), and the tied lm_head is counted once, as the token embedding.
    */
   numNonEmbeddingParameters(): number {
-    return this.numParameters() - this.positionEmbedding.weight.size;
+    return this.numParameters() - (this.positionEmbedding?.weight.size ?? 0);
   }
 
   /** Calls fn(layer, weights) with every block's attention weights [B, nh, T, T] during forwards; null stops. */
@@ -169,9 +189,10 @@ export class GPT extends Module implements LanguageModel {
     return T;
   }
 
-  /** Token embeddings [B, T, C] plus the position embeddings of 0 .. T - 1 (broadcast over B). */
+  /** Token embeddings [B, T, C] plus the position embeddings of 0 .. T - 1 (broadcast over B), if learned. */
   private embed(idx: Tensor, T: number): Tensor {
-    return add(this.tokenEmbedding.forward(idx), this.positionEmbedding.forward(this.positionIds(T)));
+    const tokens = this.tokenEmbedding.forward(idx);
+    return this.positionEmbedding === null ? tokens : add(tokens, this.positionEmbedding.forward(this.positionIds(T)));
   }
 
   /** The final LayerNorm and the output head: logits. */
@@ -179,9 +200,11 @@ export class GPT extends Module implements LanguageModel {
     return this.output(this.lnF === null ? x : this.lnF.forward(x));
   }
 
-  /** The output head on the final LayerNorm's output: its own Linear, or the token embedding reused (tied). */
+  /** The output head on the final LayerNorm's output: its own Linear, or the token embedding reused (tied); then the soft-cap, if any. */
   private output(normed: Tensor): Tensor {
-    return this.lmHead !== null ? this.lmHead.forward(normed) : linear(normed, this.tokenEmbedding.weight);
+    const logits = this.lmHead !== null ? this.lmHead.forward(normed) : linear(normed, this.tokenEmbedding.weight);
+    const cap = this.config.logitSoftcap ?? 0;
+    return cap > 0 ? softcap(logits, cap) : logits;
   }
 
   /** A decoder for sampling (see GPTDecoder): the key/value cache, one position a token. */
@@ -203,6 +226,8 @@ export class GPT extends Module implements LanguageModel {
     super.dispose();
     for (const ids of this.positions.values()) ids.dispose();
     this.positions.clear();
+    this.rotary?.cos.dispose();
+    this.rotary?.sin.dispose();
   }
 }
 
@@ -234,6 +259,24 @@ export function validateGPTConfig(c: GPTConfig): void {
     c.projection === false ||
     (c.feedForward !== undefined && c.feedForward !== 'mlp') ||
     c.init === 'torch';
+  if (c.activation !== undefined && !ACTIVATIONS.includes(c.activation)) {
+    throw new RangeError(`unknown activation "${String(c.activation)}" (tsgpt has ${ACTIVATIONS.join(', ')})`);
+  }
+  const modern =
+    (c.activation ?? 'relu') !== 'relu' ||
+    c.rotary === true ||
+    c.qkNorm === true ||
+    c.zeroInitProjections === true ||
+    c.untiedHead === true ||
+    (c.logitSoftcap ?? 0) !== 0;
+  if (c.style === 'lecture' && modern) {
+    throw new RangeError('activation, rotary, qkNorm, zeroInitProjections, untiedHead and logitSoftcap apply to style "nanogpt" only');
+  }
+  const cap = c.logitSoftcap ?? 0;
+  if (!(Number.isFinite(cap) && cap >= 0)) throw new RangeError(`logit_softcap must be 0 (none) or positive, got ${cap}`);
+  if (c.rotary === true && (c.nEmbd / c.nHead) % 2 !== 0) {
+    throw new RangeError(`rotary embeddings need an even head size; n_embd / n_head is ${c.nEmbd / c.nHead}`);
+  }
   if (c.style === 'nanogpt' && ablated) {
     throw new RangeError('the lecture\'s ablations (residual, layerNorm, projection, feedForward, init) apply to style "lecture" only');
   }

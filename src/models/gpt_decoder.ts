@@ -7,14 +7,15 @@
  *  - positions an earlier step has seen: their keys and values wait in a cache, one slot per attention
  *    (nanoGPT's fused attention one for all heads, each of the lecture's heads its own), and only the new
  *    positions are computed, against the cached ones; sampling within the block size, that is one position
- *    a token. Past the block size every position shifts (the position embeddings move), nothing matches, and
- *    each step runs its whole window, as nanoGPT's generate does;
+ *    a token. Past the block size every position shifts (the position embeddings, or the rotary angles,
+ *    move), nothing matches, and each step runs its whole window, as nanoGPT's generate does;
  *  - in the last block, all but the keys and values of the other positions: its query, projection and
  *    feed-forward, the final LayerNorm and the head run on each sequence's last position alone.
  * It computes in eval mode (dropout is the identity). It copies weights when it is made (transposed, for the
  * one-row products): make a new decoder after changing the weights.
  */
 import { kernels } from '../engine/backend.js';
+import { RMS_NORM_EPS } from '../engine/ops/rms_norm.js';
 import { Tensor, untracked } from '../engine/tensor.js';
 import type { LayerNorm } from '../nn/layers.js';
 import { type Decoder, type DecoderOptions, type HiddenPoint, noHiddenState, windowLength } from './decoder.js';
@@ -97,8 +98,9 @@ export class GPTDecoder implements Decoder {
     // Token embeddings of the new positions plus the position embeddings of offset .. T - 1.
     const ids = buf.ids.ints;
     for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) ids[b * n + i] = windows[b]![offset + i]!;
-    k.embeddingForward(buf.h.data, model.tokenEmbedding.weight.data, buf.ids.ints, R, C);
-    k.addBroadcast(buf.x.data, buf.h.data, model.positionEmbedding.weight.data.subarray(offset * C, T * C), R * C, n * C);
+    const wpe = model.positionEmbedding;
+    k.embeddingForward(wpe === null ? buf.x.data : buf.h.data, model.tokenEmbedding.weight.data, buf.ids.ints, R, C);
+    if (wpe !== null) k.addBroadcast(buf.x.data, buf.h.data, wpe.weight.data.subarray(offset * C, T * C), R * C, n * C);
 
     let rows = R;
     this.layers.forEach((layer, l) => {
@@ -118,7 +120,8 @@ export class GPTDecoder implements Decoder {
         if (ff !== null) {
           ff.fc.forward(buf.ff1, ffIn, rows);
           const width = rows * ff.fc.outFeatures;
-          if (ff.activation === 'gelu') k.geluForward(buf.ff2.data, buf.ff1.data, null, width);
+          if (ff.activation === 'gelu_tanh') k.geluForward(buf.ff2.data, buf.ff1.data, null, width);
+          else if (ff.activation === 'relu2') k.relu2Forward(buf.ff2.data, buf.ff1.data, width);
           else k.reluForward(buf.ff2.data, buf.ff1.data, width);
           const f = ff.proj === null ? buf.ff2 : buf.project(ff.proj, buf.ff2, rows, buf.ffOut);
           out = layer.residual ? buf.add(buf.x, x2, f, rows * C) : f;
@@ -131,6 +134,8 @@ export class GPTDecoder implements Decoder {
     const final = this.norm(this.lnF, buf.h, buf.x, B);
     if (this.hiddenPoint === 'head_input') this.keepHidden(final);
     this.head.forward(buf.logits, final, B);
+    const cap = model.config.logitSoftcap ?? 0;
+    if (cap > 0) k.softcapForward(buf.logits.data, buf.logits.data, B * this.vocabSize, cap);
     this.logits.set(buf.logits.data.subarray(0, B * this.vocabSize));
     if (keep) {
       for (let b = 0; b < B; b++) for (let t = offset; t < T; t++) this.tokens[b * Tmax + t] = windows[b]![t]!;
@@ -204,6 +209,23 @@ export class GPTDecoder implements Decoder {
         nh = a.nHead,
         hs = C / nh,
         scale = 1 / Math.sqrt(hs);
+      // transformQK's kernels on the new rows, in place: the queries and keys of positions offset .. offset + n - 1.
+      if (a.qkNorm) k.rmsnormForward(buf.qkv.data, buf.qkRstd.data, buf.qkv.data, R, 2 * nh, hs, 3 * C, RMS_NORM_EPS);
+      if (a.rotary !== null) {
+        const at = offset * (hs / 2);
+        k.rotary(
+          buf.qkv.data,
+          buf.qkv.data,
+          a.rotary.cos.data.subarray(at),
+          a.rotary.sin.data.subarray(at),
+          B,
+          n,
+          2 * nh,
+          hs,
+          3 * C,
+          false,
+        );
+      }
       if (write) {
         toCache(slot.k, buf.qkv, 3 * C, C, B, n, Tmax, offset, C);
         toCache(slot.v, buf.qkv, 3 * C, 2 * C, B, n, Tmax, offset, C);
@@ -328,8 +350,9 @@ class StepBuffers {
   h!: Tensor;
   mean!: Tensor;
   rstd!: Tensor;
-  /** The fused projection's q, k, v; queries packed for the cached attention; the attention's output. */
+  /** The fused projection's q, k, v (QK-norm's 1/RMS of each head's, at most 2C a row); queries packed for the cached attention; the attention's output. */
   qkv!: Tensor;
+  qkRstd!: Tensor;
   q!: Tensor;
   att!: Tensor;
   /** A lecture head's keys, values and output. */
@@ -377,6 +400,7 @@ class StepBuffers {
     );
     [this.mean, this.rstd] = [make(1), make(1)];
     this.qkv = make(3 * C);
+    this.qkRstd = make(2 * C);
     [this.ff1, this.ff2] = [make(this.ffWidth), make(this.ffWidth)];
     this.capacity = rows;
   }

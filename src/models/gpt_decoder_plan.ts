@@ -4,17 +4,23 @@
  * and every stage of the lecture's ladder map onto it; a module it does not know is refused when the decoder
  * is made, not met half-way through a step.
  */
+import type { RotaryAngles } from '../engine/ops/qk_transform.js';
 import { CausalSelfAttention } from '../nn/attention.js';
 import type { Block } from '../nn/block.js';
 import { MLP } from '../nn/feedforward.js';
-import { Dropout, GELU, type LayerNorm, Linear, ReLU } from '../nn/layers.js';
+import { type Activation, Dropout, GELU, type LayerNorm, Linear, ReLU, ReLU2 } from '../nn/layers.js';
 import { DecoderLinear } from './decoder_linear.js';
 
-/** nanoGPT's fused attention: one product makes q, k and v of every head, side by side in each row. */
+/**
+ * nanoGPT's fused attention: one product makes q, k and v of every head, side by side in each row; then, as
+ * the module does, QK-norm and rotary embeddings of the queries and keys, if it has them.
+ */
 export interface FusedAttention {
   kind: 'fused';
   c_attn: DecoderLinear;
   nHead: number;
+  qkNorm: boolean;
+  rotary: RotaryAngles | null;
 }
 
 /** The lecture's heads: each its own key, query and value products, attending on its own. */
@@ -26,7 +32,7 @@ export interface SeparateHeads {
 /** Linear, activation, and (but in the lecture's one-layer form) a projection back to the width. */
 export interface FeedForwardPlan {
   fc: DecoderLinear;
-  activation: 'relu' | 'gelu';
+  activation: Activation;
   proj: DecoderLinear | null;
 }
 
@@ -53,7 +59,7 @@ function layerPlan(block: Block, ff: FeedForwardParts | null, fewRows: boolean):
   return {
     ln1: block.ln1,
     attention: fused
-      ? { kind: 'fused', c_attn: linear(attn.c_attn), nHead: attn.nHead }
+      ? { kind: 'fused', c_attn: linear(attn.c_attn), nHead: attn.nHead, qkNorm: attn.qkNorm, rotary: attn.rotary }
       : { kind: 'heads', heads: attn.heads.items.map((h) => ({ key: linear(h.key), query: linear(h.query), value: linear(h.value) })) },
     proj: fused ? linear(attn.c_proj) : attn.proj === null ? null : linear(attn.proj),
     ln2: block.ln2,
@@ -64,7 +70,7 @@ function layerPlan(block: Block, ff: FeedForwardParts | null, fewRows: boolean):
 
 interface FeedForwardParts {
   fc: Linear;
-  activation: 'relu' | 'gelu';
+  activation: Activation;
   proj: Linear | null;
 }
 
@@ -72,13 +78,17 @@ interface FeedForwardParts {
 function feedForwardParts(block: Block): FeedForwardParts | null {
   const mlp = block.mlp;
   if (mlp === null) return null;
-  if (mlp instanceof MLP) return { fc: mlp.c_fc, activation: 'gelu', proj: mlp.c_proj };
+  if (mlp instanceof MLP) return { fc: mlp.c_fc, activation: activationName(mlp.activation), proj: mlp.c_proj };
   // The lecture's Sequential: Linear, ReLU, then Linear and Dropout (the identity when sampling), or neither.
   const [fc, activation, proj, ...rest] = mlp.net.layers.filter((l) => !(l instanceof Dropout));
   const known =
     fc instanceof Linear && (activation instanceof ReLU || activation instanceof GELU) && (proj === undefined || proj instanceof Linear);
   if (!known || rest.length > 0) throw new Error('GPT decoder: a feed-forward other than Linear, ReLU or GELU, optional Linear');
-  return { fc, activation: activation instanceof ReLU ? 'relu' : 'gelu', proj: (proj as Linear | undefined) ?? null };
+  return { fc, activation: activationName(activation as ReLU | GELU), proj: (proj as Linear | undefined) ?? null };
+}
+
+function activationName(m: ReLU | GELU | ReLU2): Activation {
+  return m instanceof ReLU ? 'relu' : m instanceof ReLU2 ? 'relu2' : 'gelu_tanh';
 }
 
 /** Every DecoderLinear of a plan, to dispose of their copies. */

@@ -7,6 +7,7 @@
  */
 import { attention, attentionQKV } from '../engine/ops/attention.js';
 import { dropout } from '../engine/ops/dropout.js';
+import { transformQK, type RotaryAngles } from '../engine/ops/qk_transform.js';
 import { concat } from '../engine/ops/split_concat.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -93,10 +94,17 @@ export class MultiHeadAttention extends Module {
   }
 }
 
-/** nanoGPT's CausalSelfAttention: fused qkv projection c_attn, output projection c_proj. */
+/**
+ * nanoGPT's CausalSelfAttention: fused qkv projection c_attn, output projection c_proj. Optionally (modded-nanogpt's
+ * attention) each head's query and key are RMS-normalised (qkNorm) and turned by their positions' rotary angles;
+ * neither adds a parameter.
+ */
 export class CausalSelfAttention extends Module {
   readonly c_attn: Linear;
   readonly c_proj: Linear;
+  readonly qkNorm: boolean;
+  /** The rotary angle tables (the model's, for its block size), or null: positions come from elsewhere. */
+  readonly rotary: RotaryAngles | null;
   observer: AttentionObserver | null = null;
 
   constructor(
@@ -104,15 +112,19 @@ export class CausalSelfAttention extends Module {
     readonly nHead: number,
     readonly dropoutP: number,
     private readonly rng: Rng,
-    opts: { bias: boolean; projStd: number },
+    opts: { bias: boolean; projStd: number; qkNorm?: boolean; rotary?: RotaryAngles | null },
   ) {
     super();
     this.c_attn = this.registerModule('c_attn', new Linear(nEmbd, 3 * nEmbd, rng, { bias: opts.bias }));
     this.c_proj = this.registerModule('c_proj', new Linear(nEmbd, nEmbd, rng, { bias: opts.bias, std: opts.projStd }));
+    this.qkNorm = opts.qkNorm ?? false;
+    this.rotary = opts.rotary ?? null;
   }
 
   forward(x: Tensor): Tensor {
-    const y = attentionQKV(this.c_attn.forward(x), this.nHead, {
+    let qkv = this.c_attn.forward(x);
+    if (this.qkNorm || this.rotary !== null) qkv = transformQK(qkv, this.nHead, { norm: this.qkNorm, rotary: this.rotary });
+    const y = attentionQKV(qkv, this.nHead, {
       dropout: this.dropoutP,
       rng: this.rng,
       training: this.training,

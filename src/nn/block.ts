@@ -7,11 +7,12 @@
  * residual connections, LayerNorm, the attention projection, or with a smaller feed-forward, or none.
  */
 import { add } from '../engine/ops/add.js';
+import type { RotaryAngles } from '../engine/ops/qk_transform.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { CausalSelfAttention, MultiHeadAttention, type AttentionObserver } from './attention.js';
 import { FeedForward, MLP } from './feedforward.js';
-import { LayerNorm, type Init } from './layers.js';
+import { type Activation, LayerNorm, type Init } from './layers.js';
 import { Module } from './module.js';
 
 export type BlockStyle = 'lecture' | 'nanogpt';
@@ -30,7 +31,20 @@ export interface LectureAblation {
   init?: Init;
 }
 
-export interface BlockConfig extends LectureAblation {
+/**
+ * Options of the nanoGPT form from after 2017 (issue 15, modded-nanogpt's records), each off when absent. They add
+ * no parameter to a block, so its state-dict names stay nanoGPT's.
+ */
+export interface ModernBlockOptions {
+  /** The MLP's non-linearity; absent: GELU's tanh form, the form's own. */
+  activation?: Activation;
+  /** Each head's query and key divided by its RMS before scoring (QK-norm, no gain). */
+  qkNorm?: boolean;
+  /** The residual branches' last projections (attn.c_proj, mlp.c_proj) start at zero: each block starts as the identity. */
+  zeroInitProjections?: boolean;
+}
+
+export interface BlockConfig extends LectureAblation, ModernBlockOptions {
   style: BlockStyle;
   nEmbd: number;
   nHead: number;
@@ -46,7 +60,8 @@ export class Block extends Module {
   readonly mlp: FeedForward | MLP | null;
   readonly residual: boolean;
 
-  constructor(cfg: BlockConfig, rng: Rng) {
+  /** `rotary`: the model's rotary angle tables when it uses rotary position embeddings (nanoGPT form only). */
+  constructor(cfg: BlockConfig, rng: Rng, rotary: RotaryAngles | null = null) {
     super();
     const { nEmbd, nHead, dropout, bias } = cfg;
     this.residual = cfg.residual ?? true;
@@ -64,9 +79,14 @@ export class Block extends Module {
       // residual stream's variance does not grow with depth.
       const projStd = 0.02 / Math.sqrt(2 * cfg.nLayer);
       this.ln1 = this.registerModule('ln_1', new LayerNorm(nEmbd, { bias }));
-      this.attn = this.registerModule('attn', new CausalSelfAttention(nEmbd, nHead, dropout, rng, { bias, projStd }));
+      const attn = new CausalSelfAttention(nEmbd, nHead, dropout, rng, { bias, projStd, qkNorm: cfg.qkNorm ?? false, rotary });
+      this.attn = this.registerModule('attn', attn);
       this.ln2 = this.registerModule('ln_2', new LayerNorm(nEmbd, { bias }));
-      this.mlp = this.registerModule('mlp', new MLP(nEmbd, dropout, rng, { bias, projStd }));
+      const mlp = new MLP(nEmbd, dropout, rng, { bias, projStd, activation: cfg.activation });
+      this.mlp = this.registerModule('mlp', mlp);
+      // Zero-initialised projections (modded-nanogpt): drawn as usual, then cleared, so every other weight is the
+      // one the default init gives.
+      if (cfg.zeroInitProjections === true) for (const proj of [attn.c_proj, mlp.c_proj]) proj.weight.data.fill(0);
     }
   }
 

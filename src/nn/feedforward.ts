@@ -2,13 +2,12 @@
  * The position-wise feed-forward network, 4x wider inside, in both forms:
  *  - the lecture's FeedForward: net = Sequential(Linear, ReLU, Linear, Dropout) (names net.0, net.2); the
  *    lecture first introduces it as just Sequential(Linear(C, C), ReLU) (kind 'linear', for its ladder);
- *  - nanoGPT's MLP: c_fc, GELU, c_proj, dropout.
+ *  - nanoGPT's MLP: c_fc, GELU (or ReLU squared, or ReLU), c_proj, dropout.
  */
 import { dropout } from '../engine/ops/dropout.js';
-import { gelu } from '../engine/ops/activations.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
-import { Dropout, Linear, ReLU, Sequential, type Init } from './layers.js';
+import { type Activation, activationModule, Dropout, type GELU, Linear, ReLU, type ReLU2, Sequential, type Init } from './layers.js';
 import { Module } from './module.js';
 
 export class FeedForward extends Module {
@@ -38,19 +37,22 @@ export class FeedForward extends Module {
 export class MLP extends Module {
   readonly c_fc: Linear;
   readonly c_proj: Linear;
+  /** Not registered: it has no parameters, so the state dict is nanoGPT's whichever it is. */
+  readonly activation: ReLU | GELU | ReLU2;
 
   constructor(
     nEmbd: number,
     readonly dropoutP: number,
     private readonly rng: Rng,
-    opts: { bias: boolean; projStd: number },
+    opts: { bias: boolean; projStd: number; activation?: Activation },
   ) {
     super();
     this.c_fc = this.registerModule('c_fc', new Linear(nEmbd, 4 * nEmbd, rng, { bias: opts.bias }));
+    this.activation = activationModule(opts.activation ?? 'gelu_tanh');
     this.c_proj = this.registerModule('c_proj', new Linear(4 * nEmbd, nEmbd, rng, { bias: opts.bias, std: opts.projStd }));
   }
 
   forward(x: Tensor): Tensor {
-    return dropout(this.c_proj.forward(gelu(this.c_fc.forward(x))), this.dropoutP, this.rng, this.training);
+    return dropout(this.c_proj.forward(this.activation.forward(this.c_fc.forward(x))), this.dropoutP, this.rng, this.training);
   }
 }

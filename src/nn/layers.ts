@@ -5,7 +5,7 @@
  *  - 'torch': PyTorch's module defaults, which the lecture's earlier chapters run with: Linear weights and
  *    biases uniform in +-1/sqrt(in_features), Embedding rows N(0, 1).
  */
-import { gelu, relu } from '../engine/ops/activations.js';
+import { gelu, relu, relu2 } from '../engine/ops/activations.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { embedding } from '../engine/ops/embedding.js';
 import { layerNorm } from '../engine/ops/layernorm.js';
@@ -114,6 +114,25 @@ export class GELU extends Module {
   forward(x: Tensor): Tensor {
     return gelu(x);
   }
+}
+
+/** ReLU squared, max(0, x)^2 (Primer; modded-nanogpt's MLP). */
+export class ReLU2 extends Module {
+  forward(x: Tensor): Tensor {
+    return relu2(x);
+  }
+}
+
+/**
+ * The nanoGPT form's feed-forward non-linearity: 'gelu_tanh' (GPT-2's tanh GELU, the form's own), 'relu2' (ReLU
+ * squared) or 'relu'. The lecture form's is always ReLU.
+ */
+export type Activation = 'relu' | 'gelu_tanh' | 'relu2';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'gelu_tanh', 'relu2'];
+
+/** The module for an activation's name. */
+export function activationModule(activation: Activation): ReLU | GELU | ReLU2 {
+  return activation === 'relu' ? new ReLU() : activation === 'relu2' ? new ReLU2() : new GELU();
 }
 
 /** A module with a forward from one tensor to one tensor. */

@@ -1,4 +1,6 @@
+import type { ModernOptions } from '../models/gpt.js';
 import type { ModelConfig, ModelKind } from '../models/index.js';
+import type { Activation } from '../nn/layers.js';
 
 /**
  * Everything a run is made of, one flat object named after nanoGPT's config (train.py's globals) in
@@ -17,6 +19,18 @@ export interface RunConfig {
   nEmbd: number;
   dropout: number;
   bias: boolean;
+  /**
+   * Issue 15's options of the nanoGPT form (ModernOptions in models/gpt.ts), off in every preset: rotary position
+   * embeddings, QK-norm, the activation, zero-initialised residual projections, an untied head, a logit soft-cap (0: none). Run
+   * folders from before they existed record none, which means off.
+   */
+  rotary: boolean;
+  qkNorm: boolean;
+  /** The MLP's non-linearity: the nanoGPT form's own 'gelu_tanh', or 'relu2' (ReLU squared), or 'relu'; the lecture's is 'relu'. */
+  activation: Activation;
+  zeroInitProjections: boolean;
+  untiedHead: boolean;
+  logitSoftcap: number;
   blockSize: number;
   batchSize: number;
   maxIters: number;
@@ -38,6 +52,11 @@ export interface RunConfig {
 }
 
 const common = {
+  rotary: false,
+  qkNorm: false,
+  zeroInitProjections: false,
+  untiedHead: false,
+  logitSoftcap: 0,
   beta1: 0.9,
   seed: 1337,
   gradientAccumulationSteps: 1,
@@ -53,6 +72,7 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
     ...common,
     kind: 'bigram',
     style: 'lecture',
+    activation: 'relu',
     nLayer: 0,
     nHead: 0,
     nEmbd: 0,
@@ -76,6 +96,7 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
     ...common,
     kind: 'gpt',
     style: 'nanogpt',
+    activation: 'gelu_tanh',
     nLayer: 4,
     nHead: 4,
     nEmbd: 128,
@@ -102,6 +123,7 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
     ...common,
     kind: 'gpt',
     style: 'lecture',
+    activation: 'relu',
     nLayer: 6,
     nHead: 6,
     nEmbd: 384,
@@ -134,5 +156,23 @@ export function isPresetName(name: string): name is PresetName {
 export function modelConfigFor(config: RunConfig, vocabSize: number): ModelConfig {
   if (config.kind === 'bigram') return { kind: 'bigram', vocabSize, blockSize: config.blockSize };
   const { style, blockSize, nLayer, nHead, nEmbd, dropout, bias } = config;
-  return { kind: 'gpt', style, vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
+  return { kind: 'gpt', style, vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, ...modernOptionsOf(config) };
+}
+
+/** The activation each GPT form has when none is named: nanoGPT's (GPT-2's tanh GELU), the lecture's ReLU. */
+export function ownActivation(style: 'nanogpt' | 'lecture'): Activation {
+  return style === 'nanogpt' ? 'gelu_tanh' : 'relu';
+}
+
+/** The options of issue 15 that a run turns on, and only those, so a model without any is described as before. */
+export function modernOptionsOf(config: RunConfig): ModernOptions {
+  const on: ModernOptions = {};
+  if (config.rotary) on.rotary = true;
+  if (config.qkNorm) on.qkNorm = true;
+  // The lecture's form is ReLU whatever the field says (a config spread from the baby preset says gelu_tanh).
+  if (config.style === 'nanogpt' && config.activation !== ownActivation('nanogpt')) on.activation = config.activation;
+  if (config.zeroInitProjections) on.zeroInitProjections = true;
+  if (config.untiedHead) on.untiedHead = true;
+  if (config.logitSoftcap > 0) on.logitSoftcap = config.logitSoftcap;
+  return on;
 }

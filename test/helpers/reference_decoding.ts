@@ -40,7 +40,9 @@ export function referenceHidden(model: GPT, windows: readonly number[][], point:
   return evaluating(model, () => {
     const [B, T] = [windows.length, windows[0]!.length];
     const ids = intTensor(windows.flat(), [B, T]);
-    let x = add(model.tokenEmbedding.forward(ids), model.positionEmbedding.forward(intTensor(Array.from({ length: T }, (_, i) => i))));
+    const tokens = model.tokenEmbedding.forward(ids),
+      wpe = model.positionEmbedding;
+    let x = wpe === null ? tokens : add(tokens, wpe.forward(intTensor(Array.from({ length: T }, (_, i) => i))));
     const blocks = model.blocks.items;
     for (const block of blocks.slice(0, -1)) x = block.forward(x);
     const last = blocks[blocks.length - 1]!;

@@ -17,6 +17,27 @@ const models: [string, ModelConfig][] = [
   ['nanogpt', { ...small, style: 'nanogpt', bias: true }],
   ['nanogpt without biases', { ...small, style: 'nanogpt', bias: false }],
   ['lecture', { ...small, style: 'lecture', bias: true }],
+  // The options of issue 15, one at a time and all together (head size 6: rotary needs an even one).
+  ['nanogpt, rotary', { ...small, style: 'nanogpt', bias: false, rotary: true }],
+  ['nanogpt, QK-norm', { ...small, style: 'nanogpt', bias: true, qkNorm: true }],
+  ['nanogpt, zero-initialised projections', { ...small, style: 'nanogpt', bias: false, zeroInitProjections: true }],
+  ['nanogpt, ReLU squared', { ...small, style: 'nanogpt', bias: true, activation: 'relu2' }],
+  ['nanogpt, untied head', { ...small, style: 'nanogpt', bias: false, untiedHead: true }],
+  ['nanogpt, logit soft-cap', { ...small, style: 'nanogpt', bias: false, logitSoftcap: 15 }],
+  [
+    'nanogpt, all of them',
+    {
+      ...small,
+      style: 'nanogpt',
+      bias: false,
+      rotary: true,
+      qkNorm: true,
+      activation: 'relu2',
+      untiedHead: true,
+      logitSoftcap: 30,
+      nHead: 3,
+    },
+  ],
   ...LADDER.map((stage): [string, ModelConfig] => [`ladder ${stage.name}`, stage.model(V)]),
 ];
 const points: HiddenPoint[] = ['ffn_input', 'block_output', 'head_input'];

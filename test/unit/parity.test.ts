@@ -5,11 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../../src/engine/random.js';
-import { intTensor, tidy } from '../../src/engine/tensor.js';
 import { GPT, type GPTConfig } from '../../src/models/gpt.js';
-import { AdamW, gradientNorm } from '../../src/train/adamw.js';
-import { assertClose, relativeError } from '../helpers/assert.js';
 import { loadFixture } from '../helpers/fixtures.js';
+import { checkTrainingStep } from '../helpers/parity_step.js';
 
 const TOLERANCE = 1e-4;
 
@@ -30,58 +28,13 @@ for (const style of ['nanogpt', 'lecture'] as const) {
       bias: c.bias,
     };
     const model = new GPT(config, new Rng(0));
-    const params = model.namedParameters();
-    // Same parameter set, by name: the fixture's names are PyTorch's state-dict names.
-    const fixtureNames = fx
-      .names()
-      .filter((n) => n.startsWith('param.'))
-      .map((n) => n.slice(6))
-      .sort();
-    assert.deepEqual(params.map(([n]) => n).sort(), fixtureNames);
-    for (const [name, t] of params) {
-      const p = fx.get(`param.${name}`);
-      assert.deepEqual([...t.shape], p.shape, name);
-      t.data.set(p.data);
-    }
-
-    const idx = fx.get('input.idx'),
-      targets = fx.get('input.targets');
-    const worst: Record<string, number> = {};
-    tidy(() => {
-      const { logits, loss } = model.forward(intTensor(idx.data, idx.shape), intTensor(targets.data, targets.shape));
-      assertClose(logits.data, fx.get('out.logits').data, TOLERANCE, 'logits');
-      assertClose([loss!.item()], fx.get('out.loss').data, TOLERANCE, 'loss');
-      worst.logits = relativeError(logits.data, fx.get('out.logits').data);
-      loss!.backward();
-    });
-    for (const [name, t] of params) {
-      assertClose(t.grad!.data, fx.get(`grad.${name}`).data, TOLERANCE, `grad of ${name}`);
-      worst[`grad.${name}`] = relativeError(t.grad!.data, fx.get(`grad.${name}`).data);
-    }
-
-    const { norm, scale } = gradientNorm(model.parameters(), c.grad_clip);
-    assertClose([norm], fx.get('out.grad_norm').data, TOLERANCE, 'gradient norm');
-    assert.ok(scale < 1, 'the fixture is made so that clipping happens');
-    const opt = new AdamW(params, { beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weight_decay });
-    opt.update(c.learning_rate, scale);
-    for (const [name, t] of params) {
-      assertClose(t.data, fx.get(`after.${name}`).data, TOLERANCE, `${name} after one AdamW step`);
-      // The update itself (after - before) is ~1e-3 of the weights: check it on its own scale too, so a wrong
-      // decay group or clipping factor cannot hide under the weights' magnitude.
-      const before = fx.get(`param.${name}`).data,
-        after = fx.get(`after.${name}`).data;
-      const ours = t.data.map((v, i) => v - before[i]!),
-        theirs = after.map((v, i) => v - before[i]!);
-      assertClose(ours, theirs, 1e-3, `${name} update`);
-      worst[`update.${name}`] = relativeError(ours, theirs);
-    }
+    const worst = checkTrainingStep(model, fx, TOLERANCE);
     if (process.env.TSGPT_TEST_VERBOSE) {
       const top = Object.entries(worst)
         .sort((a, b) => b[1] - a[1])
         .slice(0, 3);
       console.log(style, top.map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', '));
     }
-    opt.dispose();
     model.dispose();
   });
 }

@@ -272,6 +272,52 @@ test('layerNorm forward and backward, and AdamW: the same bits on 1, 2 and 3 thr
   for (const t of opt) t.dispose();
 });
 
+test('rms norm, rotary embeddings, relu squared, soft-cap, axpby and strided copies: the same bits on 1, 2 and 3 threads', () => {
+  // QK-norm's layout: 2 nh groups of hs floats in rows 3C apart; 301 rows, so the chunks are uneven.
+  const [B, T, nh, hs] = [7, 43, 4, 32];
+  const N = B * T,
+    C3 = 3 * nh * hs;
+  const rs = [filled(N * C3), filled(N * 2 * nh), filled(N * C3), filled(N * C3)];
+  sameOnEveryThreadCount('rmsnormForward', rs, [0, 1], (k, [out, rstd, x]) =>
+    k.rmsnormForward(out!, rstd!, x!, N, 2 * nh, hs, C3, 2 ** -23),
+  );
+  rs[1]!.data.forEach((r, i, d) => (d[i] = Math.abs(r) + 0.5));
+  for (const accumulate of [true, false]) {
+    sameOnEveryThreadCount(`rmsnormBackward accumulate ${accumulate}`, rs, [0], (k, [dx, rstd, x, dout]) =>
+      k.rmsnormBackward(dx!, dout!, x!, rstd!, N, 2 * nh, hs, C3, accumulate),
+    );
+  }
+  const angles = [filled(T * (hs / 2)), filled(T * (hs / 2))];
+  for (const inverse of [false, true]) {
+    sameOnEveryThreadCount(`rotary inverse ${inverse}`, [rs[0]!, rs[2]!, ...angles], [0], (k, [out, x, c, s]) =>
+      k.rotary(out!, x!, c!, s!, B, T, 2 * nh, hs, C3, inverse),
+    );
+    sameOnEveryThreadCount(`rotary in place, inverse ${inverse}`, [rs[2]!, ...angles], [0], (k, [x, c, s]) =>
+      k.rotary(x!, x!, c!, s!, B, T, 2 * nh, hs, C3, inverse),
+    );
+  }
+  for (const accumulate of [true, false]) {
+    sameOnEveryThreadCount(`copyStrided accumulate ${accumulate}`, [rs[0]!, rs[2]!], [0], (k, [out, x]) =>
+      k.copyStrided(out!.subarray(7), C3, x!, C3, N - 1, C3 - 9, accumulate),
+    );
+  }
+  const n = 40_003;
+  const ins = [filled(n), filled(n, 20), filled(n)];
+  sameOnEveryThreadCount('relu2Forward', ins, [0], (k, [out, x]) => k.relu2Forward(out!, x!, n));
+  sameOnEveryThreadCount('softcapForward', ins, [0], (k, [out, x]) => k.softcapForward(out!, x!, n, 15));
+  for (const accumulate of [true, false]) {
+    sameOnEveryThreadCount(`relu2Backward accumulate ${accumulate}`, ins, [0], (k, [dx, x, dout]) =>
+      k.relu2Backward(dx!, x!, dout!, n, accumulate),
+    );
+    sameOnEveryThreadCount(`softcapBackward accumulate ${accumulate}`, ins, [0], (k, [dx, out, dout]) =>
+      k.softcapBackward(dx!, out!, dout!, n, 15, accumulate),
+    );
+  }
+  sameOnEveryThreadCount('axpby', ins, [0], (k, [out, x, y]) => k.axpby(out!, x!, y!, n, 0.95, -1.5));
+  sameOnEveryThreadCount('axpby in place', ins, [1], (k, [, x, y]) => k.axpby(x!, x!, y!, n, 3.4445, 1));
+  for (const t of [...rs, ...angles, ...ins]) t.dispose();
+});
+
 test('training a GPT: the same losses and weights, bit for bit, on 1 and 2 threads', () => {
   const config: RunConfig = {
     ...PRESETS.baby,

@@ -760,6 +760,107 @@ test('views outside the arena: plain arrays, in-place calls, a mix with arena vi
   t.dispose();
 });
 
+test('rms norm forward and backward: one group a row and heads in fused rows, in place, accumulate on and off', () => {
+  for (const [N, groups, size, ld] of [
+    [1, 1, 1, 1],
+    [3, 1, 5, 5],
+    [5, 2, 7, 21],
+    [4, 1, 128, 128],
+    [7, 8, 32, 384],
+    [2, 6, 3, 27],
+  ] as const) {
+    const x = randn(N * ld, 2);
+    for (let i = 0; i < size; i++) x[i] = x[i]! + 5; // a group with a large mean
+    check(`rmsnormForward ${N}x${groups}x${size} ld ${ld}`, 'rmsnorm', 1e-5, [randn(N * ld), randn(N * groups), x], (k, a) =>
+      k.rmsnormForward(f(a[0]), f(a[1]), f(a[2]), N, groups, size, ld, 1e-6),
+    );
+    check(`rmsnormForward ${N}x${groups}x${size} in place`, 'rmsnorm', 1e-5, [x, randn(N * groups)], (k, a) =>
+      k.rmsnormForward(f(a[0]), f(a[1]), f(a[0]), N, groups, size, ld, 1e-6),
+    );
+    const rstd = new Float32Array(N * groups);
+    referenceKernels.rmsnormForward(new Float32Array(N * ld), rstd, x, N, groups, size, ld, 1e-6);
+    for (const accumulate of [true, false]) {
+      check(
+        `rmsnormBackward ${N}x${groups}x${size} ld ${ld}${accumulate ? '' : ' overwrite'}`,
+        'rmsnorm',
+        1e-5,
+        [randn(N * ld), randn(N * ld), x, rstd],
+        (k, a) => k.rmsnormBackward(f(a[0]), f(a[1]), f(a[2]), f(a[3]), N, groups, size, ld, accumulate),
+        // A group of one float has a gradient of zero in exact arithmetic: measure its noise against 1.
+        1,
+      );
+    }
+  }
+});
+
+test('rotary embeddings forward and inverse, odd half sizes, in place, and inverse undoing forward', () => {
+  for (const [B, T, groups, size, ld] of [
+    [1, 1, 1, 2, 2],
+    [2, 3, 2, 6, 18],
+    [3, 7, 8, 32, 384],
+    [2, 5, 3, 10, 45],
+    [1, 9, 1, 18, 18],
+  ] as const) {
+    const h = size / 2;
+    const angles = Array.from({ length: T * h }, (_, j) => Math.floor(j / h) * Math.pow(10000, (-2 * (j % h)) / size));
+    const cos = Float32Array.from(angles, Math.cos),
+      sin = Float32Array.from(angles, Math.sin);
+    const x = randn(B * T * ld);
+    for (const inverse of [false, true]) {
+      check(`rotary ${B}x${T}x${groups}x${size}${inverse ? ' inverse' : ''}`, 'rotary', 1e-6, [randn(B * T * ld), x, cos, sin], (k, a) =>
+        k.rotary(f(a[0]), f(a[1]), f(a[2]), f(a[3]), B, T, groups, size, ld, inverse),
+      );
+      check(`rotary ${B}x${T}x${groups}x${size} in place`, 'rotary', 1e-6, [x, cos, sin], (k, a) =>
+        k.rotary(f(a[0]), f(a[0]), f(a[1]), f(a[2]), B, T, groups, size, ld, inverse),
+      );
+    }
+    // A rotation's inverse is its transpose: forward then inverse gives x back (to rounding), columns past the
+    // heads untouched.
+    const y = x.slice();
+    wasm.rotary(y, y, cos, sin, B, T, groups, size, ld, false);
+    wasm.rotary(y, y, cos, sin, B, T, groups, size, ld, true);
+    assert.ok(relativeError(y, x) < 1e-6);
+  }
+});
+
+test('relu squared, soft-cap, axpby and strided copies, forward and backward', () => {
+  for (const len of [0, 1, 3, 5, 17, 1000]) {
+    const x = randn(len, 3);
+    const special = [0, -0, 20, -20, 100, -100, 1e-8, -1e-8, 9.5, -9.5];
+    for (let i = 0; i < Math.min(len, special.length); i++) x[i] = special[i]! * 3;
+    check(`relu2Forward n=${len}`, 'relu2', 1e-6, [randn(len), x], (k, a) => k.relu2Forward(f(a[0]), f(a[1]), len));
+    for (const cap of [1, 15, 30]) {
+      check(`softcapForward n=${len} cap ${cap}`, 'softcap', 1e-6, [randn(len), x], (k, a) => k.softcapForward(f(a[0]), f(a[1]), len, cap));
+      const out = new Float32Array(len);
+      referenceKernels.softcapForward(out, x, len, cap);
+      for (const accumulate of [true, false]) {
+        check(`softcapBackward n=${len} cap ${cap}`, 'softcap', 1e-6, [randn(len), out, randn(len)], (k, a) =>
+          k.softcapBackward(f(a[0]), f(a[1]), f(a[2]), len, cap, accumulate),
+        );
+      }
+    }
+    for (const accumulate of [true, false]) {
+      check(`relu2Backward n=${len}${accumulate ? '' : ' overwrite'}`, 'relu2', 1e-6, [randn(len), x, randn(len)], (k, a) =>
+        k.relu2Backward(f(a[0]), f(a[1]), f(a[2]), len, accumulate),
+      );
+    }
+    check(`axpby n=${len}`, 'axpby', 1e-6, [randn(len), x, randn(len)], (k, a) => k.axpby(f(a[0]), f(a[1]), f(a[2]), len, 0.95, -1.5));
+    check(`axpby n=${len} in place`, 'axpby', 1e-6, [x.slice(), randn(len)], (k, a) => k.axpby(f(a[0]), f(a[0]), f(a[1]), len, 3.4445, 1));
+  }
+  for (const [rows, cols, ldOut, ldX] of [
+    [1, 1, 1, 1],
+    [5, 3, 7, 9],
+    [17, 128, 384, 384],
+    [4, 5, 5, 15],
+  ] as const) {
+    for (const accumulate of [true, false]) {
+      check(`copyStrided ${rows}x${cols}`, 'copyStrided', 1e-6, [randn(rows * ldOut), randn(rows * ldX)], (k, a) =>
+        k.copyStrided(f(a[0]), ldOut, f(a[1]), ldX, rows, cols, accumulate),
+      );
+    }
+  }
+});
+
 test('synchronous factory gives the same kernels', () => {
   const sync = createWasmKernelsSync();
   assert.equal(sync.name, 'wasm-simd');

@@ -1,5 +1,5 @@
 /**
- * Point-wise non-linearities. ReLU is the lecture's; GELU is the tanh approximation GPT-2 uses:
+ * Point-wise non-linearities. ReLU is the lecture's, ReLU squared and the logit soft-cap modded-nanogpt's; GELU is the tanh approximation GPT-2 uses:
  * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). (nanoGPT's model.py has used the exact erf form since 2023.) Backward kernels accumulate into dx (GELU's may
  * instead overwrite it, when nothing is there yet).
  */
@@ -13,6 +13,47 @@ export function reluForward(out: Float32Array, x: Float32Array, n: number): void
 
 export function reluBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) if (x[i]! > 0) dx[i] += dout[i]!;
+}
+
+/** max(0, x)^2, ReLU squared (So et al. 2021, "Primer"; modded-nanogpt's MLP). */
+export function relu2Forward(out: Float32Array, x: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = x[i]!;
+    out[i] = v > 0 ? v * v : 0;
+  }
+}
+
+/** dx (+)= 2 max(0, x) dout; overwrites unless `accumulate`. */
+export function relu2Backward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, accumulate: boolean): void {
+  for (let i = 0; i < n; i++) {
+    const v = x[i]!;
+    const d = v > 0 ? 2 * v * dout[i]! : 0;
+    dx[i] = accumulate ? dx[i]! + d : d;
+  }
+}
+
+/**
+ * The logit soft-cap, cap tanh(x / cap) (Gemma 2; modded-nanogpt's head): about x for |x| well below cap, never
+ * beyond +-cap.
+ */
+export function softcapForward(out: Float32Array, x: Float32Array, n: number, cap: number): void {
+  for (let i = 0; i < n; i++) out[i] = cap * Math.tanh(x[i]! / cap);
+}
+
+/** dx (+)= dout (1 - (out / cap)^2), from the forward's output; overwrites unless `accumulate`. */
+export function softcapBackward(
+  dx: Float32Array,
+  out: Float32Array,
+  dout: Float32Array,
+  n: number,
+  cap: number,
+  accumulate: boolean,
+): void {
+  for (let i = 0; i < n; i++) {
+    const t = out[i]! / cap;
+    const d = dout[i]! * (1 - t * t);
+    dx[i] = accumulate ? dx[i]! + d : d;
+  }
 }
 
 const GELU_SCALE = Math.sqrt(2 / Math.PI);

@@ -70,3 +70,29 @@ export function biasForward(out: Float32Array, bias: Float32Array, M: number, N:
     for (let j = 0; j < N; j++) out[o + j] += bias[j]!;
   }
 }
+
+/** out = alpha x + beta y over n floats; out may be x or y (Muon's momentum and Newton-Schulz combinations). */
+export function axpby(out: Float32Array, x: Float32Array, y: Float32Array, n: number, alpha: number, beta: number): void {
+  for (let i = 0; i < n; i++) out[i] = alpha * x[i]! + beta * y[i]!;
+}
+
+/**
+ * out[r ldOut + c] (+)= x[r ldX + c] for r < rows, c < cols: columns of one row-major matrix into another (the
+ * values of a fused qkv projection, passed on beside the rotated queries and keys). Overwrites unless `accumulate`.
+ */
+export function copyStrided(
+  out: Float32Array,
+  ldOut: number,
+  x: Float32Array,
+  ldX: number,
+  rows: number,
+  cols: number,
+  accumulate: boolean,
+): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const v = x[r * ldX + c]!;
+      out[r * ldOut + c] = accumulate ? out[r * ldOut + c]! + v : v;
+    }
+  }
+}

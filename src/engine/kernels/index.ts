@@ -12,5 +12,7 @@ export * from './elementwise.js';
 export * from './embedding.js';
 export * from './layernorm.js';
 export * from './matmul.js';
+export * from './rmsnorm.js';
+export * from './rotary.js';
 export * from './search.js';
 export * from './softmax.js';

@@ -30,3 +30,35 @@ export function gelu(x: Tensor): Tensor {
   }
   return out;
 }
+
+/** max(0, x)^2: ReLU squared (So et al. 2021, "Primer"), modded-nanogpt's MLP non-linearity. */
+export function relu2(x: Tensor): Tensor {
+  const out = new Tensor(x.shape);
+  const k = kernels();
+  k.relu2Forward(out.data, x.data, x.size);
+  if (needsGrad(x)) {
+    record('relu2', out, [x], () => {
+      const dx = gradToWrite(x)!;
+      k.relu2Backward(dx.data, x.data, out.grad!.data, x.size, !dx.overwrite);
+    });
+  }
+  return out;
+}
+
+/**
+ * cap tanh(x / cap): the logit soft-cap (Gemma 2, modded-nanogpt), which keeps every logit within +-cap and
+ * leaves small ones nearly as they are. Its backward reads the output, which it keeps.
+ */
+export function softcap(x: Tensor, cap: number): Tensor {
+  if (!(cap > 0)) throw new RangeError(`softcap: the cap must be positive, got ${cap}`);
+  const out = new Tensor(x.shape);
+  const k = kernels();
+  k.softcapForward(out.data, x.data, x.size, cap);
+  if (needsGrad(x)) {
+    record('softcap', out, [x], () => {
+      const dx = gradToWrite(x)!;
+      k.softcapBackward(dx.data, out.data, out.grad!.data, x.size, cap, !dx.overwrite);
+    });
+  }
+  return out;
+}
