@@ -6,6 +6,8 @@
 import { TsgptError } from '../errors.js';
 import { asObject, describe } from '../validate.js';
 import type { RunConfig } from '../train/config.js';
+import { ACTIVATIONS } from '../nn/layers.js';
+import { activationOf } from '../nn/block.js';
 
 export type RunKey = keyof RunConfig;
 
@@ -42,6 +44,11 @@ const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key' | 'flag'> & { flag?
     type: 'string',
     choices: ['nanogpt', 'lecture'],
     help: "GPT form: nanoGPT (GELU, fused qkv, tied head) or the lecture's gpt.py",
+  },
+  activation: {
+    type: 'string',
+    choices: ACTIVATIONS,
+    help: "feed-forward non-linearity: gelu (exact, nanoGPT's), gelu_tanh (GPT-2's) or relu (the lecture's)",
   },
   nLayer: { type: 'int', min: 1, max: 256, help: 'transformer blocks' },
   nHead: { type: 'int', min: 1, max: 1024, help: 'attention heads per block' },
@@ -86,6 +93,8 @@ export function parseRunConfig(value: unknown, label: string): RunConfig {
     obj.kind = obj.model;
     delete obj.model;
   }
+  // Run folders from before the activation was a choice were trained with their style's form of then.
+  if (!('activation' in obj) && (obj.style === 'nanogpt' || obj.style === 'lecture')) obj.activation = activationOf({ style: obj.style });
   const bigram = obj.kind === 'bigram';
   const out: Record<string, unknown> = {};
   for (const spec of HYPERPARAMETERS) {

@@ -7,6 +7,8 @@
  */
 import { TsgptError } from '../errors.js';
 import { headSplitProblem, type ModelConfig } from '../models/index.js';
+import { activationOf } from '../nn/block.js';
+import { ACTIVATIONS, type Activation } from '../nn/layers.js';
 import { CharTokenizer } from '../tokenizers/char.js';
 import type { RunConfig } from '../train/config.js';
 import type { TrainerState } from '../train/trainer.js';
@@ -116,6 +118,7 @@ function parseModelConfig(model: Record<string, unknown>, label: string): ModelC
       nEmbd: int('nEmbd'),
       dropout,
       bias: model.bias,
+      ...parseActivation(model, label),
       ...parseAblations(model, label),
     };
     const split = headSplitProblem(config, { nEmbd: 'model.nEmbd', nHead: 'model.nHead' });
@@ -130,6 +133,18 @@ function parseModelConfig(model: Record<string, unknown>, label: string): ModelC
     );
   }
   return config;
+}
+
+/** model.activation when present (absent: the style's form from before the choice, see activationOf). */
+function parseActivation(model: Record<string, unknown>, label: string): { activation?: Activation } {
+  const v = model.activation;
+  if (v === undefined) return {};
+  if (!ACTIVATIONS.includes(v as Activation)) {
+    throw new TsgptError(
+      `${label}: model.activation must be one of ${ACTIVATIONS.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(v)}`,
+    );
+  }
+  return { activation: v as Activation };
 }
 
 /** The lecture's optional ablations (see LectureAblation), kept only when present, each checked. */
@@ -164,6 +179,7 @@ export function checkRunMatchesModel(run: RunConfig, model: ModelConfig, label: 
   if (model.kind === 'gpt') {
     pairs.push(
       ['style', run.style, model.style],
+      ['activation', run.activation, activationOf(model)],
       ['nLayer', run.nLayer, model.nLayer],
       ['nHead', run.nHead, model.nHead],
       ['nEmbd', run.nEmbd, model.nEmbd],

@@ -31,7 +31,7 @@ type Flags = Map<string, FlagValue>;
 export const RESUMABLE_FLAGS = HYPERPARAMETERS.filter((h) => h.resumable).map((h) => `--${h.flag}`);
 
 /** Flags that only mean something for a GPT, and the schedule flags that only mean something with decay on. */
-const GPT_ONLY_FLAGS = ['style', 'n-layer', 'n-head', 'n-embd', 'dropout', 'bias'];
+const GPT_ONLY_FLAGS = ['style', 'activation', 'n-layer', 'n-head', 'n-embd', 'dropout', 'bias'];
 const DECAY_ONLY_FLAGS = ['min-lr', 'warmup-iters', 'lr-decay-iters'];
 
 /** The run config from a preset and the flags that override it, checked as a whole. */
@@ -44,6 +44,8 @@ export function resolveRunConfig(flags: Flags): { preset: PresetName; config: Ru
     const v = flags.get(flag);
     if (v !== undefined) writable[key] = v;
   }
+  // A form chosen without an activation gets that form's own: the lecture's ReLU, nanoGPT's exact GELU.
+  if (flags.has('style') && !flags.has('activation')) config.activation = config.style === 'lecture' ? 'relu' : 'gelu';
   // A flag that would be silently ignored is refused: the user meant something by it.
   if (config.kind === 'bigram') {
     const given = GPT_ONLY_FLAGS.find((f) => flags.has(f));

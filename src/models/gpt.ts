@@ -1,9 +1,9 @@
 /**
  * GPT: token and position embeddings, a stack of transformer blocks, a final LayerNorm and a linear head to
  * the vocabulary. One class, two forms of the same architecture:
- *  - "nanogpt": GELU, fused qkv projection, lm_head tied to the token embedding, optional biases, scaled init
+ *  - "nanogpt": GELU (exact unless the config says gelu_tanh, GPT-2's), fused qkv projection, lm_head tied to the token embedding, optional biases, scaled init
  *    of the residual projections; names transformer.wte.weight, transformer.h.0.attn.c_attn.weight, ...
- *  - "lecture": the lecture's gpt.py: ReLU, one module per head, untied lm_head with a bias; names
+ *  - "lecture": the lecture's gpt.py: ReLU (unless the config says otherwise), one module per head, untied lm_head with a bias; names
  *    token_embedding_table.weight, blocks.0.sa.heads.0.key.weight, ...
  */
 import { add } from '../engine/ops/add.js';
@@ -15,7 +15,7 @@ import { noGrad } from '../engine/autograd.js';
 import { intTensor, tidy, untracked as keepOutside, type Tensor } from '../engine/tensor.js';
 import type { AttentionObserver } from '../nn/attention.js';
 import { Block, type BlockStyle, type LectureAblation } from '../nn/block.js';
-import { Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
+import { ACTIVATIONS, type Activation, Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { Decoder, DecoderOptions, HiddenPoint } from './decoder.js';
 import { GPTDecoder } from './gpt_decoder.js';
@@ -32,6 +32,12 @@ export interface GPTConfig extends LectureAblation {
   dropout: number;
   /** Biases in Linear layers and LayerNorms (never in the lecture's per-head key/query/value). */
   bias: boolean;
+  /**
+   * The feed-forward's non-linearity. Absent: the form's own from before the choice existed, ReLU for the
+   * lecture and GELU's tanh form for nanoGPT (see activationOf in nn/block.ts), so old run folders load as
+   * they were trained. New runs record it.
+   */
+  activation?: Activation;
 }
 
 /** The transformer trunk of the nanoGPT form, so names come out as "transformer.wte.weight". */
@@ -228,6 +234,9 @@ export function validateGPTConfig(c: GPTConfig): void {
   if (split !== null) throw new RangeError(split);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
   if (c.style !== 'lecture' && c.style !== 'nanogpt') throw new RangeError(`unknown GPT style "${String(c.style)}"`);
+  if (c.activation !== undefined && !ACTIVATIONS.includes(c.activation)) {
+    throw new RangeError(`unknown activation "${String(c.activation)}" (tsgpt has ${ACTIVATIONS.join(', ')})`);
+  }
   const ablated =
     c.residual === false ||
     c.layerNorm === false ||

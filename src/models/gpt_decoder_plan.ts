@@ -7,7 +7,7 @@
 import { CausalSelfAttention } from '../nn/attention.js';
 import type { Block } from '../nn/block.js';
 import { MLP } from '../nn/feedforward.js';
-import { Dropout, GELU, type LayerNorm, Linear, ReLU } from '../nn/layers.js';
+import { type Activation, Dropout, GELU, type LayerNorm, Linear, ReLU } from '../nn/layers.js';
 import { DecoderLinear } from './decoder_linear.js';
 
 /** nanoGPT's fused attention: one product makes q, k and v of every head, side by side in each row. */
@@ -26,7 +26,7 @@ export interface SeparateHeads {
 /** Linear, activation, and (but in the lecture's one-layer form) a projection back to the width. */
 export interface FeedForwardPlan {
   fc: DecoderLinear;
-  activation: 'relu' | 'gelu';
+  activation: Activation;
   proj: DecoderLinear | null;
 }
 
@@ -64,7 +64,7 @@ function layerPlan(block: Block, ff: FeedForwardParts | null, fewRows: boolean):
 
 interface FeedForwardParts {
   fc: Linear;
-  activation: 'relu' | 'gelu';
+  activation: Activation;
   proj: Linear | null;
 }
 
@@ -72,13 +72,17 @@ interface FeedForwardParts {
 function feedForwardParts(block: Block): FeedForwardParts | null {
   const mlp = block.mlp;
   if (mlp === null) return null;
-  if (mlp instanceof MLP) return { fc: mlp.c_fc, activation: 'gelu', proj: mlp.c_proj };
+  if (mlp instanceof MLP) return { fc: mlp.c_fc, activation: activationName(mlp.activation), proj: mlp.c_proj };
   // The lecture's Sequential: Linear, ReLU, then Linear and Dropout (the identity when sampling), or neither.
   const [fc, activation, proj, ...rest] = mlp.net.layers.filter((l) => !(l instanceof Dropout));
   const known =
     fc instanceof Linear && (activation instanceof ReLU || activation instanceof GELU) && (proj === undefined || proj instanceof Linear);
   if (!known || rest.length > 0) throw new Error('GPT decoder: a feed-forward other than Linear, ReLU or GELU, optional Linear');
-  return { fc, activation: activation instanceof ReLU ? 'relu' : 'gelu', proj: (proj as Linear | undefined) ?? null };
+  return { fc, activation: activationName(activation as ReLU | GELU), proj: (proj as Linear | undefined) ?? null };
+}
+
+function activationName(m: ReLU | GELU): Activation {
+  return m instanceof ReLU ? 'relu' : m.approximate === 'tanh' ? 'gelu_tanh' : 'gelu';
 }
 
 /** Every DecoderLinear of a plan, to dispose of their copies. */

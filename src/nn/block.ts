@@ -11,7 +11,7 @@ import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { CausalSelfAttention, MultiHeadAttention, type AttentionObserver } from './attention.js';
 import { FeedForward, MLP } from './feedforward.js';
-import { LayerNorm, type Init } from './layers.js';
+import { type Activation, LayerNorm, type Init } from './layers.js';
 import { Module } from './module.js';
 
 export type BlockStyle = 'lecture' | 'nanogpt';
@@ -32,11 +32,22 @@ export interface LectureAblation {
 
 export interface BlockConfig extends LectureAblation {
   style: BlockStyle;
+  /** The feed-forward's non-linearity; absent, the form's own before the choice existed (see activationOf). */
+  activation?: Activation;
   nEmbd: number;
   nHead: number;
   nLayer: number;
   dropout: number;
   bias: boolean;
+}
+
+/**
+ * A block's activation: the config's, or when it names none the one each form always had, so configs (and run
+ * folders) from before the choice keep meaning what they were trained as: ReLU for the lecture, GELU's tanh
+ * form for nanoGPT's (tsgpt's nanoGPT form used it until the exact form became the default of new runs).
+ */
+export function activationOf(cfg: { style: BlockStyle; activation?: Activation }): Activation {
+  return cfg.activation ?? (cfg.style === 'nanogpt' ? 'gelu_tanh' : 'relu');
 }
 
 export class Block extends Module {
@@ -56,7 +67,10 @@ export class Block extends Module {
         norms = cfg.layerNorm ?? true;
       // Registration order follows gpt.py's Block.__init__ (sa, ffwd, ln1, ln2): the state dict's order.
       this.attn = this.registerModule('sa', new MultiHeadAttention(nEmbd, nHead, dropout, rng, { bias, init, projection: cfg.projection }));
-      this.mlp = kind === 'none' ? null : this.registerModule('ffwd', new FeedForward(nEmbd, dropout, rng, { bias, init, kind }));
+      this.mlp =
+        kind === 'none'
+          ? null
+          : this.registerModule('ffwd', new FeedForward(nEmbd, dropout, rng, { bias, init, kind, activation: activationOf(cfg) }));
       this.ln1 = norms ? this.registerModule('ln1', new LayerNorm(nEmbd, { bias })) : null;
       this.ln2 = norms ? this.registerModule('ln2', new LayerNorm(nEmbd, { bias })) : null;
     } else {
@@ -66,7 +80,7 @@ export class Block extends Module {
       this.ln1 = this.registerModule('ln_1', new LayerNorm(nEmbd, { bias }));
       this.attn = this.registerModule('attn', new CausalSelfAttention(nEmbd, nHead, dropout, rng, { bias, projStd }));
       this.ln2 = this.registerModule('ln_2', new LayerNorm(nEmbd, { bias }));
-      this.mlp = this.registerModule('mlp', new MLP(nEmbd, dropout, rng, { bias, projStd }));
+      this.mlp = this.registerModule('mlp', new MLP(nEmbd, dropout, rng, { bias, projStd, activation: activationOf(cfg) }));
     }
   }
 

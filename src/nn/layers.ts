@@ -5,7 +5,7 @@
  *  - 'torch': PyTorch's module defaults, which the lecture's earlier chapters run with: Linear weights and
  *    biases uniform in +-1/sqrt(in_features), Embedding rows N(0, 1).
  */
-import { gelu, relu } from '../engine/ops/activations.js';
+import { geluErf, geluTanh, relu } from '../engine/ops/activations.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { embedding } from '../engine/ops/embedding.js';
 import { layerNorm } from '../engine/ops/layernorm.js';
@@ -110,10 +110,28 @@ export class ReLU extends Module {
   }
 }
 
+/** GELU as PyTorch's nn.GELU: exact (approximate 'none', the default) or GPT-2's tanh form ('tanh'). */
 export class GELU extends Module {
-  forward(x: Tensor): Tensor {
-    return gelu(x);
+  constructor(readonly approximate: 'none' | 'tanh' = 'none') {
+    super();
   }
+
+  forward(x: Tensor): Tensor {
+    return this.approximate === 'tanh' ? geluTanh(x) : geluErf(x);
+  }
+}
+
+/**
+ * A feed-forward non-linearity, named as Hugging Face's GPT-2 config and nanoGPT's code would: 'relu' (the
+ * lecture's), 'gelu' (exact, x Phi(x): nn.GELU(), nanoGPT's model.py since 2023) and 'gelu_tanh' (the tanh
+ * approximation GPT-2 was trained with, Hugging Face's "gelu_new").
+ */
+export type Activation = 'relu' | 'gelu' | 'gelu_tanh';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'gelu', 'gelu_tanh'];
+
+/** The module for an activation's name. */
+export function activationModule(activation: Activation): ReLU | GELU {
+  return activation === 'relu' ? new ReLU() : new GELU(activation === 'gelu_tanh' ? 'tanh' : 'none');
 }
 
 /** A module with a forward from one tensor to one tensor. */

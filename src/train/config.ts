@@ -1,4 +1,5 @@
 import type { ModelConfig, ModelKind } from '../models/index.js';
+import type { Activation } from '../nn/layers.js';
 
 /**
  * Everything a run is made of, one flat object named after nanoGPT's config (train.py's globals) in
@@ -12,6 +13,12 @@ export interface RunConfig {
   kind: ModelKind;
   /** For model 'gpt': 'nanogpt' (GELU, fused qkv, tied head) or 'lecture' (gpt.py's modules). */
   style: 'nanogpt' | 'lecture';
+  /**
+   * The feed-forward's non-linearity: 'gelu' (exact, nanoGPT's model.py), 'gelu_tanh' (GPT-2's) or 'relu' (the
+   * lecture's). A run folder written before the choice existed records none: it was trained with its style's
+   * old form (gelu_tanh for nanogpt, relu for lecture), which is what reading it gives.
+   */
+  activation: Activation;
   nLayer: number;
   nHead: number;
   nEmbd: number;
@@ -53,6 +60,7 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
     ...common,
     kind: 'bigram',
     style: 'lecture',
+    activation: 'relu',
     nLayer: 0,
     nHead: 0,
     nEmbd: 0,
@@ -76,6 +84,8 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
     ...common,
     kind: 'gpt',
     style: 'nanogpt',
+    // nanoGPT's model.py: nn.GELU(), the exact form (tsgpt's baby runs used the tanh form before: --activation gelu_tanh).
+    activation: 'gelu',
     nLayer: 4,
     nHead: 4,
     nEmbd: 128,
@@ -102,6 +112,7 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
     ...common,
     kind: 'gpt',
     style: 'lecture',
+    activation: 'relu',
     nLayer: 6,
     nHead: 6,
     nEmbd: 384,
@@ -133,6 +144,6 @@ export function isPresetName(name: string): name is PresetName {
 /** The model a run config describes, for a vocabulary of the given size. */
 export function modelConfigFor(config: RunConfig, vocabSize: number): ModelConfig {
   if (config.kind === 'bigram') return { kind: 'bigram', vocabSize, blockSize: config.blockSize };
-  const { style, blockSize, nLayer, nHead, nEmbd, dropout, bias } = config;
-  return { kind: 'gpt', style, vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
+  const { style, activation, blockSize, nLayer, nHead, nEmbd, dropout, bias } = config;
+  return { kind: 'gpt', style, activation, vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
 }

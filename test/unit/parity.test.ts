@@ -1,6 +1,8 @@
 /**
  * Whole-model parity with PyTorch: the same weights and inputs give the same logits, loss, every parameter
- * gradient, gradient norm, and weights after one clipped AdamW step, for both GPT forms.
+ * gradient, gradient norm, and weights after one clipped AdamW step, for both GPT forms. The references are
+ * nanoGPT's model.py (exact GELU) and the lecture's gpt.py themselves, at the commits the fixtures record
+ * (scripts/torch_parity.py).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -18,9 +20,14 @@ for (const style of ['nanogpt', 'lecture'] as const) {
     const fx = loadFixture(`parity_${style}.safetensors`);
     const c = fx.config as Record<string, number & boolean & string>;
     assert.equal(c.style, style);
+    const reference = fx.config.reference as { file: string; commit: string };
+    assert.equal(reference.file, style === 'nanogpt' ? 'model.py' : 'gpt.py');
+    assert.match(reference.commit, /^[0-9a-f]{40}$/);
+    assert.equal(c.activation, style === 'nanogpt' ? 'gelu' : 'relu');
     const config: GPTConfig = {
       kind: 'gpt',
       style,
+      activation: c.activation as 'gelu' | 'relu',
       vocabSize: c.vocab_size,
       blockSize: c.block_size,
       nLayer: c.n_layer,
