@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
-import { GPT2_MODEL_NAMES, isGpt2ModelName, isHfFolder, loadGpt2Model, loadHfFolder } from '../node/hf_folder.js';
+import { GPT2_MODEL_NAMES, type LoadedGpt2, loadPretrainedGpt2 } from '../node/hf_folder.js';
 import { type LoadedRun, loadRun } from '../node/run_folder.js';
 import { readTextBounded } from '../node/read_bounded.js';
 import { generate } from '../sample/generate.js';
@@ -149,16 +149,14 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
 
 /** What --from names: a released GPT-2 (downloaded once), a Hugging Face GPT-2 folder, or a run folder. */
 async function openModel(from: string): Promise<{ model: LanguageModel; tokenizer: Tokenizer; run: LoadedRun | null }> {
-  if (isGpt2ModelName(from)) {
-    const { progress, done } = downloadProgress();
-    try {
-      const loaded = await loadGpt2Model(from, { progress, weightsProgress: progress });
-      return { ...loaded, run: null };
-    } finally {
-      done();
-    }
+  const { progress, done } = downloadProgress();
+  let gpt2: LoadedGpt2 | null;
+  try {
+    gpt2 = await loadPretrainedGpt2(from, { progress, weightsProgress: progress });
+  } finally {
+    done();
   }
-  if (isHfFolder(from)) return { ...loadHfFolder(from), run: null };
+  if (gpt2 !== null) return { model: gpt2.model, tokenizer: gpt2.tokenizer, run: null };
   if (!existsSync(from) && !/[/\\]/.test(from)) {
     throw new TsgptError(`no run folder at ${from}, and no GPT-2 is called so (the released ones: ${GPT2_MODEL_NAMES.join(', ')})`);
   }

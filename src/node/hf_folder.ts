@@ -271,3 +271,18 @@ function stringField(json: unknown, key: string, name: string): string {
   }
   return v;
 }
+
+/**
+ * What --from (sample) and --init-from (train) name when it is GPT-2: a released model's name (downloaded once)
+ * or a Hugging Face folder; null for anything else (a run folder, say). A name always means the released model.
+ */
+export async function loadPretrainedGpt2(spec: string, opts: LoadGpt2ModelOptions = {}): Promise<LoadedGpt2 | null> {
+  if (isGpt2ModelName(spec)) return loadGpt2Model(spec, opts);
+  if (isHfFolder(spec)) return loadHfFolder(spec);
+  return null;
+}
+
+/** The vocabulary files of a Hugging Face folder, to keep beside a run fine-tuned from it. */
+export function hfVocabularyFiles(dir: string): { name: string; text: string }[] {
+  return ['vocab.json', 'merges.txt'].map((name) => ({ name, text: readTextBounded(join(dir, name), 64 << 20) }));
+}

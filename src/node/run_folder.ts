@@ -37,7 +37,8 @@ import { MAX_HEADER_BYTES } from '../io/safetensors.js';
 import { describeFsError, readFileBounded, readTextBounded, regularFileSize } from './read_bounded.js';
 import { isFolder, makeFolder } from './make_folder.js';
 import { createModel, type LanguageModel, type ModelConfig } from '../models/index.js';
-import type { CharTokenizer } from '../tokenizers/char.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
+import { readGpt2TokenizerForRun } from './gpt2_vocab.js';
 import type { AdamW } from '../train/adamw.js';
 import { NonFiniteError, type ResumeState } from '../train/trainer.js';
 import { encodeOptimizer } from '../checkpoint/optimizer_state.js';
@@ -213,18 +214,18 @@ export function digest(bytes: Uint8Array): { bytes: number; sha256: string } {
 export interface LoadedRun {
   file: RunFile;
   model: LanguageModel;
-  tokenizer: CharTokenizer;
+  tokenizer: Tokenizer;
   /** SHA-256 of model.safetensors as read: what a memory built from this model records. */
   weightsSha256: string;
 }
 
 /** Reads and checks config.json (the size of the model it describes included), without building anything. */
-export function readRunConfig(dir: string): { file: RunFile; tokenizer: CharTokenizer; configPath: string } {
+export function readRunConfig(dir: string): { file: RunFile; tokenizer: Tokenizer; configPath: string } {
   // Missing, unreadable or a file: the same answer for the user.
   if (!isFolder(dir)) throw new TsgptError(`no run folder at ${dir}`);
   const configPath = join(dir, CONFIG_FILE);
   if (!existsSync(configPath)) throw new TsgptError(`${dir} is not a tsgpt run: ${CONFIG_FILE} is missing`);
-  const { file, tokenizer } = parseRunFile(readTextBounded(configPath, MAX_CONFIG_BYTES), configPath);
+  const { file, tokenizer } = parseRunFile(readTextBounded(configPath, MAX_CONFIG_BYTES), configPath, () => readGpt2TokenizerForRun(dir));
   return { file, tokenizer, configPath };
 }
 

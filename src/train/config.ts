@@ -55,7 +55,7 @@ const common = {
  * command line). lecture: the lecture's final gpt.py. The lecture's scripts use torch.optim.AdamW's defaults
  * (weight decay 0.01, beta2 0.999), a constant learning rate and no clipping.
  */
-export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
+export const PRESETS: Record<'bigram' | 'baby' | 'lecture' | 'finetune', RunConfig> = {
   bigram: {
     ...common,
     kind: 'bigram',
@@ -132,6 +132,39 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
     weightDecay: 0.01,
     beta2: 0.999,
     gradClip: 0,
+  },
+  // nanoGPT's config/finetune_shakespeare.py over train.py's defaults, from gpt2 rather than its gpt2-xl (which
+  // cannot fit here): 32,768 tokens a step, 20 steps at a constant 3e-5, an evaluation every 5 steps over 40
+  // batches, weight decay 0.1, beta2 0.95, clipping at 1. Its windows of 1024 tokens do not fit: gpt2's weights,
+  // gradients and AdamW's moments take 2 GB of the 4 GB WebAssembly arena, and a window of 1024 keeps about 4 GB
+  // of activations for the backward pass. So the context is cropped to 256 (as nanoGPT's crop_block_size
+  // does when block_size is smaller) and 128 windows are accumulated instead of 32: the same tokens a step.
+  // The model fields are gpt2's; --init-from replaces them with the checkpoint's own, and the preset trains
+  // nothing without it.
+  finetune: {
+    ...common,
+    kind: 'gpt',
+    style: 'nanogpt',
+    activation: 'gelu_tanh',
+    nLayer: 12,
+    nHead: 12,
+    nEmbd: 768,
+    dropout: 0,
+    bias: true,
+    blockSize: 256,
+    batchSize: 1,
+    gradientAccumulationSteps: 128,
+    maxIters: 20,
+    evalInterval: 5,
+    evalIters: 40,
+    learningRate: 3e-5,
+    decayLr: false,
+    minLr: 3e-5,
+    warmupIters: 0,
+    lrDecayIters: 20,
+    weightDecay: 0.1,
+    beta2: 0.95,
+    gradClip: 1,
   },
 };
 
