@@ -282,7 +282,8 @@ export async function loadPretrainedGpt2(spec: string, opts: LoadGpt2ModelOption
   return null;
 }
 
-/** The vocabulary files of a Hugging Face folder, to keep beside a run fine-tuned from it. */
+/** The vocabulary files of a Hugging Face folder (or OpenAI's pair, which it may hold instead), to keep beside a run fine-tuned from it. */
 export function hfVocabularyFiles(dir: string): { name: string; text: string }[] {
-  return ['vocab.json', 'merges.txt'].map((name) => ({ name, text: readTextBounded(join(dir, name), 64 << 20) }));
+  const names = existsSync(join(dir, 'vocab.json')) ? ['vocab.json', 'merges.txt'] : ['encoder.json', 'vocab.bpe'];
+  return names.map((name) => ({ name, text: readTextBounded(join(dir, name), 64 << 20) }));
 }
