@@ -1,15 +1,24 @@
 #!/usr/bin/python3
 """Generate PyTorch reference fixtures for tsgpt's parity tests.
 
-Run by hand, never in CI (it needs PyTorch, which CI does not have):
+Run by hand, never in CI (it needs PyTorch, which CI does not have). The whole-model references are the
+real files, imported as they are, never rewritten here (a rewrite is how tsgpt's tanh GELU once went
+unnoticed next to nanoGPT's exact one): nanoGPT's model.py and the lecture's gpt.py, from a git repository
+(a bare mirror or a checkout) whose paths are given:
 
-    /usr/bin/python3 scripts/torch_parity.py           # write test/fixtures/*.safetensors
-    /usr/bin/python3 scripts/torch_parity.py --check   # regenerate in memory, compare with files on disk
+    /usr/bin/python3 scripts/torch_parity.py --nanogpt NANOGPT_REPO --lecture LECTURE_REPO
+    /usr/bin/python3 scripts/torch_parity.py --nanogpt ... --lecture ... --check   # compare with the files on disk
 
-Writes three files under test/fixtures/ (see scripts/README.md):
+Writes under test/fixtures/ (see scripts/README.md):
   ops.safetensors              per-op forward values and input gradients
-  parity_nanogpt.safetensors   one training step of a nanoGPT-style model
-  parity_lecture.safetensors   one training step of the lecture (gpt.py) model
+  parity_nanogpt.safetensors   one training step of nanoGPT's model.py (exact GELU)
+  parity_lecture.safetensors   one training step of the lecture's gpt.py
+  gpt2_tiny/                   a small random GPT-2 in Hugging Face's layout (config.json, model.safetensors,
+                               vocab.json, merges.txt)
+  gpt2_tiny_logits.safetensors its logits from nanoGPT's model.py after from_pretrained's transposes (exact
+                               GELU) and from GPT-2's own computation (tanh GELU)
+  erf_reference.json           Python's math.erf and math.erfc (C's libm) on a sweep, for the float64 erf
+Each model file's metadata records the git commit of the reference file it came from.
 
 The safetensors files are written by the small writer below (no library):
 8-byte little-endian u64 header length N, N bytes of JSON header (space padded to
@@ -18,12 +27,17 @@ in the order the tensors were added.
 """
 
 import argparse
+import ast
+import contextlib
 import hashlib
+import io
 import json
 import math
 import os
 import struct
+import subprocess
 import sys
+import types
 
 import torch
 import torch.nn as nn
@@ -54,9 +68,10 @@ def _tensor_bytes(t):
     return struct.pack("<%d%s" % (len(values), code), *values)
 
 
-def encode_safetensors(tensors, config):
-    """tensors: list of (name, tensor) in file order; config: JSON-able dict."""
-    header = {"__metadata__": {"config": json.dumps(config, sort_keys=False)}}
+def encode_safetensors(tensors, config, metadata=None):
+    """tensors: list of (name, tensor) in file order; config: JSON-able dict, stored as the metadata's
+    "config" (or `metadata` as it is, when given)."""
+    header = {"__metadata__": metadata if metadata is not None else {"config": json.dumps(config, sort_keys=False)}}
     blobs = []
     offset = 0
     seen = set()
@@ -221,12 +236,12 @@ def build_ops():
     y.backward(dy)
     save("relu", x=x, dy=dy, out=y, dx=x.grad)
 
-    # gelu, tanh approximation
+    # gelu, tanh approximation (GPT-2's)
     x = leaf(torch.randn(B, T, C) * 2.0)
     y = F.gelu(x, approximate="tanh")
     dy = torch.randn_like(y)
     y.backward(dy)
-    save("gelu", x=x, dy=dy, out=y, dx=x.grad)
+    save("gelu_tanh", x=x, dy=dy, out=y, dx=x.grad)
 
     # softmax over the last dim
     x = leaf(torch.randn(B, T, V) * 2.0)
@@ -253,6 +268,13 @@ def build_ops():
     save("cross_entropy", logits=logits, targets=targets.to(torch.int32),
          loss=loss.reshape(1), dlogits=logits.grad)
 
+    # gelu, exact (nn.GELU(), nanoGPT's); drawn last so the values above stay those of earlier fixtures
+    x = leaf(torch.randn(B, T, C) * 2.0)
+    y = F.gelu(x)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    save("gelu", x=x, dy=dy, out=y, dx=x.grad)
+
     config = {
         "seed": 1234,
         "dtype": "float32",
@@ -261,13 +283,84 @@ def build_ops():
         "add_broadcast": {"B": B, "T": T, "C": C},
         "layernorm": {"B": B, "T": T, "C": C, "eps": eps},
         "relu": {"B": B, "T": T, "C": C},
-        "gelu": {"B": B, "T": T, "C": C, "approximate": "tanh"},
+        "gelu_tanh": {"B": B, "T": T, "C": C, "approximate": "tanh"},
+        "gelu": {"B": B, "T": T, "C": C, "approximate": "none"},
         "softmax": {"B": B, "T": T, "V": V, "dim": -1},
         "attention": {"B": B, "T": AT, "C": AC, "n_head": NH, "head_size": AC // NH,
                       "scale": 1.0 / math.sqrt(AC // NH), "causal": True},
         "cross_entropy": {"N": CE_N, "V": CE_V, "ignore_index": -1, "reduction": "mean"},
     }
     return out, config
+
+
+# ---------------------------------------------------------------------------
+# The reference files: nanoGPT's model.py and the lecture's gpt.py, as they are
+# ---------------------------------------------------------------------------
+
+
+def read_reference(repo, path):
+    """The text of `path` at the repository's HEAD, and where it came from: the commit that last changed the
+    file (and HEAD). `repo` is a bare mirror (read with git show) or a checkout (read from disk, which must
+    match HEAD: a locally edited reference would not be the reference)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", repo] + list(args), check=True, capture_output=True, text=True).stdout
+    head = git("rev-parse", "HEAD").strip()
+    commit = git("log", "-1", "--format=%H", "HEAD", "--", path).strip()
+    if not commit:
+        raise SystemExit("%s has no %s at HEAD" % (repo, path))
+    text = git("show", "HEAD:" + path)
+    on_disk = os.path.join(repo, path)
+    if os.path.isfile(on_disk):
+        with open(on_disk, encoding="utf-8") as f:
+            if f.read() != text:
+                raise SystemExit("%s differs from its HEAD: commit or discard the edit first" % on_disk)
+    blob = git("rev-parse", "HEAD:" + path).strip()
+    return text, {"repository": os.path.abspath(repo), "file": path, "commit": commit, "head": head, "blob": blob}
+
+
+def load_nanogpt(repo):
+    """nanoGPT's model.py as a module, executed whole and unmodified; and its text."""
+    text, origin = read_reference(repo, "model.py")
+    module = types.ModuleType("nanogpt_model")
+    module.__file__ = os.path.join(repo, "model.py")
+    sys.modules[module.__name__] = module  # @dataclass looks its class's module up here
+    exec(compile(text, module.__file__, "exec"), module.__dict__)
+    return module, text, origin
+
+
+# The lecture's hyperparameters the model classes read as globals, set for the fixture's small model; the
+# script checks that gpt.py assigns each of them in its hyperparameter block (vocab_size it computes from the
+# text, which is not loaded here).
+LECTURE_GLOBALS = dict(n_embd=16, n_head=2, n_layer=2, block_size=8, dropout=0.0, device="cpu")
+
+
+def load_lecture(repo, vocab_size):
+    """The classes of the lecture's gpt.py, which trains at import: its source is parsed and only its imports,
+    the hyperparameter assignments at its top (up to the first statement that is neither an import nor an
+    assignment: torch.manual_seed) and its class definitions run, unmodified, in a namespace whose
+    hyperparameters are then set for the fixture's small model. The classes are the file's own and read those
+    globals when built (and `device` when run)."""
+    text, origin = read_reference(repo, "gpt.py")
+    tree = ast.parse(text, "gpt.py")
+    selected, hyper = [], []
+    in_header = True
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.ClassDef)):
+            selected.append(node)
+            continue
+        if in_header and isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+            selected.append(node)
+            hyper += [t.id for t in node.targets]
+            continue
+        in_header = False
+    missing = [k for k in LECTURE_GLOBALS if k not in hyper]
+    if missing:
+        raise SystemExit("gpt.py's hyperparameter block no longer assigns %s" % ", ".join(missing))
+    namespace = {"__name__": "lecture_gpt", "__file__": os.path.join(repo, "gpt.py")}
+    exec(compile(ast.Module(body=selected, type_ignores=[]), namespace["__file__"], "exec"), namespace)
+    namespace.update(LECTURE_GLOBALS, vocab_size=vocab_size)
+    origin["executed"] = "imports, hyperparameter assignments (%s), classes" % ", ".join(hyper)
+    return namespace, origin
 
 
 # ---------------------------------------------------------------------------
@@ -279,164 +372,46 @@ BATCH = 3
 LR, BETA1, BETA2, EPS, WD = 1e-3, 0.9, 0.95, 1e-8, 0.1
 
 
-class NanoCausalSelfAttention(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.n_head = c["n_head"]
-        self.n_embd = c["n_embd"]
-        self.c_attn = nn.Linear(c["n_embd"], 3 * c["n_embd"], bias=True)
-        self.c_proj = nn.Linear(c["n_embd"], c["n_embd"], bias=True)
-
-    def forward(self, x):
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        return self.c_proj(causal_attention(q, k, v, self.n_head))
-
-
-class NanoMLP(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.c_fc = nn.Linear(c["n_embd"], 4 * c["n_embd"], bias=True)
-        self.c_proj = nn.Linear(4 * c["n_embd"], c["n_embd"], bias=True)
-
-    def forward(self, x):
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
-
-
-class NanoBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(c["n_embd"], eps=1e-5)
-        self.attn = NanoCausalSelfAttention(c)
-        self.ln_2 = nn.LayerNorm(c["n_embd"], eps=1e-5)
-        self.mlp = NanoMLP(c)
-
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
-
-
-class NanoGPT(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(c["vocab_size"], c["n_embd"]),
-            wpe=nn.Embedding(c["block_size"], c["n_embd"]),
-            h=nn.ModuleList([NanoBlock(c) for _ in range(c["n_layer"])]),
-            ln_f=nn.LayerNorm(c["n_embd"], eps=1e-5),
-        ))
-        self.lm_head = nn.Linear(c["n_embd"], c["vocab_size"], bias=False)
-        self.lm_head.weight = self.transformer.wte.weight  # weight tying
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, mean=0.0, std=0.02)
-                if isinstance(m, nn.Linear) and m.bias is not None:
-                    nn.init.zeros_(m.bias)
-        for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c["n_layer"]))
-
-    def forward(self, idx, targets):
-        B, T = idx.shape
-        pos = torch.arange(T, dtype=torch.long)
-        x = self.transformer.wte(idx) + self.transformer.wpe(pos)
-        for block in self.transformer.h:
-            x = block(x)
-        logits = self.lm_head(self.transformer.ln_f(x))
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
-        return logits, loss
-
-
-class LectureHead(nn.Module):
-    def __init__(self, c, head_size):
-        super().__init__()
-        self.key = nn.Linear(c["n_embd"], head_size, bias=False)
-        self.query = nn.Linear(c["n_embd"], head_size, bias=False)
-        self.value = nn.Linear(c["n_embd"], head_size, bias=False)
-        self.register_buffer("tril", torch.tril(torch.ones(c["block_size"], c["block_size"])))
-
-    def forward(self, x):
-        B, T, C = x.shape
-        k = self.key(x)
-        q = self.query(x)
-        wei = q @ k.transpose(-2, -1) * k.shape[-1] ** -0.5
-        wei = wei.masked_fill(self.tril[:T, :T] == 0, float("-inf"))
-        wei = F.softmax(wei, dim=-1)
-        return wei @ self.value(x)
-
-
-class LectureMultiHead(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        hs = c["n_embd"] // c["n_head"]
-        self.heads = nn.ModuleList([LectureHead(c, hs) for _ in range(c["n_head"])])
-        self.proj = nn.Linear(c["n_embd"], c["n_embd"], bias=True)
-
-    def forward(self, x):
-        return self.proj(torch.cat([h(x) for h in self.heads], dim=-1))
-
-
-class LectureFeedForward(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        n = c["n_embd"]
-        self.net = nn.Sequential(nn.Linear(n, 4 * n), nn.ReLU(), nn.Linear(4 * n, n))
-
-    def forward(self, x):
-        return self.net(x)
-
-
-class LectureBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.sa = LectureMultiHead(c)
-        self.ffwd = LectureFeedForward(c)
-        self.ln1 = nn.LayerNorm(c["n_embd"], eps=1e-5)
-        self.ln2 = nn.LayerNorm(c["n_embd"], eps=1e-5)
-
-    def forward(self, x):
-        x = x + self.sa(self.ln1(x))
-        return x + self.ffwd(self.ln2(x))
-
-
-class LectureGPT(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.token_embedding_table = nn.Embedding(c["vocab_size"], c["n_embd"])
-        self.position_embedding_table = nn.Embedding(c["block_size"], c["n_embd"])
-        self.blocks = nn.Sequential(*[LectureBlock(c) for _ in range(c["n_layer"])])
-        self.ln_f = nn.LayerNorm(c["n_embd"], eps=1e-5)
-        self.lm_head = nn.Linear(c["n_embd"], c["vocab_size"], bias=True)
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, mean=0.0, std=0.02)
-                if isinstance(m, nn.Linear) and m.bias is not None:
-                    nn.init.zeros_(m.bias)
-
-    def forward(self, idx, targets):
-        B, T = idx.shape
-        tok = self.token_embedding_table(idx)
-        pos = self.position_embedding_table(torch.arange(T, dtype=torch.long))
-        x = self.blocks(tok + pos)
-        logits = self.lm_head(self.ln_f(x))
-        loss = F.cross_entropy(logits.view(B * T, -1), targets.view(B * T))
-        return logits, loss
+def quietly(fn, *args, **kwargs):
+    """model.py prints its parameter count (and, before PyTorch 2, a warning about slow attention)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*args, **kwargs)
 
 
 def perturb(model):
-    """LayerNorm weights -> 1 + 0.1*randn; every LayerNorm / Linear bias -> 0.02*randn."""
+    """LayerNorm weights -> 1 + 0.1*randn; every bias -> 0.02*randn: the models' own init leaves them at 1 and
+    0, where a wrong gradient of either could hide. nanoGPT's LayerNorm is its own class, so parameters are
+    told by name. The feed-forward's first weights get std 0.3, so that its activation sees inputs of order 1,
+    where GELU's two forms differ by up to 5e-4 (at std 0.02 they would agree within the tests' tolerance)."""
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.LayerNorm):
-                m.weight.copy_(1.0 + 0.1 * torch.randn_like(m.weight))
-                m.bias.copy_(0.02 * torch.randn_like(m.bias))
-            elif isinstance(m, nn.Linear) and m.bias is not None:
-                m.bias.copy_(0.02 * torch.randn_like(m.bias))
+        for name, p in model.named_parameters():
+            layer_norm = ".ln" in "." + name
+            if layer_norm and name.endswith("weight"):
+                p.copy_(1.0 + 0.1 * torch.randn_like(p))
+            elif name.endswith("bias"):
+                p.copy_(0.02 * torch.randn_like(p))
+            elif name.endswith("mlp.c_fc.weight") or name.endswith("ffwd.net.0.weight"):
+                p.copy_(0.3 * torch.randn_like(p))
 
 
-def build_model_fixture(style, seed):
+def build_model(style, refs):
+    c = MODEL_CFG
+    if style == "nanogpt":
+        module = refs["nanogpt"]
+        config = module.GPTConfig(block_size=c["block_size"], vocab_size=c["vocab_size"], n_layer=c["n_layer"],
+                                  n_head=c["n_head"], n_embd=c["n_embd"], dropout=c["dropout"], bias=True)
+        model = quietly(module.GPT, config)
+        assert isinstance(model.transformer.h[0].mlp.gelu, nn.GELU) and model.transformer.h[0].mlp.gelu.approximate == "none"
+        return model, lambda idx, targets: model(idx, targets)
+    namespace = refs["lecture"]
+    model = namespace["GPTLanguageModel"]()
+    return model, lambda idx, targets: model(idx, targets)
+
+
+def build_model_fixture(style, seed, refs):
     torch.manual_seed(seed)
     c = MODEL_CFG
-    model = NanoGPT(c) if style == "nanogpt" else LectureGPT(c)
+    model, run = build_model(style, refs)
     perturb(model)
     # named_parameters() de-duplicates shared Parameters, keeping the first name:
     # the tied wte/lm_head weight appears once, as transformer.wte.weight.
@@ -457,8 +432,8 @@ def build_model_fixture(style, seed):
     tensors.append(("input.idx", idx.to(torch.int32)))
     tensors.append(("input.targets", targets.to(torch.int32)))
 
-    logits, loss = model(idx, targets)
-    tensors.append(("out.logits", logits.detach().clone()))
+    logits, loss = run(idx, targets)
+    tensors.append(("out.logits", logits.detach().clone().reshape(BATCH, c["block_size"], c["vocab_size"])))
     tensors.append(("out.loss", loss.detach().clone().reshape(1)))
 
     loss.backward()
@@ -490,6 +465,8 @@ def build_model_fixture(style, seed):
 
     config = {
         "style": style,
+        "activation": "gelu" if style == "nanogpt" else "relu",
+        "reference": refs["origin"][style],
         "vocab_size": c["vocab_size"], "block_size": c["block_size"],
         "n_layer": c["n_layer"], "n_head": c["n_head"], "n_embd": c["n_embd"],
         "dropout": 0, "bias": True, "batch_size": BATCH,
@@ -497,6 +474,174 @@ def build_model_fixture(style, seed):
         "weight_decay": WD, "grad_clip": grad_clip,
     }
     return tensors, config, names
+
+
+# ---------------------------------------------------------------------------
+# Fixture 4: a small random GPT-2 in Hugging Face's layout
+# ---------------------------------------------------------------------------
+
+GPT2_TINY = dict(n_layer=2, n_head=2, n_embd=16, n_positions=16)
+# A few merges in GPT-2's file format ("Ġ" is the space byte): enough for a real byte-level vocabulary.
+GPT2_TINY_MERGES = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("Ġ", "a"), ("i", "n"), ("o", "u"), ("e", "r"), ("Ġ", "s")]
+
+
+def gpt2_byte_order():
+    """GPT-2's byte-to-unicode table as its vocabulary files use it: the printable Latin-1 bytes stand for
+    themselves and come first; the other 68 become U+0100 onwards, in byte order. Returns (byte order, char of
+    each byte)."""
+    printable = [b for b in range(256) if 0x21 <= b <= 0x7E or 0xA1 <= b <= 0xAC or 0xAE <= b <= 0xFF]
+    rest = [b for b in range(256) if b not in printable]
+    chars = {b: chr(b) for b in printable}
+    chars.update({b: chr(0x100 + i) for i, b in enumerate(rest)})
+    return printable + rest, chars
+
+
+def from_pretrained_conventions(source):
+    """The names nanoGPT's GPT.from_pretrained transposes and the buffers it skips, read from its source (the
+    list literals in the function), so the import below does what that function does, not what this script
+    believes it does."""
+    tree = ast.parse(source)
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "from_pretrained")
+    transposed = None
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "transposed" for t in node.targets):
+            transposed = ast.literal_eval(node.value)
+    skipped = sorted({c.value for c in ast.walk(fn) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                      and c.value in (".attn.bias", ".attn.masked_bias")})
+    assert transposed and skipped == [".attn.bias", ".attn.masked_bias"], (transposed, skipped)
+    return transposed, skipped
+
+
+def gpt2_forward(P, idx, n_layer, n_head, gelu):
+    """GPT-2's forward as OpenAI's model.py and Hugging Face's GPT2Model compute it, on the Hugging Face
+    layout: Conv1D is x @ W + b with W stored [in, out] (no transpose anywhere), pre-norm blocks, ln_f, and the
+    head tied to wte. Used with `gelu` exact it must reproduce nanoGPT's model.py on the transposed weights
+    (checked), so the only thing the tanh form changes is the GELU: Hugging Face's "gelu_new", which is
+    F.gelu(approximate="tanh")'s formula (nanoGPT's model.py with its GELU swapped would be a rewrite)."""
+    B, T = idx.shape
+    C = P["wte.weight"].shape[1]
+    hs = C // n_head
+
+    def ln(x, p):
+        return F.layer_norm(x, (C,), P[p + ".weight"], P[p + ".bias"], 1e-5)
+
+    x = P["wte.weight"][idx] + P["wpe.weight"][:T]
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    for i in range(n_layer):
+        p = "h.%d." % i
+        qkv = torch.addmm(P[p + "attn.c_attn.bias"], ln(x, p + "ln_1").reshape(B * T, C), P[p + "attn.c_attn.weight"])
+        q, k, v = qkv.reshape(B, T, 3 * C).split(C, dim=2)
+        q, k, v = (t.reshape(B, T, n_head, hs).transpose(1, 2) for t in (q, k, v))
+        w = (q @ k.transpose(-1, -2)) / math.sqrt(hs)
+        w = F.softmax(w.masked_fill(~mask, float("-inf")), dim=-1)
+        a = (w @ v).transpose(1, 2).reshape(B * T, C)
+        x = x + torch.addmm(P[p + "attn.c_proj.bias"], a, P[p + "attn.c_proj.weight"]).reshape(B, T, C)
+        h = torch.addmm(P[p + "mlp.c_fc.bias"], ln(x, p + "ln_2").reshape(B * T, C), P[p + "mlp.c_fc.weight"])
+        x = x + torch.addmm(P[p + "mlp.c_proj.bias"], gelu(h), P[p + "mlp.c_proj.weight"]).reshape(B, T, C)
+    return ln(x, "ln_f") @ P["wte.weight"].t()
+
+
+def build_gpt2_tiny(refs):
+    module = refs["nanogpt"]
+    order, chars = gpt2_byte_order()
+    encoder = {chars[b]: i for i, b in enumerate(order)}
+    for left, right in GPT2_TINY_MERGES:
+        assert left in encoder and right in encoder and left + right not in encoder
+        encoder[left + right] = len(encoder)
+    encoder["<|endoftext|>"] = len(encoder)
+    vocab_size = len(encoder)
+    c = GPT2_TINY
+    hf_config = {
+        "activation_function": "gelu_new",
+        "architectures": ["GPT2LMHeadModel"],
+        "bos_token_id": vocab_size - 1,
+        "eos_token_id": vocab_size - 1,
+        "layer_norm_epsilon": 1e-05,
+        "model_type": "gpt2",
+        "n_ctx": c["n_positions"],
+        "n_embd": c["n_embd"],
+        "n_head": c["n_head"],
+        "n_layer": c["n_layer"],
+        "n_positions": c["n_positions"],
+        "vocab_size": vocab_size,
+    }
+    torch.manual_seed(2024)
+    gpt_config = module.GPTConfig(block_size=c["n_positions"], vocab_size=vocab_size, n_layer=c["n_layer"],
+                                  n_head=c["n_head"], n_embd=c["n_embd"], dropout=0.0, bias=True)
+    source = quietly(module.GPT, gpt_config)
+    perturb(source)
+    transposed, skipped = from_pretrained_conventions(refs["nanogpt_source"])
+    # The Hugging Face layout: no "transformer." prefix, Conv1D weights [in, out], the head tied (not stored),
+    # and each block's causal mask stored as the buffer attn.bias, as GPT-2's published file has it.
+    hf = []
+    for k, v in source.state_dict().items():
+        if k == "lm_head.weight" or any(k.endswith(w) for w in skipped):
+            continue
+        name = k[len("transformer."):]
+        hf.append((name, v.t().contiguous() if any(k.endswith(w) for w in transposed) else v.clone()))
+        if name.endswith("ln_1.bias"):
+            n = c["n_positions"]
+            hf.append((name.replace("ln_1.bias", "attn.bias"), torch.tril(torch.ones(n, n)).view(1, 1, n, n)))
+    # Into a fresh model.py GPT as from_pretrained copies: transposing the Conv1D weights back.
+    model = quietly(module.GPT, gpt_config)
+    sd = model.state_dict()
+    loaded = 0
+    for name, v in hf:
+        if any(name.endswith(w) for w in skipped):
+            continue
+        k = "transformer." + name
+        with torch.no_grad():
+            if any(k.endswith(w) for w in transposed):
+                assert v.shape[::-1] == sd[k].shape
+                sd[k].copy_(v.t())
+            else:
+                assert v.shape == sd[k].shape
+                sd[k].copy_(v)
+        loaded += 1
+    assert loaded == len([k for k in sd if not any(k.endswith(w) for w in skipped)]) - 1  # lm_head is wte
+    model.eval()
+    seq = torch.randint(0, vocab_size, (2, c["n_positions"] + 1), dtype=torch.long)
+    idx, targets = seq[:, :-1].contiguous(), seq[:, 1:].contiguous()
+    with torch.no_grad():
+        logits, loss = model(idx, targets)
+        P = {name: v for name, v in hf}
+        exact = gpt2_forward(P, idx, c["n_layer"], c["n_head"], F.gelu)
+        tanh = gpt2_forward(P, idx, c["n_layer"], c["n_head"], lambda h: F.gelu(h, approximate="tanh"))
+    agreement = (exact - logits).abs().max().item()
+    assert agreement < 1e-5, agreement  # GPT-2's computation with the exact GELU is model.py's
+    tanh_loss = F.cross_entropy(tanh.reshape(-1, vocab_size), targets.reshape(-1))
+    expected = [
+        ("input.idx", idx.to(torch.int32)),
+        ("input.targets", targets.to(torch.int32)),
+        ("out.logits_gelu", logits.clone()),
+        ("out.loss_gelu", loss.reshape(1).clone()),
+        ("out.logits_gelu_tanh", tanh.clone()),
+        ("out.loss_gelu_tanh", tanh_loss.reshape(1).clone()),
+    ]
+    expected_config = {
+        "hf_config": hf_config,
+        "reference": refs["origin"]["nanogpt"],
+        "gelu": "nanoGPT's model.py GPT after from_pretrained's transposes (transposed: %s)" % ", ".join(transposed),
+        "gelu_tanh": "GPT-2's forward on the Hugging Face layout with F.gelu(approximate='tanh') (gelu_new); "
+                     "the same forward with the exact GELU matched model.py to %.2g" % agreement,
+    }
+    merges = "#version: 0.2\n" + "".join("%s %s\n" % m for m in GPT2_TINY_MERGES)
+    files = [
+        ("gpt2_tiny/config.json", (json.dumps(hf_config, indent=2, sort_keys=True) + "\n").encode("utf-8")),
+        ("gpt2_tiny/model.safetensors", encode_safetensors(hf, None, {"format": "pt"})),
+        ("gpt2_tiny/vocab.json", json.dumps(encoder, ensure_ascii=False).encode("utf-8")),
+        ("gpt2_tiny/merges.txt", merges.encode("utf-8")),
+    ]
+    return files, expected, expected_config, agreement
+
+
+def erf_reference():
+    """Python's math.erf and math.erfc (C's libm, double precision) on a sweep, for the float64 erf tsgpt's
+    reference GELU kernel uses."""
+    zs = [round(-6 + 0.01 * i, 2) for i in range(1201)] + [6.5 + 0.5 * i for i in range(40)] + [1e-8, -1e-8, 1e-300]
+    points = [[z, math.erf(z), math.erfc(z)] for z in zs]
+    doc = {"source": "Python %s math.erf and math.erfc" % sys.version.split()[0], "points": points}
+    return (json.dumps(doc, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -599,13 +744,19 @@ def cross_check_ops(tensors):
     report["layernorm.dx"] = close(d["layernorm.dx"], dx, 1e-5, "layernorm.dx")
     report["layernorm.dweight"] = close(d["layernorm.dweight"], (dy * xhat).sum((0, 1)), 1e-5, "layernorm.dweight")
     # gelu tanh: formula and analytic derivative
-    x, dy = d["gelu.x"], d["gelu.dy"]
+    x, dy = d["gelu_tanh.x"], d["gelu_tanh.dy"]
     a = math.sqrt(2.0 / math.pi)
     u = a * (x + 0.044715 * x ** 3)
     th = torch.tanh(u)
-    report["gelu.out"] = close(d["gelu.out"], 0.5 * x * (1 + th), 1e-5, "gelu.out")
+    report["gelu_tanh.out"] = close(d["gelu_tanh.out"], 0.5 * x * (1 + th), 1e-5, "gelu_tanh.out")
     dgelu = 0.5 * (1 + th) + 0.5 * x * (1 - th ** 2) * a * (1 + 3 * 0.044715 * x ** 2)
-    report["gelu.dx"] = close(d["gelu.dx"], dy * dgelu, 1e-5, "gelu.dx")
+    report["gelu_tanh.dx"] = close(d["gelu_tanh.dx"], dy * dgelu, 1e-5, "gelu_tanh.dx")
+    # gelu exact: x Phi(x) and Phi(x) + x phi(x), from math.erf
+    x, dy = d["gelu.x"], d["gelu.dy"]
+    cdf = torch.tensor([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x.reshape(-1).tolist()], dtype=torch.float64).reshape(x.shape)
+    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    report["gelu.out"] = close(d["gelu.out"], x * cdf, 1e-5, "gelu.out")
+    report["gelu.dx"] = close(d["gelu.dx"], dy * (cdf + x * pdf), 1e-5, "gelu.dx")
     # relu
     assert d["relu.x"].abs().min().item() >= 1e-3
     report["relu.dx"] = close(d["relu.dx"], d["relu.dy"] * (d["relu.x"] > 0), 0, "relu.dx")
@@ -654,8 +805,7 @@ def f64_model_loss(style, P, idx, targets):
             x = x + a @ P[p + "attn.c_proj.weight"].T + P[p + "attn.c_proj.bias"]
             h = f64_layernorm(x, P[p + "ln_2.weight"], P[p + "ln_2.bias"])
             h = h @ P[p + "mlp.c_fc.weight"].T + P[p + "mlp.c_fc.bias"]
-            u = math.sqrt(2 / math.pi) * (h + 0.044715 * h ** 3)
-            h = 0.5 * h * (1 + torch.tanh(u))
+            h = 0.5 * h * (1 + torch.erf(h / math.sqrt(2)))  # nn.GELU(), exact
             x = x + h @ P[p + "mlp.c_proj.weight"].T + P[p + "mlp.c_proj.bias"]
         x = f64_layernorm(x, P["transformer.ln_f.weight"], P["transformer.ln_f.bias"])
         logits = x @ wte.T
@@ -763,20 +913,32 @@ def expected_model_names(style):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nanogpt", required=True, metavar="REPO",
+                    help="nanoGPT's git repository (a bare mirror or a checkout): its model.py at HEAD is used")
+    ap.add_argument("--lecture", required=True, metavar="REPO",
+                    help="the lecture's git repository (ng-video-lecture): its gpt.py at HEAD is used")
     ap.add_argument("--check", action="store_true",
                     help="do not write; regenerate in memory and verify the files on disk match byte for byte")
     ap.add_argument("--out", default=FIXTURES, help="output directory (default: test/fixtures)")
     args = ap.parse_args()
+
+    nanogpt, nanogpt_source, nanogpt_origin = load_nanogpt(args.nanogpt)
+    lecture, lecture_origin = load_lecture(args.lecture, MODEL_CFG["vocab_size"])
+    refs = {"nanogpt": nanogpt, "nanogpt_source": nanogpt_source, "lecture": lecture,
+            "origin": {"nanogpt": nanogpt_origin, "lecture": lecture_origin}}
 
     fixtures = []
     ops_tensors, ops_config = build_ops()
     fixtures.append(("ops.safetensors", ops_tensors, ops_config))
     model_info = {}
     for style, seed in (("nanogpt", 1337), ("lecture", 1338)):
-        tensors, config, names = build_model_fixture(style, seed)
+        tensors, config, names = build_model_fixture(style, seed, refs)
         assert names == expected_model_names(style), (style, names)
         fixtures.append(("parity_%s.safetensors" % style, tensors, config))
         model_info[style] = (tensors, config)
+    gpt2_files, gpt2_expected, gpt2_config, gpt2_agreement = build_gpt2_tiny(refs)
+    fixtures.append(("gpt2_tiny_logits.safetensors", gpt2_expected, gpt2_config))
+    raw_files = gpt2_files + [("erf_reference.json", erf_reference())]
 
     # independent cross-checks of the conventions
     ops_report = cross_check_ops(ops_tensors)
@@ -784,9 +946,15 @@ def main():
 
     failed = False
     print("%-30s %9s %8s  %s" % ("file", "bytes", "tensors", "sha256"))
+    outputs = []
     for fname, tensors, config in fixtures:
         data = encode_safetensors(tensors, config)
         n = check_roundtrip(data, tensors, config)
+        if len(data) > 300 * 1024:
+            raise AssertionError("%s is %d bytes (> 300 KB)" % (fname, len(data)))
+        outputs.append((fname, data, n, (tensors, config)))
+    outputs += [(fname, data, "-", None) for fname, data in raw_files]
+    for fname, data, n, parts in outputs:
         path = os.path.join(args.out, fname)
         if args.check:
             try:
@@ -797,18 +965,21 @@ def main():
             if disk != data:
                 failed = True
                 print("MISMATCH: %s differs from the regenerated fixture" % path)
-            else:
-                check_roundtrip(disk, tensors, config)
+            elif parts is not None:
+                check_roundtrip(disk, *parts)
         else:
-            os.makedirs(args.out, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(data)
-            with open(path, "rb") as f:  # re-read from disk with the independent reader
-                check_roundtrip(f.read(), tensors, config)
-        if len(data) > 300 * 1024:
-            raise AssertionError("%s is %d bytes (> 300 KB)" % (fname, len(data)))
-        print("%-30s %9d %8d  %s" % (fname, len(data), n, hashlib.sha256(data).hexdigest()))
+            if parts is not None:
+                with open(path, "rb") as f:  # re-read from disk with the independent reader
+                    check_roundtrip(f.read(), *parts)
+        print("%-30s %9d %8s  %s" % (fname, len(data), n, hashlib.sha256(data).hexdigest()))
 
+    print()
+    for style, origin in refs["origin"].items():
+        print("%s: %s at commit %s (%s)" % (style, origin["file"], origin["commit"], origin["repository"]))
+    print("gpt2_tiny: GPT-2's forward with the exact GELU against model.py: max abs diff %.3g" % gpt2_agreement)
     print()
     print("ops cross-checks (max abs err vs independent float64 computation):")
     for k, v in ops_report.items():

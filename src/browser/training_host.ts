@@ -60,7 +60,7 @@ interface Session {
 
 export class TrainingHost {
   private session: Session | null = null;
-  private loaded: LoadedRun | null = null;
+  private loaded: (LoadedRun & { tokenizer: CharTokenizer }) | null = null;
   /** What is running now ('train', 'sample'), or null: one thing at a time, except stop. */
   private busy: string | null = null;
   private stopRequested = false;
@@ -247,8 +247,13 @@ export class TrainingHost {
 
   private load(id: number, files: Map<string, Uint8Array>, label: string): ModelSummary {
     const run = loadRunFromFiles(files, label);
+    const { tokenizer } = run;
+    if (!(tokenizer instanceof CharTokenizer)) {
+      run.model.dispose();
+      throw new TsgptError(`${label} uses a BPE tokenizer; the playground reads character-level runs only`);
+    }
     this.dispose();
-    this.loaded = run;
+    this.loaded = { ...run, tokenizer };
     const summary = this.summary();
     this.post({ type: 'model', id, summary });
     return summary;

@@ -5,8 +5,9 @@
  */
 import { TsgptError } from '../errors.js';
 import { asObject, describe } from '../validate.js';
+import { activationOf } from '../nn/block.js';
 import { ACTIVATIONS } from '../nn/layers.js';
-import { ownActivation, type RunConfig } from '../train/config.js';
+import type { RunConfig } from '../train/config.js';
 
 export type RunKey = keyof RunConfig;
 
@@ -56,8 +57,9 @@ const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key' | 'flag'> & { flag?
   activation: {
     type: 'string',
     choices: ACTIVATIONS,
-    absentIs: (stored) => ownActivation(stored.style === 'nanogpt' ? 'nanogpt' : 'lecture'),
-    help: "the MLP's non-linearity: gelu_tanh (GPT-2's), relu2 (ReLU squared) or relu (nanogpt form; the lecture's is relu)",
+    // Run folders from before the activation was a choice were trained with their style's form of then.
+    absentIs: (stored) => activationOf({ style: stored.style === 'nanogpt' ? 'nanogpt' : 'lecture' }),
+    help: "the MLP's non-linearity: gelu (exact, nanoGPT's), gelu_tanh (GPT-2's), relu2 (ReLU squared) or relu (nanogpt form; the lecture's is relu)",
   },
   zeroInitProjections: { type: 'bool', absentIs: false, help: "start the residual branches' c_proj weights at zero (nanogpt form)" },
   untiedHead: { type: 'bool', absentIs: false, help: 'an output head of its own, not the token embedding (nanogpt form)' },

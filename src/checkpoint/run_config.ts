@@ -8,9 +8,14 @@
 import { TsgptError } from '../errors.js';
 import { type ModernOptions, validateGPTConfig } from '../models/gpt.js';
 import { headSplitProblem, type ModelConfig } from '../models/index.js';
-import { CharTokenizer } from '../tokenizers/char.js';
+import { activationOf } from '../nn/block.js';
 import { ACTIVATIONS, type Activation } from '../nn/layers.js';
-import { ownActivation, type RunConfig } from '../train/config.js';
+import { tokenizerFromJSON } from '../tokenizers/from_json.js';
+import type { BpeTokenizerJSON } from '../tokenizers/bpe.js';
+import type { CharTokenizerJSON } from '../tokenizers/char.js';
+import type { GPT2TokenizerJSON } from '../tokenizers/gpt2.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
+import type { RunConfig } from '../train/config.js';
 import type { TrainerState } from '../train/trainer.js';
 import { HYPERPARAMETERS, parseRunConfig } from './hyperparameters.js';
 import { asObject, describe, integer, parseVersionedJson } from '../validate.js';
@@ -34,7 +39,11 @@ export interface RunFile {
   format: typeof RUN_FORMAT;
   version: number;
   model: ModelConfig;
-  tokenizer: { type: 'char'; chars: string[] };
+  /**
+   * The tokenizer: a character one's characters, a trained BPE's merges (both whole), or GPT-2's name alone
+   * ({"type": "gpt2"}), whose vocabulary is GPT-2's files.
+   */
+  tokenizer: CharTokenizerJSON | BpeTokenizerJSON | GPT2TokenizerJSON;
   run: RunConfig;
   /**
    * The training state when the best weights (model.safetensors) were saved, and where the latest state is
@@ -56,10 +65,11 @@ export interface RunFile {
 /** Largest vocabulary: one token per Unicode code point. */
 const MAX_VOCAB = 0x110000;
 
-export function parseRunFile(text: string, label: string): { file: RunFile; tokenizer: CharTokenizer } {
+/** `gpt2` gives GPT-2's tokenizer, for a run trained with it (tokenizerFromJSON's). */
+export function parseRunFile(text: string, label: string, gpt2?: () => Tokenizer): { file: RunFile; tokenizer: Tokenizer } {
   const obj = parseVersionedJson(text, label, RUN_FORMAT, RUN_FORMAT_VERSION, 'a tsgpt run config');
   const config = parseModelConfig(asObject(obj.model, `${label}: model`), label);
-  const tokenizer = CharTokenizer.fromJSON(obj.tokenizer, `${label}: tokenizer`);
+  const tokenizer = tokenizerFromJSON(obj.tokenizer, `${label}: tokenizer`, gpt2);
   if (tokenizer.vocabSize !== config.vocabSize) {
     throw new TsgptError(`${label}: the tokenizer has ${tokenizer.vocabSize} symbols but the model expects ${config.vocabSize}`);
   }
@@ -75,7 +85,7 @@ export function parseRunFile(text: string, label: string): { file: RunFile; toke
     format: RUN_FORMAT,
     version: RUN_FORMAT_VERSION,
     model: config,
-    tokenizer: tokenizer.toJSON(),
+    tokenizer: tokenizer.toJSON() as RunFile['tokenizer'],
     run,
     training,
     data: obj.data,
@@ -169,6 +179,7 @@ function parseModernOptions(model: Record<string, unknown>, label: string): Mode
     if (typeof v !== 'boolean') throw new TsgptError(`${label}: model.${key} must be true or false, got ${describe(v)}`);
     out[key] = v;
   }
+  // model.activation when present; absent, the style's form from before the choice (see activationOf).
   const activation = model.activation;
   if (activation !== undefined) {
     if (!ACTIVATIONS.includes(activation as Activation)) {
@@ -209,8 +220,8 @@ export function checkRunMatchesModel(run: RunConfig, model: ModelConfig, label: 
       ['untiedHead', run.untiedHead, model.untiedHead ?? false],
       ['logitSoftcap', run.logitSoftcap, model.logitSoftcap ?? 0],
     );
-    // The lecture's form is ReLU whatever its run section says (see modernOptionsOf).
-    if (model.style === 'nanogpt') pairs.push(['activation', run.activation, model.activation ?? ownActivation('nanogpt')]);
+    // The lecture's form is ReLU whatever its run section says (see modelConfigFor).
+    if (model.style === 'nanogpt') pairs.push(['activation', run.activation, activationOf(model)]);
   }
   for (const [key, a, b] of pairs) {
     if (a !== b) throw new TsgptError(`${label}: run.${key} is ${describe(a)} but the model section says ${describe(b)}`);

@@ -8,7 +8,7 @@ import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
 import { MAX_HEADER_BYTES } from '../io/safetensors.js';
 import { createModel, type LanguageModel, type ModelConfig } from '../models/index.js';
-import type { CharTokenizer } from '../tokenizers/char.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { parameterLowerBound, parameterUpperBound } from './model_size.js';
 import type { FileDigest } from './resume_state.js';
 import type { RunFile } from './run_config.js';
@@ -27,7 +27,7 @@ export const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 export interface LoadedRun {
   file: RunFile;
   model: LanguageModel;
-  tokenizer: CharTokenizer;
+  tokenizer: Tokenizer;
   /** SHA-256 of model.safetensors as read: what a memory built from this model records. */
   weightsSha256: string;
 }

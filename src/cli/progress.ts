@@ -102,3 +102,27 @@ export function formatDuration(seconds: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
+
+/**
+ * A download's progress for stderr: on a terminal, the percentage redrawn on one line (cleared by `done`);
+ * elsewhere nothing, since fetchCached already logs the download's start.
+ */
+export function downloadProgress(stream: ProgressStream = process.stderr): {
+  progress: ((received: number, total: number) => void) | undefined;
+  done: () => void;
+} {
+  let drawn = false;
+  const progress = stream.isTTY
+    ? (received: number, total: number) => {
+        stream.write(`\r\x1b[2K  ${Math.floor((100 * received) / total)}% of ${total.toLocaleString('en-US')} bytes`);
+        drawn = true;
+      }
+    : undefined;
+  return {
+    progress,
+    done: () => {
+      if (drawn) stream.write('\r\x1b[2K');
+      drawn = false;
+    },
+  };
+}

@@ -5,6 +5,7 @@
 import { basename, join, resolve } from 'node:path';
 import { loadRun } from '../node/run_folder.js';
 import { Rng } from '../engine/random.js';
+import { CharTokenizer } from '../tokenizers/char.js';
 import { TsgptError } from '../errors.js';
 import { GPT, reportedParameterCount } from '../models/index.js';
 import { generate } from '../sample/generate.js';
@@ -93,7 +94,8 @@ export async function reportCommand(args: readonly string[]): Promise<void> {
   if (model instanceof GPT) {
     let text = flags.get('attention-text') as string | undefined;
     if (text === undefined) {
-      const fits = [...DEFAULT_ATTENTION_TEXT].every((ch) => tokenizer.chars.includes(ch));
+      // A byte-level tokenizer encodes any text; a character one only its own characters.
+      const fits = !(tokenizer instanceof CharTokenizer) || [...DEFAULT_ATTENTION_TEXT].every((ch) => tokenizer.chars.includes(ch));
       text = fits ? DEFAULT_ATTENTION_TEXT : [...(samples[0]!.prompt + samples[0]!.text)].slice(0, Math.min(24, model.blockSize)).join('');
     }
     const a = attentionOfText(model, tokenizer, text, 'error', dir);

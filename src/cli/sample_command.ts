@@ -1,12 +1,19 @@
 /**
- * tsgpt sample: loads a run folder and streams generated text to stdout as it is produced; a closed pipe stops
- * it at the next token (see stdout.ts).
+ * tsgpt sample: loads a run folder, or GPT-2 (a released model by name, or a Hugging Face folder), and streams
+ * generated text to stdout as it is produced; a closed pipe stops it at the next token (see stdout.ts).
  */
+import { existsSync } from 'node:fs';
 import { Rng } from '../engine/random.js';
 import { TsgptError } from '../errors.js';
-import { loadRun } from '../node/run_folder.js';
+import { GPT2_MODEL_NAMES, type LoadedGpt2, loadPretrainedGpt2 } from '../node/hf_folder.js';
+import { type LoadedRun, loadRun } from '../node/run_folder.js';
 import { readTextBounded } from '../node/read_bounded.js';
 import { generate } from '../sample/generate.js';
+import type { LanguageModel } from '../models/index.js';
+import { CharTokenizer } from '../tokenizers/char.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
+import { tokenStream } from '../tokenizers/token_stream.js';
+import { downloadProgress } from './progress.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
 import { writeStdout } from './stdout.js';
 import { encodeOptionsFromFlags, unknownCharacterFlags } from './text_flags.js';
@@ -17,7 +24,12 @@ import { memoryMixer } from '../memory/memory_mixer.js';
 const MAX_START_BYTES = 16 * 1024 * 1024;
 
 export const SAMPLE_FLAGS: FlagSpec[] = [
-  { name: 'from', type: 'string', metavar: 'DIR', help: 'run folder written by tsgpt train (required)' },
+  {
+    name: 'from',
+    type: 'string',
+    metavar: 'DIR|NAME',
+    help: `a run folder written by tsgpt train, a Hugging Face GPT-2 folder, or ${GPT2_MODEL_NAMES.join(', ')} (required)`,
+  },
   { name: 'start', type: 'string', metavar: 'TEXT', help: 'text to continue', defaultText: 'a newline' },
   { name: 'start-file', type: 'string', metavar: 'PATH', help: 'read the start text from a file instead' },
   { name: 'num-samples', type: 'int', min: 1, max: 10000, help: 'how many samples', defaultText: '1' },
@@ -51,10 +63,16 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
-export const SAMPLE_HELP = `Usage: tsgpt sample --from DIR [options]
+export const SAMPLE_HELP = `Usage: tsgpt sample --from DIR|NAME [options]
 
 Generates text from a trained run, streaming it as it is produced. With --memory, the model also reads a
 memory of text (tsgpt memory build) by attention at every token.
+
+--from takes a run folder; a folder laid out as a Hugging Face GPT-2 repository (config.json, model.safetensors,
+vocab.json, merges.txt); or the name of one of OpenAI's released GPT-2s (gpt2: 124M parameters, gpt2-medium:
+355M), whose weights are downloaded once (gpt2: 548 MB) into $TSGPT_CACHE/hf, or ~/.cache/tsgpt/hf, and
+checked against their SHA-256. A name always means the released model: give ./gpt2 for a folder named so.
+gpt2-large and gpt2-xl do not fit tsgpt's 4 GB WebAssembly memory.
 
 Options:
 ${formatFlagHelp(SAMPLE_FLAGS)}`;
@@ -62,7 +80,9 @@ ${formatFlagHelp(SAMPLE_FLAGS)}`;
 export async function sampleCommand(args: readonly string[]): Promise<void> {
   const flags = parseFlags(args, SAMPLE_FLAGS, 'sample');
   const from = flags.get('from') as string | undefined;
-  if (from === undefined) throw new TsgptError("tsgpt sample needs --from DIR, a run folder written by 'tsgpt train'");
+  if (from === undefined) {
+    throw new TsgptError("tsgpt sample needs --from DIR|NAME: a run folder written by 'tsgpt train', a Hugging Face GPT-2 folder, or gpt2");
+  }
   if (flags.has('start') && flags.has('start-file')) throw new TsgptError('give --start or --start-file, not both');
   const encoding = encodeOptionsFromFlags(flags, flags.has('start-file') ? `start file ${flags.get('start-file')}` : 'start text');
   let start = flags.get('start') as string | undefined;
@@ -74,21 +94,25 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
   const memoryDir = flags.get('memory') as string | undefined;
   const scoringFlag = scoringFlagGiven(flags);
   if (memoryDir === undefined && scoringFlag !== undefined) throw new TsgptError(`--${scoringFlag} needs --memory MEM`);
-  const run = loadRun(from);
-  const { model, tokenizer } = run;
-  const memory = memoryDir === undefined ? null : openMemoryFor(memoryDir, from, run);
+  const { model, tokenizer, run } = await openModel(from);
+  if (memoryDir !== undefined && run === null) throw new TsgptError('--memory needs a run folder written by tsgpt train, not GPT-2');
+  const memory = memoryDir === undefined || run === null ? null : openMemoryFor(memoryDir, from, run);
   const mix = memory === null ? undefined : memoryMixer(memory, scoringFromFlags(flags, memory));
   if (start === undefined) {
     // nanoGPT starts from a newline; a vocabulary without one has no neutral start, so the user must pick it.
-    if (!tokenizer.chars.includes('\n')) throw new TsgptError(`the vocabulary of ${from} has no newline to start from; give --start TEXT`);
+    if (tokenizer instanceof CharTokenizer && !tokenizer.chars.includes('\n')) {
+      throw new TsgptError(`the vocabulary of ${from} has no newline to start from; give --start TEXT`);
+    }
     start = '\n';
   }
-  const prompt = tokenizer.encode(start, encoding);
+  // nanoGPT's sample.py allows <|endoftext|> in the start text, as the special token.
+  const prompt = tokenizer.encode(start, { ...encoding, special: 'allow' });
   if (prompt.length === 0) throw new TsgptError('the start text is empty after removing unknown characters');
   const rng = new Rng((flags.get('seed') as number | undefined) ?? 1337);
   const numSamples = (flags.get('num-samples') as number | undefined) ?? 1;
   for (let s = 0; s < numSamples; s++) {
     writeStdout(tokenizer.decode(prompt));
+    const text = tokenStream(tokenizer);
     for (const id of generate(model, prompt, {
       maxNewTokens: (flags.get('tokens') as number | undefined) ?? 500,
       temperature: (flags.get('temperature') as number | undefined) ?? 0.8,
@@ -97,8 +121,25 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
       rng,
       mix,
     })) {
-      writeStdout(tokenizer.decode([id]));
+      writeStdout(text.push(id));
     }
-    writeStdout('\n---------------\n');
+    writeStdout(`${text.end()}\n---------------\n`);
   }
+}
+
+/** What --from names: a released GPT-2 (downloaded once), a Hugging Face GPT-2 folder, or a run folder. */
+async function openModel(from: string): Promise<{ model: LanguageModel; tokenizer: Tokenizer; run: LoadedRun | null }> {
+  const { progress, done } = downloadProgress();
+  let gpt2: LoadedGpt2 | null;
+  try {
+    gpt2 = await loadPretrainedGpt2(from, { progress, weightsProgress: progress });
+  } finally {
+    done();
+  }
+  if (gpt2 !== null) return { model: gpt2.model, tokenizer: gpt2.tokenizer, run: null };
+  if (!existsSync(from) && !/[/\\]/.test(from)) {
+    throw new TsgptError(`no run folder at ${from}, and no GPT-2 is called so (the released ones: ${GPT2_MODEL_NAMES.join(', ')})`);
+  }
+  const run = loadRun(from);
+  return { model: run.model, tokenizer: run.tokenizer, run };
 }

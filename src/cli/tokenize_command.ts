@@ -11,6 +11,7 @@ import { CharTokenizer, showChar } from '../tokenizers/char.js';
 import type { SpecialPolicy, Tokenizer } from '../tokenizers/tokenizer.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
 import { splitPositionals } from './plot_command.js';
+import { downloadProgress } from './progress.js';
 
 export const TOKENIZE_FLAGS: FlagSpec[] = [
   {
@@ -92,17 +93,10 @@ function writeTokenLines(tokenizer: Tokenizer, ids: Int32Array): void {
 
 /** loadTokenizer, with a download's progress redrawn on one line of a terminal (and the line cleared after). */
 async function loadWithProgress(spec: string): Promise<Tokenizer> {
-  const stderr = process.stderr;
-  let drawn = false;
-  const progress = stderr.isTTY
-    ? (received: number, total: number) => {
-        stderr.write(`\r\x1b[2K  ${Math.floor((100 * received) / total)}% of ${total.toLocaleString('en-US')} bytes`);
-        drawn = true;
-      }
-    : undefined;
+  const { progress, done } = downloadProgress();
   try {
     return (await loadTokenizer(spec, { progress })).tokenizer;
   } finally {
-    if (drawn) stderr.write('\r\x1b[2K');
+    done();
   }
 }

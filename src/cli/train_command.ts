@@ -11,6 +11,8 @@ import { TrainingRun, type TrainingRunHooks } from '../node/training_run.js';
 import { PRESETS, type PresetName } from '../train/config.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
 import { formatDuration, ProgressBar } from './progress.js';
+import { CharTokenizer } from '../tokenizers/char.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { planNewRun, planResume, RESUMABLE_FLAGS } from './train_plan.js';
 
 function presetValues(key: RunKey): string {
@@ -25,6 +27,20 @@ export const TRAIN_FLAGS: FlagSpec[] = [
     metavar: 'PATH',
     help: 'UTF-8 text file to train on',
     defaultText: '$TSGPT_DATA, else Tiny Shakespeare (downloaded once, cached)',
+  },
+  {
+    name: 'tokenizer',
+    type: 'string',
+    metavar: 'char|gpt2|TOK',
+    help: "the corpus's characters, GPT-2's BPE (downloaded once), or a file written by 'tsgpt tokenizer train'",
+    defaultText: 'char',
+  },
+  {
+    name: 'init-from',
+    type: 'string',
+    metavar: 'NAME|DIR',
+    help: "start from GPT-2's weights: gpt2, gpt2-medium, or a Hugging Face GPT-2 folder (preset finetune unless given)",
+    defaultText: 'random weights',
   },
   { name: 'out', type: 'string', metavar: 'DIR', help: 'run folder for the checkpoint and logs', defaultText: 'runs/<preset>' },
   {
@@ -51,6 +67,8 @@ Presets:
   bigram   the lecture's bigram model (B=32, T=8, lr 1e-2, 3000 steps)
   baby     nanoGPT's CPU run: 4 layers, 4 heads, width 128, T=64, B=12, 2000 steps
   lecture  the lecture's final gpt.py: 6 layers, 6 heads, width 384, T=256, B=64 (2 x 32), dropout 0.2, 5000 steps
+  finetune nanoGPT's finetune_shakespeare.py from --init-from (gpt2): 32,768 tokens a step as T=256,
+           B=1 x 128 accumulated (1024 does not fit 4 GB), lr 3e-5 constant, 20 steps, evaluations every 5
 
 Options:
 ${formatFlagHelp(TRAIN_FLAGS)}`;
@@ -68,6 +86,9 @@ export async function trainCommand(args: readonly string[], context: TrainContex
   const { config, dir, tokenizer } = plan;
   const count = (n: number) => n.toLocaleString('en-US');
 
+  // Losses of different tokenizers compare per character, not per token: the validation split's tokens per
+  // character turn its loss in nats per token into bits per character. A character tokenizer's is 1.
+  const bitsPerCharacter = tokenizer instanceof CharTokenizer ? null : tokensPerCharacter(tokenizer, plan.valTokens);
   let bar: ProgressBar | null = null;
   const line = (text: string) => (bar === null ? say(text) : bar.log(text));
   const run = new TrainingRun(plan, {
@@ -90,7 +111,8 @@ export async function trainCommand(args: readonly string[], context: TrainContex
       step: (r) => bar?.update(r.step, r.loss, r.ms, r.tokens),
       eval: (e) => {
         const best = e.best ? `  (best: saved to ${dir})` : '';
-        line(`step ${e.step}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}${best}`);
+        const bits = bitsPerCharacter === null ? '' : ` (${((e.valLoss / Math.LN2) * bitsPerCharacter).toFixed(4)} bits per character)`;
+        line(`step ${e.step}: train loss ${e.trainLoss.toFixed(4)}, val loss ${e.valLoss.toFixed(4)}${bits}${best}`);
       },
       stopRequested: (signal) =>
         line(`\n${signal}: stopping after this step to save a checkpoint (press Ctrl-C again to quit at once; the last checkpoint stays)`),
@@ -116,4 +138,11 @@ export async function trainCommand(args: readonly string[], context: TrainContex
   say(lossCurveForTerminal(dir));
   say(`sample from it with: tsgpt sample --from ${dir}`);
   return 0;
+}
+
+/** Tokens per character (code point) of a tokenized text. */
+function tokensPerCharacter(tokenizer: Tokenizer, tokens: Int32Array): number {
+  let characters = 0;
+  for (const _ of tokenizer.decode(tokens)) characters++;
+  return tokens.length / characters;
 }

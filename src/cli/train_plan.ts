@@ -4,6 +4,7 @@
  * anything is written, so a refused command leaves no run folder behind.
  */
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { splitTrainVal } from '../data/split.js';
 import { TsgptError } from '../errors.js';
@@ -17,13 +18,17 @@ import {
 } from '../checkpoint/model_size.js';
 import { headSplitProblem, type ModelConfig } from '../models/index.js';
 import { loadCorpus, type Corpus } from '../node/corpus.js';
+import { GPT2_MODEL_NAMES, hfVocabularyFiles, isGpt2ModelName, type LoadedGpt2, loadPretrainedGpt2 } from '../node/hf_folder.js';
 import { checkFolderForNewRun } from '../node/run_folder.js';
 import { refuseIfTraining } from '../node/run_lock.js';
 import { readResumable, type ResumableRun } from '../node/run_resume.js';
 import type { RunPlan } from '../node/training_run.js';
+import { loadTokenizer } from '../node/tokenizer_file.js';
 import { CharTokenizer } from '../tokenizers/char.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { isPresetName, modelConfigFor, modernOptionsOf, ownActivation, PRESETS, type PresetName, type RunConfig } from '../train/config.js';
 import type { FlagValue } from './flags.js';
+import { downloadProgress } from './progress.js';
 
 type Flags = Map<string, FlagValue>;
 
@@ -46,7 +51,9 @@ export function resolveRunConfig(flags: Flags): { preset: PresetName; config: Ru
     const v = flags.get(flag);
     if (v !== undefined) writable[key] = v;
   }
-  // The lecture's form is ReLU whatever preset it starts from, and records so.
+  // A form chosen without an activation gets that form's own: the lecture's ReLU, nanoGPT's exact GELU. The
+  // lecture's form is ReLU whatever preset it starts from, and records so.
+  if (flags.has('style') && !flags.has('activation')) config.activation = ownActivation(config.style);
   if (config.style === 'lecture') {
     if (flags.has('activation') && config.activation !== 'relu') throw new TsgptError('--activation applies to --style nanogpt only');
     config.activation = ownActivation('lecture');
@@ -92,16 +99,75 @@ function checkRunConsistency(config: RunConfig): void {
 }
 
 export async function planNewRun(flags: Flags, log: (line: string) => void): Promise<RunPlan> {
+  const initFrom = flags.get('init-from') as string | undefined;
+  if (initFrom !== undefined) return planFineTune(flags, initFrom, log);
+  if (flags.get('preset') === 'finetune') {
+    throw new TsgptError("the finetune preset starts from GPT-2's weights: give --init-from gpt2 (or a Hugging Face GPT-2 folder)");
+  }
   const { preset, config } = resolveRunConfig(flags);
   const dir = (flags.get('out') as string | undefined) ?? join('runs', preset);
   checkFolderForNewRun(dir);
   const corpus = await loadCorpus({ path: flags.get('data') as string | undefined, log });
-  const tokenizer = CharTokenizer.fromText(corpus.text);
+  const tokenizer = await trainingTokenizer((flags.get('tokenizer') as string | undefined) ?? 'char', corpus.text);
   const model = modelConfigFor(config, tokenizer.vocabSize);
   return finishPlan({ dir, config, corpus, sha256: sha256Of(corpus.text), tokenizer, model, preset, resume: null });
 }
 
+/** The flags --init-from refuses: the checkpoint decides the model and its tokenizer. */
+const CHECKPOINT_FLAGS = ['model', 'style', 'activation', 'n-layer', 'n-head', 'n-embd', 'bias', 'tokenizer'];
+
+/**
+ * A run that starts from GPT-2's weights (--init-from NAME|FOLDER), as nanoGPT's init_from='gpt2*': the model is
+ * the checkpoint's, only dropout may change and the context may be cropped (--block-size, at most the
+ * checkpoint's); the preset is finetune unless another is given; the tokenizer is the checkpoint's.
+ */
+async function planFineTune(flags: Flags, initFrom: string, log: (line: string) => void): Promise<RunPlan> {
+  const fixed = CHECKPOINT_FLAGS.find((f) => flags.has(f));
+  if (fixed !== undefined)
+    throw new TsgptError(`--${fixed} cannot be given with --init-from: the model and its tokenizer are the checkpoint's`);
+  const { preset, config } = resolveRunConfig(new Map([['preset', 'finetune'], ...flags]));
+  const dir = (flags.get('out') as string | undefined) ?? join('runs', preset);
+  checkFolderForNewRun(dir);
+  const corpus = await loadCorpus({ path: flags.get('data') as string | undefined, log });
+  const { progress, done } = downloadProgress();
+  let loaded: LoadedGpt2 | null;
+  try {
+    loaded = await loadPretrainedGpt2(initFrom, { progress, weightsProgress: progress, log });
+  } finally {
+    done();
+  }
+  if (loaded === null) {
+    throw new TsgptError(
+      `--init-from ${initFrom} is neither one of ${GPT2_MODEL_NAMES.join(', ')} nor a Hugging Face GPT-2 folder ` +
+        '(config.json, model.safetensors, vocab.json, merges.txt)',
+    );
+  }
+  const base = loaded.model.config;
+  let initialWeights: Map<string, Float32Array>;
+  try {
+    if (config.blockSize > base.blockSize) {
+      throw new TsgptError(`--block-size ${config.blockSize} is beyond ${initFrom}'s context of ${base.blockSize} tokens`);
+    }
+    // nanoGPT's crop_block_size: the first blockSize position embeddings; every other weight as it is.
+    initialWeights = new Map(
+      loaded.model
+        .namedParameters()
+        .map(([name, p]) => [name, name === 'transformer.wpe.weight' ? p.data.slice(0, config.blockSize * base.nEmbd) : p.data.slice()]),
+    );
+  } finally {
+    loaded.model.dispose();
+  }
+  const { nLayer, nHead, nEmbd, activation } = base;
+  Object.assign(config, { kind: 'gpt', style: 'nanogpt', activation, nLayer, nHead, nEmbd, bias: true });
+  const model: ModelConfig = { ...base, blockSize: config.blockSize, dropout: config.dropout };
+  const plan = finishPlan({ dir, config, corpus, sha256: sha256Of(corpus.text), tokenizer: loaded.tokenizer, model, preset, resume: null });
+  // A released model's vocabulary is GPT-2's, found again in the cache; a folder's is kept beside the run.
+  const tokenizerFiles = isGpt2ModelName(initFrom) ? [] : hfVocabularyFiles(initFrom);
+  return { ...plan, initialWeights, initFrom, tokenizerFiles };
+}
+
 export async function planResume(flags: Flags, log: (line: string) => void): Promise<RunPlan> {
+  if (flags.has('init-from')) throw new TsgptError('--init-from starts a new run; a resumed run continues from its own weights');
   const dir = flags.get('resume') as string;
   const out = flags.get('out') as string | undefined;
   if (out !== undefined && resolve(out) !== resolve(dir)) {
@@ -126,8 +192,17 @@ export async function planResume(flags: Flags, log: (line: string) => void): Pro
       `${corpus.source} is not the text the run in ${dir} trained on (its SHA-256 differs); pass the original file with --data`,
     );
   }
-  const tokenizer = CharTokenizer.fromText(corpus.text);
-  if (tokenizer.chars.join('') !== resumable.tokenizer.chars.join('')) {
+  const recorded = resumable.tokenizer;
+  const spec = flags.get('tokenizer') as string | undefined;
+  if (spec !== undefined) {
+    const given = await trainingTokenizer(spec, corpus.text);
+    if (JSON.stringify(given.toJSON()) !== JSON.stringify(recorded.toJSON())) {
+      throw new TsgptError(
+        `--tokenizer ${spec} differs from the tokenizer the run in ${dir} was trained with; a resumed run keeps its own`,
+      );
+    }
+  }
+  if (recorded instanceof CharTokenizer && CharTokenizer.fromText(corpus.text).chars.join('') !== recorded.chars.join('')) {
     throw new TsgptError(
       `${corpus.source} does not give the vocabulary the run in ${dir} was trained with; pass the original file with --data`,
     );
@@ -167,7 +242,7 @@ interface PlanParts {
   config: RunConfig;
   corpus: Corpus;
   sha256: string;
-  tokenizer: CharTokenizer;
+  tokenizer: Tokenizer;
   model: ModelConfig;
   preset: PresetName | null;
   resume: ResumableRun | null;
@@ -190,8 +265,10 @@ function finishPlan(p: PlanParts): RunPlan {
 }
 
 /** The train and validation splits, refused if either cannot hold one training window of blockSize + 1 tokens. */
-function splitCorpus(corpus: Corpus, tokenizer: CharTokenizer, blockSize: number): { train: Int32Array; val: Int32Array } {
-  const tokens = tokenizer.encode(corpus.text);
+function splitCorpus(corpus: Corpus, tokenizer: Tokenizer, blockSize: number): { train: Int32Array; val: Int32Array } {
+  // The corpus is text: a special token's name in it (GPT-2's <|endoftext|>) is its characters, as nanoGPT's
+  // prepare.py encodes with encode_ordinary.
+  const tokens = tokenizer.encode(corpus.text, { special: 'ordinary', label: corpus.source });
   const { train, val } = splitTrainVal(tokens);
   if (val.length <= blockSize || train.length <= blockSize) {
     throw new TsgptError(
@@ -200,6 +277,34 @@ function splitCorpus(corpus: Corpus, tokenizer: CharTokenizer, blockSize: number
     );
   }
   return { train, val };
+}
+
+/**
+ * What --tokenizer names: 'char' (the corpus's own characters, the default), 'gpt2' (GPT-2's, downloaded once)
+ * or a tokenizer file written by 'tsgpt tokenizer train'. A folder of vocabulary files is refused: a run records
+ * GPT-2's tokenizer by name only, and a folder's files need not be GPT-2's.
+ */
+export async function trainingTokenizer(spec: string, text: string): Promise<Tokenizer> {
+  if (spec === 'char') return CharTokenizer.fromText(text);
+  if (spec !== 'gpt2' && isFolderPath(spec)) {
+    throw new TsgptError(
+      `--tokenizer ${spec} is a folder; training takes char, gpt2 or a tokenizer file written by 'tsgpt tokenizer train'`,
+    );
+  }
+  const { progress, done } = downloadProgress();
+  try {
+    return (await loadTokenizer(spec, { progress })).tokenizer;
+  } finally {
+    done();
+  }
+}
+
+function isFolderPath(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /**

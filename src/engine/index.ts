@@ -25,7 +25,7 @@ export {
   type Shape,
 } from './tensor.js';
 export { add } from './ops/add.js';
-export { relu, gelu, relu2, softcap } from './ops/activations.js';
+export { relu, geluErf, geluTanh, relu2, softcap } from './ops/activations.js';
 export { attention, attentionQKV, type AttentionOptions } from './ops/attention.js';
 export { crossEntropy } from './ops/cross_entropy.js';
 export { dropout } from './ops/dropout.js';

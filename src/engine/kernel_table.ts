@@ -415,7 +415,7 @@ export const KERNEL_TABLE = {
     ],
     split: { worth: manyElements, ways: [{ over: 'n', align: ELEMENTS, moves: { dx: 1, out: 1, dout: 1 } }] },
   }),
-  /** out = gelu(x); with `saved`, what the backward can reuse instead of computing it again. */
+  /** out = gelu(x), GPT-2's tanh form; with `saved`, what the backward can reuse instead of computing it again. */
   geluForward: kernel({
     args: [
       ['out', 'out'],
@@ -435,6 +435,26 @@ export const KERNEL_TABLE = {
       ['accumulate', 'bool'],
     ],
     split: { worth: manyElements, ways: [{ over: 'n', align: ELEMENTS, moves: { dx: 1, x: 1, dout: 1, saved: 1 } }] },
+  }),
+  /** out = x Phi(x): the exact GELU (PyTorch's nn.GELU(), nanoGPT's model.py), to float32 accuracy. */
+  geluErfForward: kernel({
+    args: [
+      ['out', 'out'],
+      ['x', 'in'],
+      ['n', 'int'],
+    ],
+    split: { worth: manyElements, ways: [{ over: 'n', align: ELEMENTS, moves: { out: 1, x: 1 } }] },
+  }),
+  /** dx (+)= dout (Phi(x) + x phi(x)); overwrites unless accumulate. */
+  geluErfBackward: kernel({
+    args: [
+      ['dx', 'out'],
+      ['x', 'in'],
+      ['dout', 'in'],
+      ['n', 'int'],
+      ['accumulate', 'bool'],
+    ],
+    split: { worth: manyElements, ways: [{ over: 'n', align: ELEMENTS, moves: { dx: 1, x: 1, dout: 1 } }] },
   }),
 
   // embedding.ts

@@ -33,6 +33,7 @@ export interface DecodedSafetensors {
 export const MAX_HEADER_BYTES = 100_000_000;
 
 const DTYPE_SIZE: Record<SafetensorsDType, number> = { F32: 4, F16: 2, I32: 4 };
+const DECODED_DTYPES = Object.keys(DTYPE_SIZE);
 const METADATA_KEY = '__metadata__';
 const ENTRY_FIELDS = ['dtype', 'shape', 'data_offsets'];
 
@@ -99,27 +100,75 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
   return out;
 }
 
-/** `fileLabel` starts every error message, so the user learns which file is at fault. */
-export function decodeSafetensors(bytes: Uint8Array, fileLabel = 'safetensors file'): DecodedSafetensors {
+/** Where one tensor lies in a file's data section (after the header), and what it holds. */
+export interface TensorEntry {
+  name: string;
+  /** One of the format's dtypes; only SafetensorsDType ones decode here, the others can still be skipped. */
+  dtype: string;
+  shape: number[];
+  /** Byte offsets within the data section. */
+  begin: number;
+  end: number;
+}
+
+/** Bytes per element of every dtype the safetensors format defines. */
+const FORMAT_DTYPE_SIZE: Record<string, number> = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
+};
+
+/**
+ * The 8-byte length and the JSON header of a safetensors file: `start` is the file's first bytes (at least 8),
+ * `fileLength` its size. Returns where the data section starts, or throws the decoder's one-line errors.
+ */
+export function safetensorsHeaderLength(start: Uint8Array, fileLength: number, fileLabel = 'safetensors file'): number {
+  if (fileLength < 8 || start.length < 8) {
+    throw new TsgptError(`${fileLabel}: file is ${fileLength} bytes, too short to hold the 8-byte header length`);
+  }
+  const declared = new DataView(start.buffer, start.byteOffset, 8).getBigUint64(0, true);
+  if (declared > BigInt(MAX_HEADER_BYTES)) {
+    throw new TsgptError(`${fileLabel}: header length ${declared} is over the ${MAX_HEADER_BYTES}-byte limit`);
+  }
+  const headerLength = Number(declared);
+  if (8 + headerLength > fileLength) {
+    throw new TsgptError(`${fileLabel}: header length ${headerLength} runs past the end of the file (${fileLength} bytes)`);
+  }
+  return 8 + headerLength;
+}
+
+/**
+ * A safetensors header (the JSON bytes after the length) checked against a data section of `dataLength`
+ * bytes: every entry well formed, of a dtype the format defines, inside the data, and the entries tiling it
+ * exactly. Nothing of the data is read, so a file too large to hold in memory can be checked first and read a
+ * tensor at a time. A dtype outside `readable` (the reader's) is refused by name.
+ */
+export function parseSafetensorsHeader(
+  headerBytes: Uint8Array,
+  dataLength: number,
+  fileLabel = 'safetensors file',
+  readable: readonly string[] = Object.keys(FORMAT_DTYPE_SIZE),
+): { metadata: Record<string, string>; entries: TensorEntry[] } {
   // Annotated on the binding so the compiler knows each call ends the function and narrows after it.
   const fail: (problem: string) => never = (problem) => {
     throw new TsgptError(`${fileLabel}: ${problem}`);
   };
 
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short to hold the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const declared = view.getBigUint64(0, true);
-  if (declared > BigInt(MAX_HEADER_BYTES)) fail(`header length ${declared} is over the ${MAX_HEADER_BYTES}-byte limit`);
-  const headerLength = Number(declared);
-  if (8 + headerLength > bytes.length) {
-    fail(`header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
-  }
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
-
   let headerText = '';
   try {
-    headerText = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
+    headerText = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
   } catch {
     fail('header is not valid UTF-8');
   }
@@ -130,12 +179,12 @@ export function decodeSafetensors(bytes: Uint8Array, fileLabel = 'safetensors fi
     fail(`header is not valid JSON (${oneLine(err instanceof Error ? err.message : String(err))})`);
   }
   if (!isPlainObject(header)) fail(`header is ${describe(header)}, not a JSON object`);
-  const entries = header as Record<string, unknown>;
+  const fields = header as Record<string, unknown>;
 
   let metadata: Record<string, string> = {};
-  const layout: Array<{ name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }> = [];
-  for (const name of Object.keys(entries)) {
-    const entry = entries[name];
+  const layout: TensorEntry[] = [];
+  for (const name of Object.keys(fields)) {
+    const entry = fields[name];
     if (name === METADATA_KEY) {
       metadata = readMetadata(entry, fail);
       continue;
@@ -152,10 +201,10 @@ export function decodeSafetensors(bytes: Uint8Array, fileLabel = 'safetensors fi
 
     const dtype = info.dtype;
     if (typeof dtype !== 'string') fail(`${where} has dtype ${describe(dtype)}, not a string`);
-    if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'I32') {
-      fail(`${where} has unsupported dtype ${quote(dtype as string)} (tsgpt reads F32, F16 and I32)`);
+    if (!Object.hasOwn(FORMAT_DTYPE_SIZE, dtype as string) || !readable.includes(dtype as string)) {
+      fail(`${where} has unsupported dtype ${quote(dtype as string)} (tsgpt reads ${formatList(readable)})`);
     }
-    const elementSize = DTYPE_SIZE[dtype as SafetensorsDType];
+    const elementSize = FORMAT_DTYPE_SIZE[dtype as string]!;
 
     const shape = info.shape;
     if (!Array.isArray(shape)) fail(`${where} has shape ${describe(shape)}, not an array`);
@@ -187,7 +236,7 @@ export function decodeSafetensors(bytes: Uint8Array, fileLabel = 'safetensors fi
           `but data_offsets [${b}, ${e}] span ${e - b}`,
       );
     }
-    layout.push({ name, dtype: dtype as SafetensorsDType, shape: dims as number[], begin: b, end: e });
+    layout.push({ name, dtype: dtype as string, shape: dims as number[], begin: b, end: e });
   }
 
   // Like the reference implementation: tensors must tile the data buffer exactly, with no overlap (which would
@@ -204,6 +253,15 @@ export function decodeSafetensors(bytes: Uint8Array, fileLabel = 'safetensors fi
     previous = t.name;
   }
   if (covered !== dataLength) fail(`data bytes ${covered} to ${dataLength} belong to no tensor`);
+  return { metadata, entries: layout };
+}
+
+/** `fileLabel` starts every error message, so the user learns which file is at fault. */
+export function decodeSafetensors(bytes: Uint8Array, fileLabel = 'safetensors file'): DecodedSafetensors {
+  const dataStart = safetensorsHeaderLength(bytes, bytes.length, fileLabel);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { metadata, entries } = parseSafetensorsHeader(bytes.subarray(8, dataStart), bytes.length - dataStart, fileLabel, DECODED_DTYPES);
+  const layout = entries as (TensorEntry & { dtype: SafetensorsDType })[];
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const t of layout) {
@@ -261,6 +319,11 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   if (typeof value === 'string') return quote(value);
   return `${typeof value} ${String(value)}`;
+}
+
+/** "F32, F16 and I32". */
+function formatList(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
 function formatShape(dims: readonly number[]): string {

@@ -1,9 +1,9 @@
 /**
  * GPT: token and position embeddings, a stack of transformer blocks, a final LayerNorm and a linear head to
  * the vocabulary. One class, two forms of the same architecture:
- *  - "nanogpt": GELU, fused qkv projection, lm_head tied to the token embedding, optional biases, scaled init
+ *  - "nanogpt": GELU (exact unless the config says gelu_tanh, GPT-2's), fused qkv projection, lm_head tied to the token embedding, optional biases, scaled init
  *    of the residual projections; names transformer.wte.weight, transformer.h.0.attn.c_attn.weight, ...
- *  - "lecture": the lecture's gpt.py: ReLU, one module per head, untied lm_head with a bias; names
+ *  - "lecture": the lecture's gpt.py: ReLU (unless the config says otherwise), one module per head, untied lm_head with a bias; names
  *    token_embedding_table.weight, blocks.0.sa.heads.0.key.weight, ...
  * The nanoGPT form takes the options small-model recipes added since (issue 15, modded-nanogpt's speedrun), each
  * off when absent: rotary position embeddings (no transformer.wpe.weight), QK-norm, ReLU squared (activation
@@ -21,7 +21,7 @@ import { noGrad } from '../engine/autograd.js';
 import { intTensor, tidy, untracked as keepOutside, type Tensor } from '../engine/tensor.js';
 import type { AttentionObserver } from '../nn/attention.js';
 import { Block, type BlockStyle, type LectureAblation, type ModernBlockOptions } from '../nn/block.js';
-import { ACTIVATIONS, Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
+import { ACTIVATIONS, type Activation, Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { Decoder, DecoderOptions, HiddenPoint } from './decoder.js';
 import { GPTDecoder } from './gpt_decoder.js';
@@ -38,6 +38,12 @@ export interface GPTConfig extends LectureAblation, ModernOptions {
   dropout: number;
   /** Biases in Linear layers and LayerNorms (never in the lecture's per-head key/query/value). */
   bias: boolean;
+  /**
+   * The feed-forward's non-linearity. Absent: the form's own from before the choice existed, ReLU for the
+   * lecture and GELU's tanh form for nanoGPT (see activationOf in nn/block.ts), so old run folders load as
+   * they were trained. New runs record it.
+   */
+  activation?: Activation;
 }
 
 /** The nanoGPT form's options from after 2017 (issue 15), each off when absent. */
@@ -253,15 +259,15 @@ export function validateGPTConfig(c: GPTConfig): void {
   if (split !== null) throw new RangeError(split);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
   if (c.style !== 'lecture' && c.style !== 'nanogpt') throw new RangeError(`unknown GPT style "${String(c.style)}"`);
+  if (c.activation !== undefined && !ACTIVATIONS.includes(c.activation)) {
+    throw new RangeError(`unknown activation "${String(c.activation)}" (tsgpt has ${ACTIVATIONS.join(', ')})`);
+  }
   const ablated =
     c.residual === false ||
     c.layerNorm === false ||
     c.projection === false ||
     (c.feedForward !== undefined && c.feedForward !== 'mlp') ||
     c.init === 'torch';
-  if (c.activation !== undefined && !ACTIVATIONS.includes(c.activation)) {
-    throw new RangeError(`unknown activation "${String(c.activation)}" (tsgpt has ${ACTIVATIONS.join(', ')})`);
-  }
   const modern =
     (c.activation ?? 'relu') !== 'relu' ||
     c.rotary === true ||

@@ -120,7 +120,8 @@ export class GPTDecoder implements Decoder {
         if (ff !== null) {
           ff.fc.forward(buf.ff1, ffIn, rows);
           const width = rows * ff.fc.outFeatures;
-          if (ff.activation === 'gelu_tanh') k.geluForward(buf.ff2.data, buf.ff1.data, null, width);
+          if (ff.activation === 'gelu') k.geluErfForward(buf.ff2.data, buf.ff1.data, width);
+          else if (ff.activation === 'gelu_tanh') k.geluForward(buf.ff2.data, buf.ff1.data, null, width);
           else if (ff.activation === 'relu2') k.relu2Forward(buf.ff2.data, buf.ff1.data, width);
           else k.reluForward(buf.ff2.data, buf.ff1.data, width);
           const f = ff.proj === null ? buf.ff2 : buf.project(ff.proj, buf.ff2, rows, buf.ffOut);

@@ -88,7 +88,7 @@ function feedForwardParts(block: Block): FeedForwardParts | null {
 }
 
 function activationName(m: ReLU | GELU | ReLU2): Activation {
-  return m instanceof ReLU ? 'relu' : m instanceof ReLU2 ? 'relu2' : 'gelu_tanh';
+  return m instanceof ReLU ? 'relu' : m instanceof ReLU2 ? 'relu2' : m.approximate === 'tanh' ? 'gelu_tanh' : 'gelu';
 }
 
 /** Every DecoderLinear of a plan, to dispose of their copies. */

@@ -36,7 +36,7 @@ export interface LectureAblation {
  * no parameter to a block, so its state-dict names stay nanoGPT's.
  */
 export interface ModernBlockOptions {
-  /** The MLP's non-linearity; absent: GELU's tanh form, the form's own. */
+  /** The MLP's non-linearity; absent: the form's own from before the choice existed (see activationOf). */
   activation?: Activation;
   /** Each head's query and key divided by its RMS before scoring (QK-norm, no gain). */
   qkNorm?: boolean;
@@ -51,6 +51,15 @@ export interface BlockConfig extends LectureAblation, ModernBlockOptions {
   nLayer: number;
   dropout: number;
   bias: boolean;
+}
+
+/**
+ * A block's activation: the config's, or when it names none the one each form always had, so configs (and run
+ * folders) from before the choice keep meaning what they were trained as: ReLU for the lecture, GELU's tanh
+ * form for nanoGPT's (tsgpt's nanoGPT form used it until the exact form became the default of new runs).
+ */
+export function activationOf(cfg: { style: BlockStyle; activation?: Activation }): Activation {
+  return cfg.activation ?? (cfg.style === 'nanogpt' ? 'gelu_tanh' : 'relu');
 }
 
 export class Block extends Module {
@@ -71,7 +80,10 @@ export class Block extends Module {
         norms = cfg.layerNorm ?? true;
       // Registration order follows gpt.py's Block.__init__ (sa, ffwd, ln1, ln2): the state dict's order.
       this.attn = this.registerModule('sa', new MultiHeadAttention(nEmbd, nHead, dropout, rng, { bias, init, projection: cfg.projection }));
-      this.mlp = kind === 'none' ? null : this.registerModule('ffwd', new FeedForward(nEmbd, dropout, rng, { bias, init, kind }));
+      this.mlp =
+        kind === 'none'
+          ? null
+          : this.registerModule('ffwd', new FeedForward(nEmbd, dropout, rng, { bias, init, kind, activation: activationOf(cfg) }));
       this.ln1 = norms ? this.registerModule('ln1', new LayerNorm(nEmbd, { bias })) : null;
       this.ln2 = norms ? this.registerModule('ln2', new LayerNorm(nEmbd, { bias })) : null;
     } else {
@@ -82,7 +94,7 @@ export class Block extends Module {
       const attn = new CausalSelfAttention(nEmbd, nHead, dropout, rng, { bias, projStd, qkNorm: cfg.qkNorm ?? false, rotary });
       this.attn = this.registerModule('attn', attn);
       this.ln2 = this.registerModule('ln_2', new LayerNorm(nEmbd, { bias }));
-      const mlp = new MLP(nEmbd, dropout, rng, { bias, projStd, activation: cfg.activation });
+      const mlp = new MLP(nEmbd, dropout, rng, { bias, projStd, activation: activationOf(cfg) });
       this.mlp = this.registerModule('mlp', mlp);
       // Zero-initialised projections (modded-nanogpt): drawn as usual, then cleared, so every other weight is the
       // one the default init gives.

@@ -3,26 +3,33 @@
  *  - the lecture's FeedForward: net = Sequential(Linear, ReLU, Linear, Dropout) (names net.0, net.2); the
  *    lecture first introduces it as just Sequential(Linear(C, C), ReLU) (kind 'linear', for its ladder);
  *  - nanoGPT's MLP: c_fc, GELU (or ReLU squared, or ReLU), c_proj, dropout.
+ * Either takes any activation (layers.ts's Activation); the lecture's is ReLU, nanoGPT's model.py's the exact
+ * GELU, GPT-2's the tanh GELU.
  */
 import { dropout } from '../engine/ops/dropout.js';
 import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
-import { type Activation, activationModule, Dropout, type GELU, Linear, ReLU, type ReLU2, Sequential, type Init } from './layers.js';
+import { type Activation, activationModule, Dropout, type GELU, Linear, type ReLU, type ReLU2, Sequential, type Init } from './layers.js';
 import { Module } from './module.js';
 
 export class FeedForward extends Module {
   readonly net: Sequential;
 
-  constructor(nEmbd: number, dropoutP: number, rng: Rng, opts: { bias?: boolean; init?: Init; kind?: 'mlp' | 'linear' } = {}) {
+  constructor(
+    nEmbd: number,
+    dropoutP: number,
+    rng: Rng,
+    opts: { bias?: boolean; init?: Init; kind?: 'mlp' | 'linear'; activation?: Activation } = {},
+  ) {
     super();
-    const { bias = true, init } = opts;
+    const { bias = true, init, activation = 'relu' } = opts;
     this.net = this.registerModule(
       'net',
       opts.kind === 'linear'
-        ? new Sequential(new Linear(nEmbd, nEmbd, rng, { bias, init }), new ReLU())
+        ? new Sequential(new Linear(nEmbd, nEmbd, rng, { bias, init }), activationModule(activation))
         : new Sequential(
             new Linear(nEmbd, 4 * nEmbd, rng, { bias, init }),
-            new ReLU(),
+            activationModule(activation),
             new Linear(4 * nEmbd, nEmbd, rng, { bias, init }),
             new Dropout(dropoutP, rng),
           ),
@@ -37,18 +44,18 @@ export class FeedForward extends Module {
 export class MLP extends Module {
   readonly c_fc: Linear;
   readonly c_proj: Linear;
-  /** Not registered: it has no parameters, so the state dict is nanoGPT's whichever it is. */
+  /** A module without parameters, so the state dict is nanoGPT's whichever it is. */
   readonly activation: ReLU | GELU | ReLU2;
 
   constructor(
     nEmbd: number,
     readonly dropoutP: number,
     private readonly rng: Rng,
-    opts: { bias: boolean; projStd: number; activation?: Activation },
+    opts: { bias: boolean; projStd: number; activation: Activation },
   ) {
     super();
     this.c_fc = this.registerModule('c_fc', new Linear(nEmbd, 4 * nEmbd, rng, { bias: opts.bias }));
-    this.activation = activationModule(opts.activation ?? 'gelu_tanh');
+    this.activation = activationModule(opts.activation);
     this.c_proj = this.registerModule('c_proj', new Linear(4 * nEmbd, nEmbd, rng, { bias: opts.bias, std: opts.projStd }));
   }
 

@@ -5,7 +5,7 @@
  *  - 'torch': PyTorch's module defaults, which the lecture's earlier chapters run with: Linear weights and
  *    biases uniform in +-1/sqrt(in_features), Embedding rows N(0, 1).
  */
-import { gelu, relu, relu2 } from '../engine/ops/activations.js';
+import { geluErf, geluTanh, relu, relu2 } from '../engine/ops/activations.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { embedding } from '../engine/ops/embedding.js';
 import { layerNorm } from '../engine/ops/layernorm.js';
@@ -110,9 +110,14 @@ export class ReLU extends Module {
   }
 }
 
+/** GELU as PyTorch's nn.GELU: exact (approximate 'none', the default) or GPT-2's tanh form ('tanh'). */
 export class GELU extends Module {
+  constructor(readonly approximate: 'none' | 'tanh' = 'none') {
+    super();
+  }
+
   forward(x: Tensor): Tensor {
-    return gelu(x);
+    return this.approximate === 'tanh' ? geluTanh(x) : geluErf(x);
   }
 }
 
@@ -124,15 +129,18 @@ export class ReLU2 extends Module {
 }
 
 /**
- * The nanoGPT form's feed-forward non-linearity: 'gelu_tanh' (GPT-2's tanh GELU, the form's own), 'relu2' (ReLU
- * squared) or 'relu'. The lecture form's is always ReLU.
+ * A feed-forward non-linearity, named as Hugging Face's GPT-2 config and nanoGPT's code would: 'relu' (the
+ * lecture's), 'gelu' (exact, x Phi(x): nn.GELU(), nanoGPT's model.py since 2023), 'gelu_tanh' (the tanh
+ * approximation GPT-2 was trained with, Hugging Face's "gelu_new") and 'relu2' (ReLU squared, modded-nanogpt's).
  */
-export type Activation = 'relu' | 'gelu_tanh' | 'relu2';
-export const ACTIVATIONS: readonly Activation[] = ['relu', 'gelu_tanh', 'relu2'];
+export type Activation = 'relu' | 'gelu' | 'gelu_tanh' | 'relu2';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'gelu', 'gelu_tanh', 'relu2'];
 
 /** The module for an activation's name. */
 export function activationModule(activation: Activation): ReLU | GELU | ReLU2 {
-  return activation === 'relu' ? new ReLU() : activation === 'relu2' ? new ReLU2() : new GELU();
+  if (activation === 'relu') return new ReLU();
+  if (activation === 'relu2') return new ReLU2();
+  return new GELU(activation === 'gelu_tanh' ? 'tanh' : 'none');
 }
 
 /** A module with a forward from one tensor to one tensor. */

@@ -1,6 +1,6 @@
 /**
  * A file fetched from its public address once, checked against its SHA-256, and kept in a local cache: Tiny
- * Shakespeare, GPT-2's vocabulary files. A cached copy is used only if its checksum still matches; a download
+ * Shakespeare, GPT-2's vocabulary files and weights. A cached copy is used only if its checksum still matches; a download
  * is cached only if it does; the cache file is written atomically, so no run ever sees half a file. Every
  * failure is one line that says how to do without the download.
  */
@@ -22,6 +22,8 @@ export interface PinnedFile {
   url: string;
   sha256: string;
   bytes: number;
+  /** Most bytes accepted when `bytes` is the size as published rather than checked here (default: bytes). */
+  limit?: number;
 }
 
 export interface DownloadOptions {
@@ -97,7 +99,7 @@ async function download(pinned: PinnedFile, opts: DownloadOptions): Promise<Uint
     chunks.push(value);
     received += value.length;
     // Past the expected size the checksum cannot match; a wrong address could otherwise fill the memory.
-    if (received > pinned.bytes) {
+    if (received > (pinned.limit ?? pinned.bytes)) {
       await reader.cancel().catch(() => undefined);
       break;
     }

@@ -3,7 +3,8 @@
  * against their SHA-256), or read from a local folder holding encoder.json and vocab.bpe, or Hugging Face's
  * vocab.json and merges.txt (the same data; for GPT-2 the same bytes).
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsgptError } from '../errors.js';
 import { GPT2Tokenizer } from '../tokenizers/gpt2.js';
@@ -90,4 +91,31 @@ export function readGpt2Folder(folder: string): GPT2Tokenizer {
     encoder,
     merges,
   });
+}
+
+/**
+ * GPT-2's tokenizer for a run trained with it, without a download (a run folder is read synchronously): from
+ * vocabulary files in the run folder itself when it holds them (a run copied to another machine may carry them),
+ * else from the cache, where training put them, checked against their SHA-256.
+ */
+export function readGpt2TokenizerForRun(runDir: string, env: NodeJS.ProcessEnv = process.env): GPT2Tokenizer {
+  if (FILE_PAIRS.some((p) => existsSync(join(runDir, p.encoder)))) return readGpt2Folder(runDir);
+  const folder = join(cacheDirectory(env), 'gpt2');
+  const texts = [GPT2_VOCAB.encoder, GPT2_VOCAB.merges].map((pinned, i) => {
+    const path = join(folder, FILE_PAIRS[0][i === 0 ? 'encoder' : 'merges']);
+    let bytes: Buffer | undefined;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      bytes = undefined;
+    }
+    if (bytes === undefined || createHash('sha256').update(bytes).digest('hex') !== pinned.sha256) {
+      throw new TsgptError(
+        `the run in ${runDir} uses GPT-2's tokenizer, but ${path} is ${bytes === undefined ? 'missing' : 'not the file it should be'}; ` +
+          `'tsgpt tokenize --tokenizer gpt2 FILE' downloads it, or copy encoder.json and vocab.bpe into ${runDir}`,
+      );
+    }
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), path };
+  });
+  return GPT2Tokenizer.fromVocabFiles(texts[0]!.text, texts[1]!.text, { encoder: texts[0]!.path, merges: texts[1]!.path });
 }

@@ -64,6 +64,12 @@ export function exportToNanoGpt(runDir: string, outDir: string, options: ExportO
   if (!DATASET_NAME.test(dataset))
     throw new TsgptError(`--dataset must be a folder name under nanoGPT's data/, got ${JSON.stringify(dataset)}`);
   const r = readResumable(runDir);
+  const tokenizer = r.tokenizer;
+  // nanoGPT's sample.py reads a character vocabulary from meta.pkl, or else uses GPT-2's from tiktoken: a run on
+  // a BPE of its own has no place there.
+  if (!(tokenizer instanceof CharTokenizer)) {
+    throw new TsgptError(`${runDir} was trained on a BPE tokenizer; export --to nanogpt takes character-level runs only so far`);
+  }
   const model = buildModelFor(r.file.model, runDir);
   const optimizer = new AdamW(model.namedParameters(), {
     beta1: r.file.run.beta1,
@@ -84,7 +90,7 @@ export function exportToNanoGpt(runDir: string, outDir: string, options: ExportO
       outDir,
       pytorch: options.pytorch ?? 2,
     });
-    const meta = encodeNanoGptMeta(r.tokenizer);
+    const meta = encodeNanoGptMeta(tokenizer);
     writeNewFolder(outDir, (tmp) => {
       writeFileAtomicSync(join(tmp, NANOGPT_CHECKPOINT_FILE), checkpoint);
       writeFileAtomicSync(join(tmp, NANOGPT_META_FILE), meta);

@@ -35,7 +35,8 @@ import { removeAtomicSync, TEMP_MARK, writeFileAtomicSync, writeFolderAtomicSync
 import { describeFsError, readFileBounded, readTextBounded, regularFileSize } from './read_bounded.js';
 import { isFolder, makeFolder } from './make_folder.js';
 import type { LanguageModel, ModelConfig } from '../models/index.js';
-import type { CharTokenizer } from '../tokenizers/char.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
+import { readGpt2TokenizerForRun } from './gpt2_vocab.js';
 import type { AdamW } from '../train/adamw.js';
 import { NonFiniteError, type ResumeState } from '../train/trainer.js';
 import { encodeOptimizer } from '../checkpoint/optimizer_state.js';
@@ -211,12 +212,12 @@ export function digest(bytes: Uint8Array): { bytes: number; sha256: string } {
 }
 
 /** Reads and checks config.json (the size of the model it describes included), without building anything. */
-export function readRunConfig(dir: string): { file: RunFile; tokenizer: CharTokenizer; configPath: string } {
+export function readRunConfig(dir: string): { file: RunFile; tokenizer: Tokenizer; configPath: string } {
   // Missing, unreadable or a file: the same answer for the user.
   if (!isFolder(dir)) throw new TsgptError(`no run folder at ${dir}`);
   const configPath = join(dir, CONFIG_FILE);
   if (!existsSync(configPath)) throw new TsgptError(`${dir} is not a tsgpt run: ${CONFIG_FILE} is missing`);
-  const { file, tokenizer } = parseRunFile(readTextBounded(configPath, MAX_CONFIG_BYTES), configPath);
+  const { file, tokenizer } = parseRunFile(readTextBounded(configPath, MAX_CONFIG_BYTES), configPath, () => readGpt2TokenizerForRun(dir));
   return { file, tokenizer, configPath };
 }
 

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { TsgptError } from '../errors.js';
 import { readTextBounded } from './read_bounded.js';
-import type { CharTokenizer } from '../tokenizers/char.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import type { ResumeState, Trainer } from '../train/trainer.js';
 import { loadOptimizer } from '../checkpoint/optimizer_state.js';
 import { checkRunMatchesModel, type ResumePointer, type RunFile } from '../checkpoint/run_config.js';
@@ -17,7 +17,7 @@ import { loadWeights } from '../checkpoint/weights.js';
 
 export interface ResumableRun {
   file: RunFile;
-  tokenizer: CharTokenizer;
+  tokenizer: Tokenizer;
   pointer: ResumePointer;
   state: ResumeState;
   /** The snapshot's weights and AdamW moments, as verified bytes (decoded by restoreTrainer). */

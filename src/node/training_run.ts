@@ -12,9 +12,10 @@
  */
 import { join } from 'node:path';
 import { Rng } from '../engine/random.js';
+import { writeFileAtomicSync } from './atomic_write.js';
 import { TsgptError } from '../errors.js';
 import { createModel, type ModelConfig } from '../models/index.js';
-import type { CharTokenizer } from '../tokenizers/char.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import type { PresetName, RunConfig } from '../train/config.js';
 import { type EvalReport, NonFiniteError, type StepReport, Trainer } from '../train/trainer.js';
 import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../checkpoint/run_config.js';
@@ -36,7 +37,7 @@ export interface RunPlan {
   dir: string;
   config: RunConfig;
   model: ModelConfig;
-  tokenizer: CharTokenizer;
+  tokenizer: Tokenizer;
   /** Where the corpus came from, the SHA-256 of its text and its length in UTF-16 units. */
   data: { source: string; sha256: string; characters: number };
   trainTokens: Int32Array;
@@ -45,6 +46,15 @@ export interface RunPlan {
   preset: PresetName | null;
   /** The snapshot a resumed run continues from; null for a new run. */
   resume: ResumableRun | null;
+  /** A fine-tuned run's starting weights, by parameter name (--init-from); absent: the model's own init. */
+  initialWeights?: ReadonlyMap<string, Float32Array>;
+  /** Where they came from (a released GPT-2's name or a folder), for the log. */
+  initFrom?: string;
+  /**
+   * Files the tokenizer needs beside config.json (a fine-tuned Hugging Face folder's vocab.json and
+   * merges.txt), written with the first checkpoint, before its weights.
+   */
+  tokenizerFiles?: readonly { name: string; text: string }[];
 }
 
 /** Seams for tests: each is called at its moment and may throw (a full disk) or block (to widen a window). */
@@ -161,6 +171,13 @@ export class TrainingRun {
     const rng = new Rng(config.seed);
     const trainer = new Trainer(createModel(plan.model, rng), config, plan.trainTokens, plan.valTokens, rng);
     if (plan.resume !== null) restoreTrainer(trainer, plan.resume);
+    else if (plan.initialWeights !== undefined) {
+      for (const [name, p] of trainer.model.namedParameters()) {
+        const values = plan.initialWeights.get(name);
+        if (values === undefined || values.length !== p.data.length) throw new Error(`no starting weights for ${name}`);
+        p.data.set(values);
+      }
+    }
     const corrupt = this.hooks.afterBackward;
     if (corrupt !== undefined) trainer.afterBackward = (step) => corrupt(trainer, step);
 
@@ -169,7 +186,8 @@ export class TrainingRun {
     this.events.ready?.(trainer);
     const time = new Date().toISOString();
     if (plan.resume === null) {
-      this.append({ type: 'start', time, preset: plan.preset, config, model: plan.model, data: plan.data.source });
+      const initFrom = plan.initFrom === undefined ? {} : { init_from: plan.initFrom };
+      this.append({ type: 'start', time, preset: plan.preset, config, model: plan.model, data: plan.data.source, ...initFrom });
     } else {
       this.append({ type: 'resume', time, step: trainer.step, config });
     }
@@ -231,7 +249,7 @@ export class TrainingRun {
       format: RUN_FORMAT,
       version: RUN_FORMAT_VERSION,
       model: plan.model,
-      tokenizer: plan.tokenizer.toJSON(),
+      tokenizer: plan.tokenizer.toJSON() as RunFile['tokenizer'],
       run: plan.config,
       data: plan.data.source,
       dataSha256: plan.data.sha256,
@@ -247,7 +265,12 @@ export class TrainingRun {
         file,
         newBest: best !== null,
         previous: this.committed,
-        beforeWeights: log.published ? undefined : () => this.write('log', () => log.publish()),
+        beforeWeights: log.published
+          ? undefined
+          : () => {
+              this.write('log', () => log.publish());
+              for (const f of plan.tokenizerFiles ?? []) this.write('config', () => writeFileAtomicSync(join(plan.dir, f.name), f.text));
+            },
       },
       this.hooks,
     );

@@ -14,6 +14,12 @@ export interface RunConfig {
   kind: ModelKind;
   /** For model 'gpt': 'nanogpt' (GELU, fused qkv, tied head) or 'lecture' (gpt.py's modules). */
   style: 'nanogpt' | 'lecture';
+  /**
+   * The feed-forward's non-linearity: 'gelu' (exact, nanoGPT's model.py), 'gelu_tanh' (GPT-2's), 'relu2' (ReLU
+   * squared, modded-nanogpt's) or 'relu' (the lecture's, which its form always uses). A run folder written before the choice existed records none: it was trained with its style's
+   * old form (gelu_tanh for nanogpt, relu for lecture), which is what reading it gives.
+   */
+  activation: Activation;
   nLayer: number;
   nHead: number;
   nEmbd: number;
@@ -21,13 +27,11 @@ export interface RunConfig {
   bias: boolean;
   /**
    * Issue 15's options of the nanoGPT form (ModernOptions in models/gpt.ts), off in every preset: rotary position
-   * embeddings, QK-norm, the activation, zero-initialised residual projections, an untied head, a logit soft-cap (0: none). Run
+   * embeddings, QK-norm, zero-initialised residual projections, an untied head, a logit soft-cap (0: none). Run
    * folders from before they existed record none, which means off.
    */
   rotary: boolean;
   qkNorm: boolean;
-  /** The MLP's non-linearity: the nanoGPT form's own 'gelu_tanh', or 'relu2' (ReLU squared), or 'relu'; the lecture's is 'relu'. */
-  activation: Activation;
   zeroInitProjections: boolean;
   untiedHead: boolean;
   logitSoftcap: number;
@@ -67,7 +71,7 @@ const common = {
  * command line). lecture: the lecture's final gpt.py. The lecture's scripts use torch.optim.AdamW's defaults
  * (weight decay 0.01, beta2 0.999), a constant learning rate and no clipping.
  */
-export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
+export const PRESETS: Record<'bigram' | 'baby' | 'lecture' | 'finetune', RunConfig> = {
   bigram: {
     ...common,
     kind: 'bigram',
@@ -96,7 +100,8 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
     ...common,
     kind: 'gpt',
     style: 'nanogpt',
-    activation: 'gelu_tanh',
+    // nanoGPT's model.py: nn.GELU(), the exact form (tsgpt's baby runs used the tanh form before: --activation gelu_tanh).
+    activation: 'gelu',
     nLayer: 4,
     nHead: 4,
     nEmbd: 128,
@@ -144,6 +149,39 @@ export const PRESETS: Record<'bigram' | 'baby' | 'lecture', RunConfig> = {
     beta2: 0.999,
     gradClip: 0,
   },
+  // nanoGPT's config/finetune_shakespeare.py over train.py's defaults, from gpt2 rather than its gpt2-xl (which
+  // cannot fit here): 32,768 tokens a step, 20 steps at a constant 3e-5, an evaluation every 5 steps over 40
+  // batches, weight decay 0.1, beta2 0.95, clipping at 1. Its windows of 1024 tokens do not fit: gpt2's weights,
+  // gradients and AdamW's moments take 2 GB of the 4 GB WebAssembly arena, and a window of 1024 keeps about 4 GB
+  // of activations for the backward pass. So the context is cropped to 256 (as nanoGPT's crop_block_size
+  // does when block_size is smaller) and 128 windows are accumulated instead of 32: the same tokens a step.
+  // The model fields are gpt2's; --init-from replaces them with the checkpoint's own, and the preset trains
+  // nothing without it.
+  finetune: {
+    ...common,
+    kind: 'gpt',
+    style: 'nanogpt',
+    activation: 'gelu_tanh',
+    nLayer: 12,
+    nHead: 12,
+    nEmbd: 768,
+    dropout: 0,
+    bias: true,
+    blockSize: 256,
+    batchSize: 1,
+    gradientAccumulationSteps: 128,
+    maxIters: 20,
+    evalInterval: 5,
+    evalIters: 40,
+    learningRate: 3e-5,
+    decayLr: false,
+    minLr: 3e-5,
+    warmupIters: 0,
+    lrDecayIters: 20,
+    weightDecay: 0.1,
+    beta2: 0.95,
+    gradClip: 1,
+  },
 };
 
 export type PresetName = keyof typeof PRESETS;
@@ -156,21 +194,25 @@ export function isPresetName(name: string): name is PresetName {
 export function modelConfigFor(config: RunConfig, vocabSize: number): ModelConfig {
   if (config.kind === 'bigram') return { kind: 'bigram', vocabSize, blockSize: config.blockSize };
   const { style, blockSize, nLayer, nHead, nEmbd, dropout, bias } = config;
-  return { kind: 'gpt', style, vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, ...modernOptionsOf(config) };
+  // The lecture's form is ReLU whatever the field says (a config spread from the baby preset names a GELU).
+  const activation = style === 'lecture' ? 'relu' : config.activation;
+  return { kind: 'gpt', style, activation, vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, ...modernOptionsOf(config) };
 }
 
-/** The activation each GPT form has when none is named: nanoGPT's (GPT-2's tanh GELU), the lecture's ReLU. */
+/** The activation each GPT form has when none is named: the lecture's ReLU, nanoGPT's model.py's exact GELU. */
 export function ownActivation(style: 'nanogpt' | 'lecture'): Activation {
-  return style === 'nanogpt' ? 'gelu_tanh' : 'relu';
+  return style === 'nanogpt' ? 'gelu' : 'relu';
 }
 
-/** The options of issue 15 that a run turns on, and only those, so a model without any is described as before. */
+/**
+ * The options of issue 15 that a run turns on, and only those, so a model without any is described as before.
+ * Of the activations only ReLU squared counts: GELU in either form is nanoGPT's and GPT-2's own.
+ */
 export function modernOptionsOf(config: RunConfig): ModernOptions {
   const on: ModernOptions = {};
   if (config.rotary) on.rotary = true;
   if (config.qkNorm) on.qkNorm = true;
-  // The lecture's form is ReLU whatever the field says (a config spread from the baby preset says gelu_tanh).
-  if (config.style === 'nanogpt' && config.activation !== ownActivation('nanogpt')) on.activation = config.activation;
+  if (config.style === 'nanogpt' && config.activation === 'relu2') on.activation = 'relu2';
   if (config.zeroInitProjections) on.zeroInitProjections = true;
   if (config.untiedHead) on.untiedHead = true;
   if (config.logitSoftcap > 0) on.logitSoftcap = config.logitSoftcap;

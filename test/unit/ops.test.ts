@@ -16,7 +16,8 @@ import {
   crossEntropy,
   dropout,
   embedding,
-  gelu,
+  geluErf,
+  geluTanh,
   layerNorm,
   linear,
   noGrad,
@@ -124,8 +125,13 @@ test('fixture: relu matches PyTorch', (t) => {
 });
 
 test('fixture: gelu (tanh) matches PyTorch', (t) => {
-  assert.equal((fx.config.gelu as { approximate: string }).approximate, 'tanh');
-  checkFixture(t, 'gelu', ['x'], ['dx'], ([x]) => gelu(x!));
+  assert.equal((fx.config.gelu_tanh as { approximate: string }).approximate, 'tanh');
+  checkFixture(t, 'gelu_tanh', ['x'], ['dx'], ([x]) => geluTanh(x!));
+});
+
+test('fixture: gelu (exact) matches PyTorch', (t) => {
+  assert.equal((fx.config.gelu as { approximate: string }).approximate, 'none');
+  checkFixture(t, 'gelu', ['x'], ['dx'], ([x]) => geluErf(x!));
 });
 
 test('fixture: softmax matches PyTorch', (t) => {
@@ -263,17 +269,17 @@ test('gradcheck: add, same shape, broadcast either order, and an operand used tw
   // Intermediate operands: backward hands the output's gradient over to the first one instead of adding it,
   // and copies it into the second unless that one already has a gradient.
   grad(t, 'add h + h, h intermediate', [a], ([x]) => {
-    const h = gelu(x!);
+    const h = geluTanh(x!);
     return add(h, h);
   });
   grad(t, 'add (h + g) + g, g used twice', [a, a2], ([x, y]) => {
-    const g = gelu(x!),
-      h = gelu(y!);
+    const g = geluTanh(x!),
+      h = geluTanh(y!);
     return add(add(h, g), g);
   });
   grad(t, 'add g + (h + g)', [a, a2], ([x, y]) => {
-    const g = gelu(x!),
-      h = gelu(y!);
+    const g = geluTanh(x!),
+      h = geluTanh(y!);
     return add(g, add(h, g));
   });
   grad(
@@ -281,7 +287,7 @@ test('gradcheck: add, same shape, broadcast either order, and an operand used tw
     'residual over an intermediate: h + linear(layerNorm(h))',
     [a, input('w', [7, 7], rng, 0.5), input('lw', [7], rng)],
     ([x, w, lw]) => {
-      const h = gelu(x!);
+      const h = geluTanh(x!);
       return add(h, linear(layerNorm(h, lw!, null), w!, null));
     },
   );
@@ -306,8 +312,8 @@ test('gradcheck: relu (inputs away from the kink) and gelu', (t) => {
   grad(t, 'relu', [x], ([a]) => relu(a!));
   grad(t, 'relu + x', [x], ([a]) => add(relu(a!), a!));
   const g = input('x', [3, 5, 7], rng, 2);
-  grad(t, 'gelu', [g], ([a]) => gelu(a!));
-  grad(t, 'gelu(x) + gelu(x)', [g], ([a]) => add(gelu(a!), gelu(a!)));
+  grad(t, 'gelu', [g], ([a]) => geluTanh(a!));
+  grad(t, 'geluTanh(x) + geluTanh(x)', [g], ([a]) => add(geluTanh(a!), geluTanh(a!)));
 });
 
 test('gradcheck: softmax', (t) => {
@@ -482,7 +488,9 @@ test('gradcheck: composite layerNorm -> linear -> gelu -> linear + residual (x u
     input('proj.weight', [7, 9], rng, 0.5),
     input('proj.bias', [7], rng),
   ];
-  grad(t, 'mlp block', inputs, ([x, lw, lb, w1, b1, w2, b2]) => add(x!, linear(gelu(linear(layerNorm(x!, lw!, lb!), w1!, b1!)), w2!, b2!)));
+  grad(t, 'mlp block', inputs, ([x, lw, lb, w1, b1, w2, b2]) =>
+    add(x!, linear(geluTanh(linear(layerNorm(x!, lw!, lb!), w1!, b1!)), w2!, b2!)),
+  );
 });
 
 test('gradcheck: composite attention block (layerNorm -> qkv linear -> split -> attention -> proj + residual)', (t) => {
@@ -530,7 +538,7 @@ test('ops inside noGrad record nothing', () => {
   const x = parameter(() => tensor([1, -2, 3], [1, 3]));
   try {
     const before = tapeLength();
-    noGrad(() => tidy(() => softmax(gelu(relu(x))).toArray()));
+    noGrad(() => tidy(() => softmax(geluTanh(relu(x))).toArray()));
     assert.equal(tapeLength(), before);
   } finally {
     x.dispose();

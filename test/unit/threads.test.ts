@@ -213,7 +213,7 @@ test('attention forward of one sequence, split by heads: the same bits on 1, 2 a
   }
 });
 
-test('gelu, fillZero, copy and same-shape add: the same bits on 1, 2 and 3 threads', () => {
+test('gelu (both forms), fillZero, copy and same-shape add: the same bits on 1, 2 and 3 threads', () => {
   const n = 40_003;
   const ins = [filled(n), filled(n, 3), filled(n)];
   sameOnEveryThreadCount('geluForward', ins, [0], (k, [out, x]) => k.geluForward(out!, x!, null, n));
@@ -223,6 +223,9 @@ test('gelu, fillZero, copy and same-shape add: the same bits on 1, 2 and 3 threa
     k.geluForward(out!, x!, saved!, n);
     k.geluBackward(out!, x!, out!, saved!, n, true);
   });
+  sameOnEveryThreadCount('geluErfForward', ins, [0], (k, [out, x]) => k.geluErfForward(out!, x!, n));
+  sameOnEveryThreadCount('geluErfBackward', ins, [0], (k, [dx, x, dout]) => k.geluErfBackward(dx!, x!, dout!, n, true));
+  sameOnEveryThreadCount('geluErfBackward overwrite', ins, [0], (k, [dx, x, dout]) => k.geluErfBackward(dx!, x!, dout!, n, false));
   sameOnEveryThreadCount('fillZero', ins, [0], (k, [out]) => k.fillZero(out!, n - 5));
   sameOnEveryThreadCount('copy', ins, [0], (k, [out, x]) => k.copy(out!, x!, n - 5));
   sameOnEveryThreadCount('transpose 301 x 131', ins, [0], (k, [out, x]) => k.transpose(out!, x!, 301, 131, 131, 301));

@@ -1,8 +1,14 @@
 /**
- * Point-wise non-linearities. ReLU is the lecture's, ReLU squared and the logit soft-cap modded-nanogpt's; GELU is the tanh approximation GPT-2 uses:
- * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). (nanoGPT's model.py has used the exact erf form since 2023.) Backward kernels accumulate into dx (GELU's may
- * instead overwrite it, when nothing is there yet).
+ * Point-wise non-linearities. ReLU is the lecture's; ReLU squared and the logit soft-cap modded-nanogpt's. GELU
+ * comes in two forms:
+ *  - geluForward / geluBackward: the tanh approximation GPT-2 uses (Hugging Face's "gelu_new"),
+ *    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)));
+ *  - geluErfForward / geluErfBackward: the exact x Phi(x) = 0.5 x (1 + erf(x / sqrt(2))), PyTorch's nn.GELU(),
+ *    which nanoGPT's model.py has used since 2023. Phi comes from a float64 erfc (../normal_cdf.ts), accurate
+ *    in both tails, so this reference is float32-exact but for the final rounding.
+ * Backward kernels accumulate into dx (GELU's may instead overwrite it, when nothing is there yet).
  */
+import { normalCdf, normalPdf } from '../normal_cdf.js';
 
 export function reluForward(out: Float32Array, x: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) {
@@ -90,5 +96,22 @@ export function geluBackward(
     const th = Math.tanh(GELU_SCALE * (v + GELU_CUBE * v * v * v));
     const du = GELU_SCALE * (1 + 3 * GELU_CUBE * v * v);
     dx[i] += dout[i]! * (0.5 * (1 + th) + 0.5 * v * (1 - th * th) * du);
+  }
+}
+
+/** out = x Phi(x), the exact GELU. */
+export function geluErfForward(out: Float32Array, x: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = x[i]!;
+    out[i] = v * normalCdf(v);
+  }
+}
+
+/** dx (+)= dout (Phi(x) + x phi(x)): the exact GELU's derivative; overwrites unless `accumulate`. */
+export function geluErfBackward(dx: Float32Array, x: Float32Array, dout: Float32Array, n: number, accumulate: boolean): void {
+  if (!accumulate) dx.fill(0, 0, n);
+  for (let i = 0; i < n; i++) {
+    const v = x[i]!;
+    dx[i] += dout[i]! * (normalCdf(v) + v * normalPdf(v));
   }
 }
