@@ -105,7 +105,7 @@ function parseModelArgs(value: unknown, label: string, fail: (problem: string) =
     out[field] = v;
   }
   // The sizes and dropout are checked against the same ranges as tsgpt's own flags.
-  const run = parseRunConfig({ ...NANOGPT_DEFAULTS, ...out, kind: 'gpt', style: 'nanogpt' }, `${label}: model_args`);
+  const run = parseRunConfig({ ...NANOGPT_DEFAULTS, ...out, kind: 'gpt', style: 'nanogpt', activation: 'gelu' }, `${label}: model_args`);
   const vocabSize = out.vocabSize;
   if (typeof vocabSize !== 'number' || !Number.isSafeInteger(vocabSize) || vocabSize < 1 || vocabSize > MAX_VOCAB) {
     fail(`model_args.vocab_size is ${describe(vocabSize)}, not a vocabulary size from 1 to ${MAX_VOCAB}`);
@@ -249,6 +249,8 @@ export function buildNanoGptRun(ckpt: NanoGptCheckpoint, vocabSize: number, labe
   const modelConfig: GPTConfig = {
     kind: 'gpt',
     style: 'nanogpt',
+    // nanoGPT's model.py: nn.GELU(), the exact form.
+    activation: 'gelu',
     vocabSize,
     blockSize: a.blockSize,
     nLayer: a.nLayer,
@@ -312,7 +314,7 @@ export function buildNanoGptRun(ckpt: NanoGptCheckpoint, vocabSize: number, labe
 
 function withoutVocab(c: GPTConfig): Partial<RunConfig> {
   const { nLayer, nHead, nEmbd, blockSize, dropout, bias } = c;
-  return { kind: 'gpt', style: 'nanogpt', nLayer, nHead, nEmbd, blockSize, dropout, bias };
+  return { kind: 'gpt', style: 'nanogpt', activation: 'gelu', nLayer, nHead, nEmbd, blockSize, dropout, bias };
 }
 
 /**
@@ -385,7 +387,7 @@ function runConfigOf(ckpt: NanoGptCheckpoint, label: string): RunConfig {
     [out.beta1, out.beta2] = groups[0]!.betas;
   }
   const a = ckpt.modelArgs;
-  Object.assign(out, { kind: 'gpt', style: 'nanogpt', nLayer: a.nLayer, nHead: a.nHead, nEmbd: a.nEmbd, blockSize: a.blockSize });
+  Object.assign(out, { kind: 'gpt', style: 'nanogpt', activation: 'gelu', nLayer: a.nLayer, nHead: a.nHead, nEmbd: a.nEmbd, blockSize: a.blockSize });
   Object.assign(out, { dropout: a.dropout, bias: a.bias });
   return parseRunConfig(out, `${label}: config (as tsgpt's run)`);
 }
