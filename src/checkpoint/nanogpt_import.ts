@@ -387,7 +387,15 @@ function runConfigOf(ckpt: NanoGptCheckpoint, label: string): RunConfig {
     [out.beta1, out.beta2] = groups[0]!.betas;
   }
   const a = ckpt.modelArgs;
-  Object.assign(out, { kind: 'gpt', style: 'nanogpt', activation: 'gelu', nLayer: a.nLayer, nHead: a.nHead, nEmbd: a.nEmbd, blockSize: a.blockSize });
+  Object.assign(out, {
+    kind: 'gpt',
+    style: 'nanogpt',
+    activation: 'gelu',
+    nLayer: a.nLayer,
+    nHead: a.nHead,
+    nEmbd: a.nEmbd,
+    blockSize: a.blockSize,
+  });
   Object.assign(out, { dropout: a.dropout, bias: a.bias });
   return parseRunConfig(out, `${label}: config (as tsgpt's run)`);
 }
