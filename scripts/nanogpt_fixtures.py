@@ -184,7 +184,6 @@ def main():
         os.makedirs(FIXTURES, exist_ok=True)
         shutil.copy(os.path.join(out, 'ckpt.pt'), os.path.join(FIXTURES, 'ckpt.pt'))
         shutil.copy(os.path.join(folder, 'meta.pkl'), os.path.join(FIXTURES, 'meta.pkl'))
-        shutil.copy(os.path.join(folder, 'input.txt'), os.path.join(FIXTURES, 'input.txt'))
         ckpt = torch.load(os.path.join(FIXTURES, 'ckpt.pt'))
         compiled = dict(ckpt, model={'_orig_mod.' + k: v for k, v in ckpt['model'].items()})
         torch.save(compiled, os.path.join(FIXTURES, 'ckpt_compiled.pt'))

@@ -14,14 +14,14 @@ import { decodeTorchFile } from '../../src/io/torch_file.js';
 import { pickle, py } from '../../src/io/pickle_write.js';
 import { assertOneLineError, tsgptIn } from '../helpers/cli_process.js';
 import { makeTinyRun, TINY_GPT } from '../helpers/tiny_run.js';
-import { encodeCheckpoint, fixturePath, withPickle, fixtureBytes } from '../helpers/nanogpt_fixture.js';
+import { encodeCheckpoint, fixtureBytes, fixturePath, withPickle, writeFixtureText } from '../helpers/nanogpt_fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-nanogpt-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const CKPT = fixturePath('ckpt.pt');
 const META = fixturePath('meta.pkl');
-const TEXT = fixturePath('input.txt');
+const TEXT = writeFixtureText(dir);
 
 /** The latest snapshot's tensors of a run folder, decoded: what export reads and import writes. */
 function snapshot(run: string): { weights: Map<string, Float32Array>; moments: Map<string, Float32Array>; state: Record<string, unknown> } {

@@ -5,16 +5,33 @@
  * with its CRC kept right (so a mutation reaches the unpickler instead of the CRC check).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PyTuple } from '../../src/io/pickle.js';
 import { py, type PyValue } from '../../src/io/pickle_write.js';
 import { TorchFileWriter, type TorchTensor } from '../../src/io/torch_file.js';
 import { decodeStoredZip, encodeStoredZip } from '../../src/io/zip.js';
+import { SHAKESPEARE_PATH } from './fixtures.js';
 
 export const NANOGPT_FIXTURES = new URL('../../../test/fixtures/nanogpt/', import.meta.url);
 
 export function fixturePath(name: string): string {
   return new URL(name, NANOGPT_FIXTURES).pathname;
+}
+
+/**
+ * The fixture dataset's text: the first 20,000 characters of Tiny Shakespeare, as scripts/nanogpt_fixtures.py
+ * cuts them (read from ../shared/data, never committed).
+ */
+export function fixtureText(): string {
+  return readFileSync(SHAKESPEARE_PATH, 'utf8').slice(0, 20000);
+}
+
+/** fixtureText() written to `dir`/input.txt (commands read the text from a file); returns its path. */
+export function writeFixtureText(dir: string): string {
+  const path = join(dir, 'input.txt');
+  writeFileSync(path, fixtureText());
+  return path;
 }
 
 export function fixtureBytes(name: string): Uint8Array {

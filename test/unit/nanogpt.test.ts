@@ -6,7 +6,6 @@
  * padding rows of a GPT-2 vocabulary cut; and checkpoints that are wrong, each refused in one line.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { noGrad } from '../../src/engine/autograd.js';
 import { Rng } from '../../src/engine/random.js';
@@ -24,7 +23,7 @@ import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../../src/checkpoi
 import { createModel, type GPTConfig } from '../../src/models/index.js';
 import { CharTokenizer } from '../../src/tokenizers/char.js';
 import { AdamW } from '../../src/train/adamw.js';
-import { EXPECTED, encodeCheckpoint, fixtureBytes, sha256OfFloats, withPickle } from '../helpers/nanogpt_fixture.js';
+import { EXPECTED, encodeCheckpoint, fixtureBytes, fixtureText, sha256OfFloats, withPickle } from '../helpers/nanogpt_fixture.js';
 
 const meta = () => decodeNanoGptMeta(fixtureBytes('meta.pkl'), 'meta.pkl');
 
@@ -329,7 +328,7 @@ test("export of an import gives nanoGPT's checkpoint back, bit for bit, in nanoG
 });
 
 test("meta.pkl: Python's (protocol 4) reads as the vocabulary of its text; tsgpt's round-trips; bad ones are refused", () => {
-  const text = readFileSync(new URL('../../../test/fixtures/nanogpt/input.txt', import.meta.url), 'utf8');
+  const text = fixtureText();
   assert.deepEqual(meta().chars, CharTokenizer.fromText(text).chars);
   const odd = new CharTokenizer(['z', '😀', '\n', 'é']);
   assert.deepEqual(decodeNanoGptMeta(encodeNanoGptMeta(odd), 'm').chars, odd.chars);
