@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { readZip } from '../src/io/zip.js';
+import { launchChromium } from '../test/helpers/browser.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -46,18 +46,7 @@ while (!/http:\S+/.test(printed)) {
   await new Promise((r) => setTimeout(r, 50));
 }
 const site = /http:\S+/.exec(printed)![0];
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 try {
   console.log(`baby, ${steps} steps, 2 threads; tokens/s (median of steps 11 on)`);
   for (let round = 1; round <= rounds; round++) {

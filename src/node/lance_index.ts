@@ -18,8 +18,9 @@ import type { SearchScore } from '../memory/exact_search.js';
 import { type KeyIndex, rescoreProposals } from '../memory/key_index.js';
 import type { Memory } from '../memory/memory.js';
 import { MEMORY_TENSORS_FILE } from '../memory/memory_config.js';
-import { describe, integer, oneLine, parseVersionedJson } from '../validate.js';
+import { describe, integer, parseVersionedJson } from '../validate.js';
 import { removeAtomicSync, writeFileAtomicSync } from './atomic_write.js';
+import { errorText } from './download.js';
 import { readTextBounded } from './read_bounded.js';
 
 export const LANCE_FOLDER = 'lancedb';
@@ -143,7 +144,7 @@ export async function buildLanceIndex(memDir: string, memory: Memory, options: L
       // The error that stopped the build is the one worth reporting.
     }
     if (err instanceof TsgptError) throw err;
-    throw new TsgptError(`cannot build the LanceDB index in ${final}: ${firstLine(err)}`);
+    throw new TsgptError(`cannot build the LanceDB index in ${final}: ${errorText(err).slice(0, 300)}`);
   }
 }
 
@@ -169,7 +170,7 @@ export async function openLanceIndex(
     db = await lancedb.connect(folder);
     table = await db.openTable(TABLE);
   } catch (err) {
-    throw new TsgptError(`cannot open the LanceDB index in ${folder}: ${firstLine(err)}`);
+    throw new TsgptError(`cannot open the LanceDB index in ${folder}: ${errorText(err).slice(0, 300)}`);
   }
   const nprobes = options.nprobes ?? 20;
   const refine = options.refine ?? 1;
@@ -235,9 +236,4 @@ function parseIndexConfig(text: string, label: string): LanceIndexConfig {
     throw new TsgptError(`${label}: kind must be "ivf_pq" or "ivf_flat", got ${describe(o.kind)}`);
   integer(o.sub_vectors, `${label}: sub_vectors`, 0, 1 << 16);
   return o as unknown as LanceIndexConfig;
-}
-
-/** A thrown value's message, cut to its first line. */
-function firstLine(err: unknown): string {
-  return oneLine((err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300));
 }

@@ -65,11 +65,7 @@ export function exportToNanoGpt(runDir: string, outDir: string, options: ExportO
     throw new TsgptError(`--dataset must be a folder name under nanoGPT's data/, got ${JSON.stringify(dataset)}`);
   const r = readResumable(runDir);
   const tokenizer = r.tokenizer;
-  // nanoGPT's sample.py reads a character vocabulary from meta.pkl, or else uses GPT-2's from tiktoken: a run on
-  // a BPE of its own has no place there.
-  if (!(tokenizer instanceof CharTokenizer)) {
-    throw new TsgptError(`${runDir} was trained on a BPE tokenizer; export --to nanogpt takes character-level runs only so far`);
-  }
+  if (!(tokenizer instanceof CharTokenizer)) throw new Error('nanoGPT export: checkExportable lets character-level runs only');
   const model = buildModelFor(r.file.model, runDir);
   const optimizer = new AdamW(model.namedParameters(), {
     beta1: r.file.run.beta1,
