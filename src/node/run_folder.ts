@@ -79,7 +79,8 @@ export interface SaveHooks {
 /** Writes the weights, then the config that describes them (making the folder if needed). */
 export function saveRun(dir: string, model: LanguageModel, file: RunFile): void {
   makeFolder(dir, `run folder ${dir}`);
-  const weights = writeBestWeights(dir, encodeWeights(model, bestMetadata(file)), readOwnConfig(dir), {});
+  const own = readOwnConfig(dir);
+  const weights = writeBestWeights(dir, encodeWeights(model, bestMetadata(file)), own === null ? null : bestOnDiskOrNull(dir, own), {});
   writeConfig(dir, { ...file, weights: [weights] }, {});
 }
 
@@ -169,6 +170,31 @@ function writeBestWeights(dir: string, bytes: Uint8Array, previous: RunFile | nu
 function writeConfig(dir: string, file: RunFile, hooks: SaveHooks): void {
   hooks.beforeWrite?.('config');
   writeFileAtomicSync(join(dir, CONFIG_FILE), runConfigText(file), { beforeRename: () => hooks.pause?.() });
+}
+
+/**
+ * config.json as the next save must see it: naming only the best weights that are on disk. A kill between a
+ * save's config.json writes leaves two digests recorded (the old best's and the coming one's) with either file
+ * in place. Were the next save to take the last digest for the file there, its own first config.json write
+ * would vouch for a file that is not there, and a kill right after it would leave a folder that no longer
+ * loads. So the file is read and its digest, checked to be one of those recorded, becomes the only one.
+ */
+export function withBestOnDisk(dir: string, file: RunFile, configPath: string): RunFile {
+  if (file.weights === undefined) return file;
+  const path = join(dir, WEIGHTS_FILE);
+  if (!existsSync(path)) throw new TsgptError(`${dir} is not a complete tsgpt run: ${WEIGHTS_FILE} is missing`);
+  const actual = digest(readWeightsFile(path, file.model, 1));
+  checkRecordedWeights(actual, file, path, configPath);
+  return { ...file, weights: [actual] };
+}
+
+/** withBestOnDisk, or null (nothing to keep loadable) when the folder's weights are missing or damaged. */
+function bestOnDiskOrNull(dir: string, file: RunFile): RunFile | null {
+  try {
+    return withBestOnDisk(dir, file, join(dir, CONFIG_FILE));
+  } catch {
+    return null;
+  }
 }
 
 /** config.json as it is, if it reads as a run's; null when there is none or it does not. */

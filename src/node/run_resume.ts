@@ -12,7 +12,7 @@ import type { ResumeState, Trainer } from '../train/trainer.js';
 import { loadOptimizer } from '../checkpoint/optimizer_state.js';
 import { checkRunMatchesModel, type ResumePointer, type RunFile } from '../checkpoint/run_config.js';
 import { parseResumeFile } from '../checkpoint/resume_state.js';
-import { digest, OPTIMIZER_FILE, readRunConfig, readWeightsFile, STATE_FILE, WEIGHTS_FILE } from './run_folder.js';
+import { digest, OPTIMIZER_FILE, readRunConfig, readWeightsFile, STATE_FILE, WEIGHTS_FILE, withBestOnDisk } from './run_folder.js';
 import { loadWeights } from '../checkpoint/weights.js';
 
 export interface ResumableRun {
@@ -55,7 +55,16 @@ export function readResumable(dir: string): ResumableRun {
   };
   const [weights, weightsPath] = read(WEIGHTS_FILE, 1);
   const [moments, momentsPath] = read(OPTIMIZER_FILE, 2);
-  return { file, tokenizer, pointer, state: resume.state, weights, moments, weightsPath, momentsPath };
+  return {
+    file: withBestOnDisk(dir, file, configPath),
+    tokenizer,
+    pointer,
+    state: resume.state,
+    weights,
+    moments,
+    weightsPath,
+    momentsPath,
+  };
 }
 
 /** Loads the snapshot's weights and moments into the trainer's model and optimizer and restores its counters. */
