@@ -47,8 +47,16 @@ export { splitTrainVal } from './data/split.js';
 
 export { AdamW, gradientNorm, type AdamWConfig } from './train/adamw.js';
 export { Muon, type MuonConfig } from './train/muon.js';
+export { optimizerGroups, type OptimizerGroups } from './train/optimizer_groups.js';
 export { learningRateAt, type ScheduleConfig } from './train/schedule.js';
-export { PRESETS, modelConfigFor, isPresetName, type PresetName, type RunConfig } from './train/config.js';
+export {
+  PRESETS,
+  modelConfigFor,
+  isPresetName,
+  type PresetName,
+  type RunConfig,
+  type OptimizerKind,
+} from './train/config.js';
 export { HYPERPARAMETERS, type HyperparameterSpec } from './checkpoint/hyperparameters.js';
 export { Trainer, type StepReport, type EvalReport, type TrainerCallbacks, type TrainerState } from './train/trainer.js';
 

@@ -88,7 +88,7 @@ export async function loadRunFolder(input: RunFolderInput, label = 'the run fold
 /** A resumable snapshot: what `tsgpt train --resume` continues from. */
 export interface RunSnapshot {
   state: ResumeState;
-  /** The current weights and AdamW's moments (encodeWeights, encodeOptimizer). */
+  /** The current weights and the optimizers' state (encodeWeights, encodeOptimizer). */
   weights: Uint8Array;
   moments: Uint8Array;
 }

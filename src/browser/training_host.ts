@@ -271,7 +271,7 @@ export class TrainingHost {
         snapshot: {
           state: trainer.resumeState(),
           weights: encodeWeights(trainer.model, { step: String(trainer.step) }),
-          moments: encodeOptimizer(trainer.optimizer),
+          moments: encodeOptimizer(trainer.optimizer, trainer.muon),
         },
       },
       folder,
@@ -318,7 +318,7 @@ export class TrainingHost {
   private dispose(): void {
     if (this.session !== null) {
       this.session.trainer.model.dispose();
-      this.session.trainer.optimizer.dispose();
+      this.session.trainer.disposeOptimizers();
       this.session = null;
     }
     this.loaded?.model.dispose();

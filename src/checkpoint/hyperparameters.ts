@@ -7,7 +7,7 @@ import { TsgptError } from '../errors.js';
 import { asObject, describe } from '../validate.js';
 import { activationOf } from '../nn/block.js';
 import { ACTIVATIONS } from '../nn/layers.js';
-import type { RunConfig } from '../train/config.js';
+import { OPTIMIZER_KINDS, type RunConfig } from '../train/config.js';
 
 export type RunKey = keyof RunConfig;
 
@@ -28,7 +28,7 @@ export interface HyperparameterSpec {
    */
   resumable?: boolean;
   /** What a stored run that lacks the field (written before it existed) meant; absent: the field is required. */
-  absentIs?: boolean | number | ((stored: Record<string, unknown>) => unknown);
+  absentIs?: boolean | number | string | ((stored: Record<string, unknown>) => unknown);
 }
 
 /** "nEmbd" -> "n-embd": the flags are the config's names in kebab-case, as nanoGPT's are its globals' names. */
@@ -78,6 +78,20 @@ const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key' | 'flag'> & { flag?
   beta1: { type: 'float', min: 0, max: 1, maxExclusive: true, help: 'AdamW beta1' },
   beta2: { type: 'float', min: 0, max: 1, maxExclusive: true, help: 'AdamW beta2' },
   gradClip: { type: 'float', min: 0, max: 1e6, help: 'clip the global gradient norm to this (0: off)' },
+  optimizer: {
+    type: 'string',
+    choices: OPTIMIZER_KINDS,
+    absentIs: 'adamw',
+    help: "adamw, or muon: Muon on the blocks' 2-D weights, AdamW on the rest (GPT only)",
+  },
+  muonLr: {
+    type: 'float',
+    min: 1e-12,
+    max: 10,
+    absentIs: 0.02,
+    help: "Muon's peak learning rate (the schedule scales it as --learning-rate)",
+  },
+  muonMomentum: { type: 'float', min: 0, max: 1, maxExclusive: true, absentIs: 0.95, help: "Muon's (Nesterov) momentum" },
   gradientAccumulationSteps: { type: 'int', min: 1, max: 1e6, help: 'micro-batches per optimizer step' },
   seed: { type: 'int', min: 0, max: 4294967295, help: 'random seed (init, batches, dropout)' },
 };

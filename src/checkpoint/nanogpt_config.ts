@@ -63,13 +63,16 @@ export const NANOGPT_CONFIG: readonly NanoGptConfigKey[] = [
 /** issue 15's options, which nanoGPT's model.py has none of: a run read from a checkpoint records them as off. */
 type ModernRunFields = 'rotary' | 'qkNorm' | 'activation' | 'zeroInitProjections' | 'untiedHead' | 'logitSoftcap';
 
+/** Muon's settings: train.py has AdamW only, so a run read from a checkpoint records AdamW (the fields' defaults). */
+type MuonRunFields = 'optimizer' | 'muonLr' | 'muonMomentum';
+
 /**
  * train.py's defaults for the fields a checkpoint without a 'config' (an older nanoGPT's) leaves unsaid:
  * GPT-2 on OpenWebText, its own defaults. The model's fields come from model_args, never from here.
  */
 export const NANOGPT_DEFAULTS: Omit<
   RunConfig,
-  'kind' | 'style' | 'nLayer' | 'nHead' | 'nEmbd' | 'dropout' | 'bias' | 'blockSize' | ModernRunFields
+  'kind' | 'style' | 'nLayer' | 'nHead' | 'nEmbd' | 'dropout' | 'bias' | 'blockSize' | ModernRunFields | MuonRunFields
 > = {
   batchSize: 12,
   gradientAccumulationSteps: 40,

@@ -59,6 +59,10 @@ export function checkExportable(file: RunFile, label: string): void {
   if (names.length > 0) {
     throw new TsgptError(`${label} uses ${names.map((n) => `--${kebab(n)}`).join(', ')}, which nanoGPT's model.py does not have`);
   }
+  // train.py's optimizer is AdamW over every parameter: it cannot take Muon's buffers, nor resume a Muon run as one.
+  if (file.run.optimizer === 'muon') {
+    throw new TsgptError(`${label} was trained with --optimizer muon; nanoGPT's train.py resumes AdamW runs only`);
+  }
   if (file.tokenizer.type !== 'char') throw new TsgptError(`${label}: its tokenizer (${file.tokenizer.type}) has no nanoGPT meta.pkl form`);
 }
 

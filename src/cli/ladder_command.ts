@@ -108,7 +108,7 @@ export async function ladderCommand(args: readonly string[]): Promise<void> {
       steps,
     };
     model.dispose();
-    trainer.optimizer.dispose();
+    trainer.disposeOptimizers();
     rows.push(row);
     process.stdout.write(`${json ? JSON.stringify(row) : tableRow(row)}\n`);
   }

@@ -27,6 +27,7 @@ import { loadTokenizer } from '../node/tokenizer_file.js';
 import { CharTokenizer } from '../tokenizers/char.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { isPresetName, modelConfigFor, modernOptionsOf, ownActivation, PRESETS, type PresetName, type RunConfig } from '../train/config.js';
+import { MUON_NEEDS_GPT } from '../train/optimizer_groups.js';
 import type { FlagValue } from './flags.js';
 import { downloadProgress } from './progress.js';
 
@@ -40,6 +41,8 @@ const MODERN_FLAGS = ['activation', 'rotary', 'qk-norm', 'zero-init-projections'
 /** Flags that only mean something for a GPT, and the schedule flags that only mean something with decay on. */
 const GPT_ONLY_FLAGS = ['style', 'n-layer', 'n-head', 'n-embd', 'dropout', 'bias', ...MODERN_FLAGS];
 const DECAY_ONLY_FLAGS = ['min-lr', 'warmup-iters', 'lr-decay-iters'];
+/** Muon's own settings, which mean something only when Muon runs. */
+const MUON_ONLY_FLAGS = ['muon-lr', 'muon-momentum'];
 
 /** The run config from a preset and the flags that override it, checked as a whole. */
 export function resolveRunConfig(flags: Flags): { preset: PresetName; config: RunConfig } {
@@ -64,6 +67,10 @@ export function resolveRunConfig(flags: Flags): { preset: PresetName; config: Ru
     if (given !== undefined)
       throw new TsgptError(`--${given} has no effect on the bigram model; use --model gpt (or --preset baby) for a transformer`);
   }
+  if (config.optimizer !== 'muon') {
+    const given = MUON_ONLY_FLAGS.find((f) => flags.has(f));
+    if (given !== undefined) throw new TsgptError(`--${given} has no effect with --optimizer ${config.optimizer}; add --optimizer muon`);
+  }
   if (!config.decayLr) {
     const given = DECAY_ONLY_FLAGS.find((f) => flags.has(f));
     if (given !== undefined) {
@@ -86,6 +93,9 @@ function checkRunConsistency(config: RunConfig): void {
   const modern = Object.keys(modernOptionsOf(config));
   if (config.kind === 'gpt' && config.style === 'lecture' && modern.length > 0) {
     throw new TsgptError(`--${kebab(modern[0]!)} applies to --style nanogpt only`);
+  }
+  if (config.kind === 'bigram' && config.optimizer === 'muon') {
+    throw new TsgptError(MUON_NEEDS_GPT);
   }
   if (config.kind === 'gpt' && config.rotary && (config.nEmbd / config.nHead) % 2 !== 0) {
     throw new TsgptError(`--rotary needs an even head size; --n-embd / --n-head is ${config.nEmbd / config.nHead}`);

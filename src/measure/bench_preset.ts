@@ -99,7 +99,7 @@ export function benchPreset(o: BenchOptions): BenchResult {
     sample_block_tokens_per_s: sampleRate(true, block),
     sample_block_tokens_per_s_uncached: sampleRate(false, block),
   };
-  trainer.optimizer.dispose();
+  trainer.disposeOptimizers();
   model.dispose();
   return result;
 }

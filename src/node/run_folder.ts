@@ -7,7 +7,7 @@
  *   log.jsonl            one JSON object a line: every step and every evaluation
  *   resume/step-000120-0a1b2c3d/   the latest state, for `tsgpt train --resume`:
  *       model.safetensors      the latest weights
- *       optimizer.safetensors  AdamW's moments, m.<name> and v.<name>
+ *       optimizer.safetensors  AdamW's moments, m.<name> and v.<name>, and Muon's buffers, muon.<name> (optimizer_state.ts)
  *       state.json             step, AdamW's step, RNG states, best val loss; size and SHA-256 of both files
  *
  * A save happens in an order that keeps every moment of it loadable, because a kill can land anywhere:
@@ -38,6 +38,7 @@ import type { LanguageModel, ModelConfig } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { readGpt2TokenizerForRun } from './gpt2_vocab.js';
 import type { AdamW } from '../train/adamw.js';
+import type { Muon } from '../train/muon.js';
 import { NonFiniteError, type ResumeState } from '../train/trainer.js';
 import { encodeOptimizer } from '../checkpoint/optimizer_state.js';
 import { parseRunFile, type RunFile } from '../checkpoint/run_config.js';
@@ -87,6 +88,8 @@ export function saveRun(dir: string, model: LanguageModel, file: RunFile): void 
 export interface Checkpoint {
   model: LanguageModel;
   optimizer: AdamW;
+  /** Muon, for a run with --optimizer muon: its momentum buffers are saved beside AdamW's moments. */
+  muon?: Muon | null;
   state: ResumeState;
   /** config.json without the resume pointer and the weights' digests, which the save fills in; `training` describes the best weights. */
   file: RunFile;
@@ -111,7 +114,7 @@ export function saveCheckpoint(dir: string, c: Checkpoint, hooks: SaveHooks = {}
   const atomicHooks = { beforeRename: pause };
   refuseNonFinite(c);
   const weights = encodeWeights(c.model, { step: String(c.state.step) });
-  const moments = encodeOptimizer(c.optimizer);
+  const moments = encodeOptimizer(c.optimizer, c.muon ?? null);
   const state = encodeResumeFile(c.state, { [WEIGHTS_FILE]: digest(weights), [OPTIMIZER_FILE]: digest(moments) });
   const folder = `${RESUME_DIR}/step-${String(c.state.step).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
   hooks.beforeWrite?.('snapshot');
@@ -209,6 +212,7 @@ function readOwnConfig(dir: string): RunFile | null {
 function refuseNonFinite(c: Checkpoint): void {
   const tensors: [string, Float32Array][] = c.model.namedParameters().map(([name, t]) => [name, t.data]);
   for (const s of c.optimizer.states) tensors.push([`AdamW's m.${s.name}`, s.m.data], [`AdamW's v.${s.name}`, s.v.data]);
+  for (const s of c.muon?.states ?? []) tensors.push([`Muon's muon.${s.name}`, s.buf.data]);
   const bad = firstNonFiniteTensor(tensors);
   if (bad !== null) {
     throw new NonFiniteError(

@@ -20,7 +20,7 @@ export interface ResumableRun {
   tokenizer: Tokenizer;
   pointer: ResumePointer;
   state: ResumeState;
-  /** The snapshot's weights and AdamW moments, as verified bytes (decoded by restoreTrainer). */
+  /** The snapshot's weights and optimizer state (AdamW's moments, Muon's buffers), as verified bytes (decoded by restoreTrainer). */
   weights: Uint8Array;
   moments: Uint8Array;
   /** Paths for messages. */
@@ -70,6 +70,6 @@ export function readResumable(dir: string): ResumableRun {
 /** Loads the snapshot's weights and moments into the trainer's model and optimizer and restores its counters. */
 export function restoreTrainer(trainer: Trainer, r: ResumableRun): void {
   loadWeights(trainer.model, r.weights, r.weightsPath);
-  loadOptimizer(trainer.optimizer, r.moments, r.momentsPath);
+  loadOptimizer(trainer.optimizer, r.moments, r.momentsPath, trainer.muon);
   trainer.restore(r.state);
 }

@@ -261,6 +261,7 @@ export class TrainingRun {
       {
         model: trainer.model,
         optimizer: trainer.optimizer,
+        muon: trainer.muon,
         state: trainer.resumeState(),
         file,
         newBest: best !== null,

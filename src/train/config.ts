@@ -51,9 +51,26 @@ export interface RunConfig {
   beta2: number;
   /** Clip the global gradient norm to this; 0 turns clipping off. */
   gradClip: number;
+  /**
+   * 'adamw': AdamW on every parameter (nanoGPT). 'muon': Muon on the blocks' 2-D hidden weights (attention's and
+   * the MLP's matrices), AdamW on the rest (embeddings, head, gains, biases), as modded-nanogpt's speedrun splits
+   * them; see optimizerGroups in optimizer_groups.ts. Run folders from before the choice record none: AdamW.
+   */
+  optimizer: OptimizerKind;
+  /**
+   * Muon's peak learning rate, scaled by the schedule exactly as learningRate is (the same factor each step).
+   * 0.02 and momentum 0.95 are the defaults of Keller Jordan's Muon package (github.com/KellerJordan/Muon), which
+   * its README gives for the hidden matrices of a GPT beside AdamW at a nanoGPT-like rate; Muon's update has a
+   * spectral norm near lr whatever the gradient's size, so the rate does not need retuning with the width.
+   */
+  muonLr: number;
+  muonMomentum: number;
   gradientAccumulationSteps: number;
   seed: number;
 }
+
+export type OptimizerKind = 'adamw' | 'muon';
+export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['adamw', 'muon'];
 
 const common = {
   rotary: false,
@@ -61,6 +78,9 @@ const common = {
   zeroInitProjections: false,
   untiedHead: false,
   logitSoftcap: 0,
+  optimizer: 'adamw' as OptimizerKind,
+  muonLr: 0.02,
+  muonMomentum: 0.95,
   beta1: 0.9,
   seed: 1337,
   gradientAccumulationSteps: 1,

@@ -1,7 +1,9 @@
 /**
  * The training loop, as nanoGPT's train.py runs it: evaluate every evalInterval steps (and at the end),
  * then one optimizer step made of gradientAccumulationSteps micro-batches, with the learning rate from the
- * schedule and the gradient clipped by its global norm. No files and no clocks beyond performance.now():
+ * schedule and the gradient clipped by its global norm. With optimizer 'muon', Muon updates the blocks' hidden
+ * matrices and AdamW the rest (optimizer_groups.ts); the schedule scales both rates by the same factor, and the
+ * clipping factor, from the norm of every gradient, applies to both. No files and no clocks beyond performance.now():
  * the caller (CLI, browser page, test) decides what to print and what to save through the callbacks.
  */
 import { backwardPassCount, noGrad } from '../engine/autograd.js';
@@ -12,6 +14,8 @@ import { getBatch } from '../data/batches.js';
 import type { LanguageModel } from '../models/language_model.js';
 import { AdamW, firstNonFinite, gradientNorm } from './adamw.js';
 import type { RunConfig } from './config.js';
+import { Muon } from './muon.js';
+import { optimizerGroups } from './optimizer_groups.js';
 import { learningRateAt } from './schedule.js';
 import { yieldToEventLoop } from './yield.js';
 
@@ -50,7 +54,7 @@ export interface TrainerState {
 
 /** Everything beyond the weights and AdamW's moments that a resumed run needs to continue bit for bit. */
 export interface ResumeState extends TrainerState {
-  /** AdamW's update count: its bias corrections depend on it. */
+  /** AdamW's update count: its bias corrections depend on it. Muon's, when there is one, is the same. */
   optimizerStep: number;
   /** The step whose evaluation has already run, so that resuming there does not evaluate (and draw) again. */
   evaluatedStep: number | null;
@@ -72,7 +76,10 @@ export class NonFiniteError extends TsgptError {
 }
 
 export class Trainer {
+  /** AdamW, over every parameter, or (with Muon) over those Muon does not take. */
   readonly optimizer: AdamW;
+  /** Muon over the blocks' hidden matrices, or null (optimizer 'adamw'). */
+  readonly muon: Muon | null;
   step = 0;
   bestValLoss = Infinity;
   /** Draws the training batches. */
@@ -99,12 +106,19 @@ export class Trainer {
     readonly valTokens: Int32Array,
     readonly modelRng: Rng,
   ) {
-    this.optimizer = new AdamW(model.namedParameters(), {
+    const groups = optimizerGroups(model, config.optimizer);
+    // With Muon, AdamW still decays the 2-D parameters it keeps (embeddings, head) as nanoGPT does.
+    this.optimizer = new AdamW(groups.adamw, {
       beta1: config.beta1,
       beta2: config.beta2,
       eps: 1e-8,
       weightDecay: config.weightDecay,
     });
+    // Muon as the speedrun's first Muon records ran it: Nesterov momentum, five Newton-Schulz steps, no weight
+    // decay (later records added a decoupled one), here in float32 where the speedrun runs Newton-Schulz in
+    // bfloat16 on a GPU, and with the learning rate on nanoGPT's schedule where the speedrun holds it and then
+    // decays it linearly.
+    this.muon = groups.muon === null ? null : new Muon(groups.muon, { momentum: config.muonMomentum, nesterov: true, nsSteps: 5 });
     this.dataRng = new Rng(config.seed + 1);
     this.evalRng = new Rng(config.seed + 2);
   }
@@ -156,6 +170,8 @@ export class Trainer {
     // The norm sums every gradient's squares, so one finite number here clears them all at no extra cost.
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) this.failNonFinite(loss);
     this.optimizer.update(lr, scale, true);
+    // The schedule's factor for this step (1 with a constant rate), applied to Muon's own peak rate.
+    this.muon?.update(c.muonLr * (lr / c.learningRate), scale, true);
     this.gradsZeroAtPass = backwardPassCount();
     this.step++;
     return {
@@ -235,6 +251,13 @@ export class Trainer {
     this.evalRng.setState(s.evalRng);
     this.modelRng.setState(s.modelRng);
     this.optimizer.step = s.optimizerStep;
+    if (this.muon !== null) this.muon.step = s.optimizerStep;
     this.evaluatedStep = s.evaluatedStep;
+  }
+
+  /** Frees the optimizers' state (the model is the caller's). */
+  disposeOptimizers(): void {
+    this.optimizer.dispose();
+    this.muon?.dispose();
   }
 }
