@@ -4,6 +4,10 @@
     /usr/bin/python3 scripts/torch_modern_ops.py
         # writes test/fixtures/modern_ops.safetensors (per op) and modern_gpt.safetensors (one training step of a
         # nanoGPT-form model with rotary embeddings, QK-norm, ReLU squared, an untied head and a logit soft-cap)
+    /usr/bin/python3 scripts/torch_modern_ops.py rmsnorm_gpt
+        # writes only test/fixtures/modern_rmsnorm_gpt.safetensors: nanoGPT's model with RMSNorm (no gain) for
+        # ln_1, ln_2 and ln_f, one step with AdamW on everything, and one with --optimizer muon's split (Muon on
+        # the blocks' matrices, AdamW on the rest, both at the schedule's factor, after one clipping)
 
 Separate from torch_parity.py because there is no single reference implementation to follow: each op is
 written here from its published definition, named beside it.
@@ -153,6 +157,93 @@ def build_model_fixture():
     return tensors, config
 
 
+class RmsNormGPT(nn.Module):
+    """nanoGPT's GPT (learned positions, exact GELU, no biases as the baby preset, lm_head tied to wte) with each
+    LayerNorm replaced by rms_norm, which has no weight: no ln_1, ln_2 or ln_f in the state dict. (With biases, the
+    key bias's gradient is zero up to rounding, the softmax being blind to it, and AdamW's step on that noise is
+    not comparable.)"""
+
+    def __init__(self, c):
+        super().__init__()
+        C = c["n_embd"]
+        self.c = c
+        block = lambda: nn.ModuleDict(dict(  # noqa: E731
+            attn=nn.ModuleDict(dict(c_attn=nn.Linear(C, 3 * C, bias=False), c_proj=nn.Linear(C, C, bias=False))),
+            mlp=nn.ModuleDict(dict(c_fc=nn.Linear(C, 4 * C, bias=False), c_proj=nn.Linear(4 * C, C, bias=False))),
+        ))
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(c["vocab_size"], C),
+            wpe=nn.Embedding(c["block_size"], C),
+            h=nn.ModuleList([block() for _ in range(c["n_layer"])]),
+        ))
+
+    def forward(self, idx, targets):
+        T = idx.shape[1]
+        x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(T))
+        for b in self.transformer.h:
+            q, k, v = b.attn.c_attn(rms_norm(x)).split(self.c["n_embd"], dim=2)
+            x = x + b.attn.c_proj(causal_attention(q, k, v, self.c["n_head"]))
+            x = x + b.mlp.c_proj(F.gelu(b.mlp.c_fc(rms_norm(x))))
+        logits = F.linear(rms_norm(x), self.transformer.wte.weight)
+        return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+
+def build_rmsnorm_fixture():
+    torch.manual_seed(1517)
+    c = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    model = RmsNormGPT(c)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            p.copy_(torch.randn_like(p) * (0.3 if "c_fc" in n else 0.1))
+    named = list(model.named_parameters())
+    params = [p for _, p in named]
+    seq = torch.randint(0, c["vocab_size"], (BATCH, c["block_size"] + 1), dtype=torch.long)
+    idx, targets = seq[:, :-1].contiguous(), seq[:, 1:].contiguous()
+    tensors = [("param." + n, p.detach().clone()) for n, p in named]
+    tensors += [("input.idx", idx.to(torch.int32)), ("input.targets", targets.to(torch.int32))]
+    logits, loss = model(idx, targets)
+    tensors += [("out.logits", logits.detach().clone()), ("out.loss", loss.detach().clone().reshape(1))]
+    loss.backward()
+    tensors += [("grad." + n, p.grad.detach().clone()) for n, p in named]
+    grad_clip = 0.1
+    total_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    assert total_norm.item() > grad_clip
+    tensors.append(("out.grad_norm", total_norm.detach().clone().reshape(1)))
+    clipped = [p.grad.clone() for p in params]
+    before = [p.detach().clone() for p in params]
+    # A few of this model's gradients are within 1e-8 of zero, where the first AdamW step, g / (|g| + eps), is
+    # rounding noise with eps 1e-8 (nothing to compare); eps 1e-6 keeps those steps small and well defined.
+    eps = 1e-6
+
+    def adamw(group):
+        return torch.optim.AdamW(
+            [{"params": [p for p in group if p.dim() >= 2], "weight_decay": WD}, {"params": [p for p in group if p.dim() < 2], "weight_decay": 0.0}],
+            lr=LR, betas=(BETA1, BETA2), eps=eps, foreach=False,
+        )
+
+    adamw(params).step()
+    tensors += [("after." + n, p.detach().clone()) for n, p in named]
+    # The same step from the same weights and clipped gradients, split as tsgpt's --optimizer muon splits it:
+    # Muon on the blocks' 2-D weights at muon_lr times the schedule's factor (lr / peak lr), AdamW on the rest.
+    lr_factor, muon_lr, momentum = 0.5, 0.02, 0.95
+    with torch.no_grad():
+        for p, b, g in zip(params, before, clipped):
+            p.copy_(b)
+            p.grad = g.clone()
+    hidden = [n.startswith("transformer.h.") and p.dim() == 2 for n, p in named]
+    opt = adamw([p for p, h in zip(params, hidden) if not h])
+    for g in opt.param_groups:
+        g["lr"] = LR * lr_factor
+    opt.step()
+    muon = [p for p, h in zip(params, hidden) if h]
+    muon_step(muon, [torch.zeros_like(p) for p in muon], muon_lr * lr_factor, momentum)
+    tensors += [("muon_after." + n, p.detach().clone()) for n, p in named]
+    config = dict(c, style="nanogpt", bias=False, activation="gelu", norm="rmsnorm", dropout=0, batch_size=BATCH, learning_rate=LR,
+                  beta1=BETA1, beta2=BETA2, eps=eps, weight_decay=WD, grad_clip=grad_clip, lr_factor=lr_factor, muon_lr=muon_lr,
+                  muon_momentum=momentum, muon_names=[n for (n, _), h in zip(named, hidden) if h])
+    return tensors, config
+
+
 def zeropower_via_newtonschulz5(G, steps=5, eps=1e-7):
     a, b, c = (3.4445, -4.7750, 2.0315)
     X = G.float()
@@ -207,6 +298,14 @@ def leaf(t):
 
 
 def main():
+    if sys.argv[1:] == ["rmsnorm_gpt"]:
+        torch.set_num_threads(1)
+        tensors, config = build_rmsnorm_fixture()
+        path = os.path.join(FIXTURES, "modern_rmsnorm_gpt.safetensors")
+        with open(path, "wb") as f:
+            f.write(encode_safetensors(tensors, config))
+        print(f"wrote {path}: {len(tensors)} tensors")
+        return
     torch.manual_seed(15)
     torch.set_num_threads(1)
     out = []

@@ -11,6 +11,8 @@ export {
   Linear,
   Embedding,
   LayerNorm,
+  RMSNorm,
+  type Norm,
   Dropout,
   ReLU,
   GELU,
@@ -56,6 +58,7 @@ export {
   type PresetName,
   type RunConfig,
   type OptimizerKind,
+  type NormKind,
 } from './train/config.js';
 export { HYPERPARAMETERS, type HyperparameterSpec } from './checkpoint/hyperparameters.js';
 export { Trainer, type StepReport, type EvalReport, type TrainerCallbacks, type TrainerState } from './train/trainer.js';

@@ -7,7 +7,7 @@ import { TsgptError } from '../errors.js';
 import { asObject, describe } from '../validate.js';
 import { activationOf } from '../nn/block.js';
 import { ACTIVATIONS } from '../nn/layers.js';
-import { OPTIMIZER_KINDS, type RunConfig } from '../train/config.js';
+import { NORM_KINDS, OPTIMIZER_KINDS, type RunConfig } from '../train/config.js';
 
 export type RunKey = keyof RunConfig;
 
@@ -64,6 +64,12 @@ const SPECS: { [K in RunKey]: Omit<HyperparameterSpec, 'key' | 'flag'> & { flag?
   zeroInitProjections: { type: 'bool', absentIs: false, help: "start the residual branches' c_proj weights at zero (nanogpt form)" },
   untiedHead: { type: 'bool', absentIs: false, help: 'an output head of its own, not the token embedding (nanogpt form)' },
   logitSoftcap: { type: 'float', min: 0, max: 1e4, absentIs: 0, help: 'logits = cap tanh(logits / cap); 0: no cap (nanogpt form)' },
+  norm: {
+    type: 'string',
+    choices: NORM_KINDS,
+    absentIs: 'layernorm',
+    help: 'the norm of ln_1, ln_2 and ln_f: layernorm, or rmsnorm (no gain, as modded-nanogpt; nanogpt form)',
+  },
   blockSize: { type: 'int', min: 1, max: 65536, help: 'context length T' },
   batchSize: { type: 'int', min: 1, max: 65536, help: 'sequences per micro-batch B' },
   maxIters: { type: 'int', min: 0, max: 1e9, help: 'optimizer steps', resumable: true },

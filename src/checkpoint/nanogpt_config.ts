@@ -61,7 +61,7 @@ export const NANOGPT_CONFIG: readonly NanoGptConfigKey[] = [
 ];
 
 /** issue 15's options, which nanoGPT's model.py has none of: a run read from a checkpoint records them as off. */
-type ModernRunFields = 'rotary' | 'qkNorm' | 'activation' | 'zeroInitProjections' | 'untiedHead' | 'logitSoftcap';
+type ModernRunFields = 'rotary' | 'qkNorm' | 'activation' | 'zeroInitProjections' | 'untiedHead' | 'logitSoftcap' | 'norm';
 
 /** Muon's settings: train.py has AdamW only, so a run read from a checkpoint records AdamW (the fields' defaults). */
 type MuonRunFields = 'optimizer' | 'muonLr' | 'muonMomentum';

@@ -194,6 +194,12 @@ function parseModernOptions(model: Record<string, unknown>, label: string): Mode
     }
     out.logitSoftcap = cap;
   }
+  // Absent: LayerNorm, as every run before the choice; only 'rmsnorm' is ever written.
+  const norm = model.norm;
+  if (norm !== undefined) {
+    if (norm !== 'rmsnorm') throw new TsgptError(`${label}: model.norm must be "rmsnorm" or absent (LayerNorm), got ${describe(norm)}`);
+    out.norm = norm;
+  }
   return out;
 }
 
@@ -219,6 +225,7 @@ export function checkRunMatchesModel(run: RunConfig, model: ModelConfig, label: 
       ['zeroInitProjections', run.zeroInitProjections, model.zeroInitProjections ?? false],
       ['untiedHead', run.untiedHead, model.untiedHead ?? false],
       ['logitSoftcap', run.logitSoftcap, model.logitSoftcap ?? 0],
+      ['norm', run.norm, model.norm ?? 'layernorm'],
     );
     // The lecture's form is ReLU whatever its run section says (see modelConfigFor).
     if (model.style === 'nanogpt') pairs.push(['activation', run.activation, activationOf(model)]);

@@ -37,7 +37,7 @@ type Flags = Map<string, FlagValue>;
 export const RESUMABLE_FLAGS = HYPERPARAMETERS.filter((h) => h.resumable).map((h) => `--${h.flag}`);
 
 /** Issue 15's options, which only the nanoGPT form takes. */
-const MODERN_FLAGS = ['activation', 'rotary', 'qk-norm', 'zero-init-projections', 'untied-head', 'logit-softcap'];
+const MODERN_FLAGS = ['activation', 'rotary', 'qk-norm', 'zero-init-projections', 'untied-head', 'logit-softcap', 'norm'];
 /** Flags that only mean something for a GPT, and the schedule flags that only mean something with decay on. */
 const GPT_ONLY_FLAGS = ['style', 'n-layer', 'n-head', 'n-embd', 'dropout', 'bias', ...MODERN_FLAGS];
 const DECAY_ONLY_FLAGS = ['min-lr', 'warmup-iters', 'lr-decay-iters'];
@@ -124,7 +124,7 @@ export async function planNewRun(flags: Flags, log: (line: string) => void): Pro
 }
 
 /** The flags --init-from refuses: the checkpoint decides the model and its tokenizer. */
-const CHECKPOINT_FLAGS = ['model', 'style', 'activation', 'n-layer', 'n-head', 'n-embd', 'bias', 'tokenizer'];
+const CHECKPOINT_FLAGS = ['model', 'style', 'activation', 'norm', 'n-layer', 'n-head', 'n-embd', 'bias', 'tokenizer'];
 
 /**
  * A run that starts from GPT-2's weights (--init-from NAME|FOLDER), as nanoGPT's init_from='gpt2*': the model is

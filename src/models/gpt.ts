@@ -7,8 +7,9 @@
  *    token_embedding_table.weight, blocks.0.sa.heads.0.key.weight, ...
  * The nanoGPT form takes the options small-model recipes added since (issue 15, modded-nanogpt's speedrun), each
  * off when absent: rotary position embeddings (no transformer.wpe.weight), QK-norm, ReLU squared (activation
- * 'relu2'), zero-initialised residual projections, an untied head (lm_head.weight, no bias) and a logit
- * soft-cap; none adds other names.
+ * 'relu2'), zero-initialised residual projections, an untied head (lm_head.weight, no bias), a logit
+ * soft-cap and RMSNorm as the blocks' and final norm (norm 'rmsnorm': no ln_1, ln_2 or ln_f weights); none adds
+ * other names.
  */
 import { add } from '../engine/ops/add.js';
 import { crossEntropy } from '../engine/ops/cross_entropy.js';
@@ -21,7 +22,7 @@ import { noGrad } from '../engine/autograd.js';
 import { intTensor, tidy, untracked as keepOutside, type Tensor } from '../engine/tensor.js';
 import type { AttentionObserver } from '../nn/attention.js';
 import { Block, type BlockStyle, type LectureAblation, type ModernBlockOptions } from '../nn/block.js';
-import { ACTIVATIONS, type Activation, Embedding, LayerNorm, Linear, ModuleList } from '../nn/layers.js';
+import { ACTIVATIONS, type Activation, Embedding, Linear, ModuleList, type Norm, normModule } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { Decoder, DecoderOptions, HiddenPoint } from './decoder.js';
 import { GPTDecoder } from './gpt_decoder.js';
@@ -62,7 +63,7 @@ class Transformer extends Module {
     readonly wte: Embedding,
     readonly wpe: Embedding | null,
     readonly h: ModuleList<Block>,
-    readonly ln_f: LayerNorm,
+    readonly ln_f: Norm,
   ) {
     super();
     this.registerModule('wte', wte);
@@ -79,7 +80,7 @@ export class GPT extends Module implements LanguageModel {
   /** The rotary angle tables for positions 0 .. blockSize - 1, or null. */
   readonly rotary: RotaryAngles | null;
   readonly blocks: ModuleList<Block>;
-  readonly lnF: LayerNorm | null;
+  readonly lnF: Norm | null;
   /** The output head: its own Linear in the lecture form (and the untied nanoGPT form); else the token embedding, reused. */
   readonly lmHead: Linear | null;
   private readonly positions = new Map<number, Tensor>();
@@ -95,7 +96,7 @@ export class GPT extends Module implements LanguageModel {
     this.rotary = config.rotary === true ? keepOutside(() => rotaryAngles(blockSize, nEmbd / config.nHead)) : null;
     this.positionEmbedding = this.rotary === null ? new Embedding(blockSize, nEmbd, rng, { init }) : null;
     this.blocks = new ModuleList(Array.from({ length: config.nLayer }, () => new Block(config, rng, this.rotary)));
-    this.lnF = (config.layerNorm ?? true) ? new LayerNorm(nEmbd, { bias }) : null;
+    this.lnF = (config.layerNorm ?? true) ? normModule(config.norm, nEmbd, bias) : null;
     if (style === 'nanogpt') {
       this.registerModule('transformer', new Transformer(this.tokenEmbedding, this.positionEmbedding, this.blocks, this.lnF!));
       this.lmHead = config.untiedHead === true ? this.registerModule('lm_head', new Linear(nEmbd, vocabSize, rng, { bias: false })) : null;
@@ -274,10 +275,15 @@ export function validateGPTConfig(c: GPTConfig): void {
     c.qkNorm === true ||
     c.zeroInitProjections === true ||
     c.untiedHead === true ||
+    c.norm !== undefined ||
     (c.logitSoftcap ?? 0) !== 0;
   if (c.style === 'lecture' && modern) {
-    throw new RangeError('activation, rotary, qkNorm, zeroInitProjections, untiedHead and logitSoftcap apply to style "nanogpt" only');
+    throw new RangeError(
+      'activation, rotary, qkNorm, zeroInitProjections, untiedHead, logitSoftcap and norm apply to style "nanogpt" only',
+    );
   }
+  if (c.norm !== undefined && c.norm !== 'rmsnorm')
+    throw new RangeError(`unknown norm "${String(c.norm)}" (absent: LayerNorm, or "rmsnorm")`);
   const cap = c.logitSoftcap ?? 0;
   if (!(Number.isFinite(cap) && cap >= 0)) throw new RangeError(`logit_softcap must be 0 (none) or positive, got ${cap}`);
   if (c.rotary === true && (c.nEmbd / c.nHead) % 2 !== 0) {

@@ -17,7 +17,7 @@
 import { kernels } from '../engine/backend.js';
 import { RMS_NORM_EPS } from '../engine/ops/rms_norm.js';
 import { Tensor, untracked } from '../engine/tensor.js';
-import type { LayerNorm } from '../nn/layers.js';
+import { LayerNorm, type Norm } from '../nn/layers.js';
 import { type Decoder, type DecoderOptions, type HiddenPoint, noHiddenState, windowLength } from './decoder.js';
 import { DecoderLinear, fewRows } from './decoder_linear.js';
 import type { GPT } from './gpt.js';
@@ -37,7 +37,7 @@ export class GPTDecoder implements Decoder {
   private readonly layers: LayerPlan[];
   private readonly slots: CacheSlot[][];
   private readonly head: DecoderLinear;
-  private readonly lnF: LayerNorm | null;
+  private readonly lnF: Norm | null;
   private readonly useCache: boolean;
   private readonly hiddenPoint: HiddenPoint | null;
   /** The tokens [B, blockSize] whose keys and values the cache holds, at positions 0 .. cached - 1. */
@@ -170,10 +170,17 @@ export class GPTDecoder implements Decoder {
     return limit;
   }
 
-  /** LayerNorm of `rows` rows of x into out; with no LayerNorm (the lecture's ladder), x itself. */
-  private norm(ln: LayerNorm | null, out: Tensor, x: Tensor, rows: number): Tensor {
+  /**
+   * The norm (LayerNorm or RMSNorm, by forward()'s kernels) of `rows` rows of x into out; with none (the lecture's
+   * ladder), x itself.
+   */
+  private norm(ln: Norm | null, out: Tensor, x: Tensor, rows: number): Tensor {
     if (ln === null) return x;
     const buf = this.buffers;
+    if (!(ln instanceof LayerNorm)) {
+      kernels().rmsnormForward(out.data, buf.rstd.data, x.data, rows, 1, this.hiddenSize, this.hiddenSize, ln.eps);
+      return out;
+    }
     kernels().layernormForward(
       out.data,
       buf.mean.data,

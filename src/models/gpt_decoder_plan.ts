@@ -8,7 +8,7 @@ import type { RotaryAngles } from '../engine/ops/qk_transform.js';
 import { CausalSelfAttention } from '../nn/attention.js';
 import type { Block } from '../nn/block.js';
 import { MLP } from '../nn/feedforward.js';
-import { type Activation, Dropout, GELU, type LayerNorm, Linear, ReLU, ReLU2 } from '../nn/layers.js';
+import { type Activation, Dropout, GELU, Linear, type Norm, ReLU, ReLU2 } from '../nn/layers.js';
 import { DecoderLinear } from './decoder_linear.js';
 
 /**
@@ -37,11 +37,11 @@ export interface FeedForwardPlan {
 }
 
 export interface LayerPlan {
-  ln1: LayerNorm | null;
+  ln1: Norm | null;
   attention: FusedAttention | SeparateHeads;
   /** The output projection after the heads (none in the lecture's ladder before it adds one). */
   proj: DecoderLinear | null;
-  ln2: LayerNorm | null;
+  ln2: Norm | null;
   feedForward: FeedForwardPlan | null;
   residual: boolean;
 }

@@ -12,7 +12,7 @@ import type { Rng } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { CausalSelfAttention, MultiHeadAttention, type AttentionObserver } from './attention.js';
 import { FeedForward, MLP } from './feedforward.js';
-import { type Activation, LayerNorm, type Init } from './layers.js';
+import { type Activation, LayerNorm, type Init, type Norm, normModule } from './layers.js';
 import { Module } from './module.js';
 
 export type BlockStyle = 'lecture' | 'nanogpt';
@@ -42,6 +42,11 @@ export interface ModernBlockOptions {
   qkNorm?: boolean;
   /** The residual branches' last projections (attn.c_proj, mlp.c_proj) start at zero: each block starts as the identity. */
   zeroInitProjections?: boolean;
+  /**
+   * 'rmsnorm': ln_1, ln_2 (and the model's ln_f) are RMSNorms without a gain (see RMSNorm), so their weights and
+   * biases leave the state dict; absent: nanoGPT's LayerNorms.
+   */
+  norm?: 'rmsnorm';
 }
 
 export interface BlockConfig extends LectureAblation, ModernBlockOptions {
@@ -63,9 +68,9 @@ export function activationOf(cfg: { style: BlockStyle; activation?: Activation }
 }
 
 export class Block extends Module {
-  readonly ln1: LayerNorm | null;
+  readonly ln1: Norm | null;
   readonly attn: MultiHeadAttention | CausalSelfAttention;
-  readonly ln2: LayerNorm | null;
+  readonly ln2: Norm | null;
   readonly mlp: FeedForward | MLP | null;
   readonly residual: boolean;
 
@@ -90,10 +95,10 @@ export class Block extends Module {
       // GPT-2's scaled init: each residual branch's last projection gets std 0.02/sqrt(2 n_layer), so the
       // residual stream's variance does not grow with depth.
       const projStd = 0.02 / Math.sqrt(2 * cfg.nLayer);
-      this.ln1 = this.registerModule('ln_1', new LayerNorm(nEmbd, { bias }));
+      this.ln1 = this.registerModule('ln_1', normModule(cfg.norm, nEmbd, bias));
       const attn = new CausalSelfAttention(nEmbd, nHead, dropout, rng, { bias, projStd, qkNorm: cfg.qkNorm ?? false, rotary });
       this.attn = this.registerModule('attn', attn);
-      this.ln2 = this.registerModule('ln_2', new LayerNorm(nEmbd, { bias }));
+      this.ln2 = this.registerModule('ln_2', normModule(cfg.norm, nEmbd, bias));
       const mlp = new MLP(nEmbd, dropout, rng, { bias, projStd, activation: activationOf(cfg) });
       this.mlp = this.registerModule('mlp', mlp);
       // Zero-initialised projections (modded-nanogpt): drawn as usual, then cleared, so every other weight is the

@@ -9,6 +9,7 @@ import { geluErf, geluTanh, relu, relu2 } from '../engine/ops/activations.js';
 import { dropout } from '../engine/ops/dropout.js';
 import { embedding } from '../engine/ops/embedding.js';
 import { layerNorm } from '../engine/ops/layernorm.js';
+import { RMS_NORM_EPS, rmsNorm } from '../engine/ops/rms_norm.js';
 import { linear } from '../engine/ops/linear.js';
 import type { Rng } from '../engine/random.js';
 import { full, parameter, rand, randn, zeros, type Tensor } from '../engine/tensor.js';
@@ -89,6 +90,30 @@ export class LayerNorm extends Module {
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.weight, this.bias, this.eps);
   }
+}
+
+/**
+ * RMSNorm without a gain, x / sqrt(mean(x^2) + eps): modded-nanogpt's block norm, F.rms_norm(x, (C,)), with its
+ * eps, float32's machine epsilon. It has no parameters, so a model that uses it has no ln_1, ln_2 or ln_f
+ * entries in its state dict. (torch.nn.RMSNorm would add a gain; the speedrun's records leave it out, and the
+ * matrix after each norm can learn any per-channel scale a gain would give.)
+ */
+export class RMSNorm extends Module {
+  constructor(readonly eps = RMS_NORM_EPS) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return rmsNorm(x, this.eps);
+  }
+}
+
+/** A block's or the final norm: nanoGPT's LayerNorm, or RMSNorm (ModernOptions.norm). */
+export type Norm = LayerNorm | RMSNorm;
+
+/** The norm a GPT's config names: RMSNorm for 'rmsnorm', else LayerNorm with or without its bias. */
+export function normModule(kind: 'rmsnorm' | undefined, dim: number, bias: boolean): Norm {
+  return kind === 'rmsnorm' ? new RMSNorm() : new LayerNorm(dim, { bias });
 }
 
 export class Dropout extends Module {

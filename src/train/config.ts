@@ -35,6 +35,12 @@ export interface RunConfig {
   zeroInitProjections: boolean;
   untiedHead: boolean;
   logitSoftcap: number;
+  /**
+   * The blocks' and the final norm (ln_1, ln_2, ln_f): 'layernorm' (nanoGPT's, with gains and optional biases) or
+   * 'rmsnorm' (modded-nanogpt's F.rms_norm: no gain, no bias, float32's epsilon; nanogpt form only). Run folders
+   * from before the choice record none, which means LayerNorm.
+   */
+  norm: NormKind;
   blockSize: number;
   batchSize: number;
   maxIters: number;
@@ -71,6 +77,8 @@ export interface RunConfig {
 
 export type OptimizerKind = 'adamw' | 'muon';
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['adamw', 'muon'];
+export type NormKind = 'layernorm' | 'rmsnorm';
+export const NORM_KINDS: readonly NormKind[] = ['layernorm', 'rmsnorm'];
 
 const common = {
   rotary: false,
@@ -78,6 +86,7 @@ const common = {
   zeroInitProjections: false,
   untiedHead: false,
   logitSoftcap: 0,
+  norm: 'layernorm' as NormKind,
   optimizer: 'adamw' as OptimizerKind,
   muonLr: 0.02,
   muonMomentum: 0.95,
@@ -236,5 +245,6 @@ export function modernOptionsOf(config: RunConfig): ModernOptions {
   if (config.zeroInitProjections) on.zeroInitProjections = true;
   if (config.untiedHead) on.untiedHead = true;
   if (config.logitSoftcap > 0) on.logitSoftcap = config.logitSoftcap;
+  if (config.norm === 'rmsnorm') on.norm = 'rmsnorm';
   return on;
 }

@@ -24,6 +24,7 @@ const models: [string, ModelConfig][] = [
   ['nanogpt, ReLU squared', { ...small, style: 'nanogpt', bias: true, activation: 'relu2' }],
   ['nanogpt, untied head', { ...small, style: 'nanogpt', bias: false, untiedHead: true }],
   ['nanogpt, logit soft-cap', { ...small, style: 'nanogpt', bias: false, logitSoftcap: 15 }],
+  ['nanogpt, RMSNorm', { ...small, style: 'nanogpt', bias: true, norm: 'rmsnorm' }],
   [
     'nanogpt, all of them',
     {
@@ -35,6 +36,7 @@ const models: [string, ModelConfig][] = [
       activation: 'relu2',
       untiedHead: true,
       logitSoftcap: 30,
+      norm: 'rmsnorm',
       nHead: 3,
     },
   ],

@@ -43,6 +43,7 @@ const CONFIG: RunConfig = {
   optimizer: 'muon',
   muonLr: 0.03,
   muonMomentum: 0.9,
+  norm: 'rmsnorm',
 };
 
 function corpus(): Int32Array {
@@ -75,7 +76,7 @@ test("Muon takes the blocks' 2-D weights; AdamW keeps embeddings, the head, gain
     ['nanogpt', true],
     ['lecture', true],
   ] as const) {
-    const config: RunConfig = { ...CONFIG, style, bias, activation: style === 'lecture' ? 'relu' : 'gelu' };
+    const config: RunConfig = { ...CONFIG, style, bias, norm: 'layernorm', activation: style === 'lecture' ? 'relu' : 'gelu' };
     const model = createModel(modelConfigFor(config, VOCAB), new Rng(1));
     const groups = optimizerGroups(model, 'muon');
     const muonNames = groups.muon!.map(([n]) => n);
