@@ -22,7 +22,8 @@ import { createWasmKernelsSync, wasmVariant } from '../../src/engine/wasm/wasm_k
 import { readZip } from '../../src/io/zip.js';
 import { createModel } from '../../src/models/index.js';
 import { loadRun } from '../../src/node/run_folder.js';
-import { readResumable } from '../../src/node/run_resume.js';
+import { readResumable, restoreTrainer } from '../../src/node/run_resume.js';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { spawnNodeKernelWorker } from '../../src/node/kernel_threads.js';
 import { generate } from '../../src/sample/generate.js';
 import { CharTokenizer } from '../../src/tokenizers/char.js';
@@ -86,6 +87,15 @@ function hostUnderTest(onEvent: (m: WorkerMessage, host: TrainingHost) => void =
   return { host, ask };
 }
 
+/** Writes a saved zip's files under the test's folder; returns the run folder's path. */
+async function unpack(zip: Uint8Array, folder: string): Promise<string> {
+  for (const e of await readZip(zip, 'the saved zip')) {
+    mkdirSync(dirname(join(dir, e.name)), { recursive: true });
+    writeFileSync(join(dir, e.name), e.bytes);
+  }
+  return join(dir, folder);
+}
+
 /** The same run straight through the Trainer, as tsgpt train runs it. */
 async function uninterrupted(): Promise<{ losses: number[]; evals: number[] }> {
   const tokenizer = CharTokenizer.fromText(text);
@@ -126,11 +136,7 @@ test('stopped and resumed in the host, a run has the losses of the run that neve
   assert.deepEqual(evals, expected.evals);
 
   const zip = await ask<Uint8Array<ArrayBuffer>>({ type: 'save', folder: 'browser-run' });
-  for (const e of await readZip(zip, 'the saved zip')) {
-    mkdirSync(dirname(join(dir, e.name)), { recursive: true });
-    writeFileSync(join(dir, e.name), e.bytes);
-  }
-  const run = join(dir, 'browser-run');
+  const run = await unpack(zip, 'browser-run');
   const loaded = loadRun(run);
   assert.equal(loaded.file.training.valLoss, Math.min(...evals), 'model.safetensors holds the best evaluation');
   assert.equal(loaded.file.dataSha256, createHash('sha256').update(text).digest('hex'));
@@ -166,6 +172,26 @@ test('stopped and resumed in the host, a run has the losses of the run that neve
   const long = await other.ask<AttentionResult>({ type: 'attention', text: 'to be or not that is the question' });
   assert.deepEqual([long.tokens.length, long.cropped], [16, 33 - 16]);
   loaded.model.dispose();
+});
+
+test("a Muon run with RMSNorm trained in the host: its zip holds Muon's buffers, and Node resumes from it", async () => {
+  const { ask } = hostUnderTest();
+  await ask({ type: 'init', threads: 2, relaxed: true });
+  const config: RunConfig = { ...CONFIG, optimizer: 'muon', norm: 'rmsnorm', maxIters: 6 };
+  const done = await ask<{ step: number }>({ type: 'train', text, source: 'corpus.txt', config, preset: 'baby' });
+  assert.equal(done.step, 6);
+  const run = await unpack(await ask<Uint8Array<ArrayBuffer>>({ type: 'save', folder: 'muon-run' }), 'muon-run');
+  const r = readResumable(run);
+  assert.deepEqual([r.file.run.optimizer, r.file.model.kind === 'gpt' && r.file.model.norm], ['muon', 'rmsnorm']);
+  const names = [...decodeSafetensors(r.moments, r.momentsPath).tensors.keys()];
+  assert.ok(names.includes('muon.transformer.h.0.mlp.c_fc.weight') && names.includes('m.transformer.wte.weight'), names.join());
+  const rng = new Rng(config.seed);
+  const trainer = new Trainer(createModel(r.file.model, rng), r.file.run, new Int32Array(100), new Int32Array(100), rng);
+  restoreTrainer(trainer, r);
+  assert.equal(trainer.step, 6);
+  assert.ok(trainer.muon!.states.every((s) => s.buf.data.some((v) => v !== 0)));
+  trainer.disposeOptimizers();
+  trainer.model.dispose();
 });
 
 test('mistakes are one line each: no model yet, a character outside the vocabulary, two things at once, nothing to resume', async () => {
