@@ -83,6 +83,18 @@ class GPT(nn.Module):
         return logits, loss
 
 
+def train_step(model, opt, data, B, T):
+    """One training step on B random windows of T tokens of data: forward, backward, clipping at 1.0, the update."""
+    ix = torch.randint(len(data) - T, (B,))
+    x = torch.stack([data[i:i + T] for i in ix])
+    y = torch.stack([data[i + 1:i + T + 1] for i in ix])
+    _, loss = model(x, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+
+
 def blas_threads():
     """Threads of the OpenBLAS PyTorch has loaded (its matrix products run there, apart from PyTorch's own
     intra-op threads), or None when no OpenBLAS is loaded."""
@@ -123,14 +135,7 @@ def main():
     data = torch.randint(VOCAB, (200_000,))
 
     def step():
-        ix = torch.randint(len(data) - T, (B,))
-        x = torch.stack([data[i:i + T] for i in ix])
-        y = torch.stack([data[i + 1:i + T + 1] for i in ix])
-        _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        train_step(model, opt, data, B, T)
 
     for _ in range(args.warmup):
         step()

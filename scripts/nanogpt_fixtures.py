@@ -5,6 +5,7 @@ Debian's PyTorch, and a check of both directions against nanoGPT's real train.py
 
     /usr/bin/python3 scripts/nanogpt_fixtures.py --nanogpt /tmp/nanogpt-check            # fixtures + checks
     /usr/bin/python3 scripts/nanogpt_fixtures.py --nanogpt /tmp/nanogpt-check --check-only
+    /usr/bin/python3 scripts/nanogpt_fixtures.py --nanogpt /tmp/nanogpt-check --gpt2-only --gpt2-vocab DIR   # step 6 alone
 
 --nanogpt is a checkout of nanoGPT outside this repository (its code is run from there, never copied here):
     git -C <nanoGPT clone> worktree add /tmp/nanogpt-check
@@ -23,7 +24,18 @@ What it does:
  4. checks tsgpt -> nanoGPT: imports the checkpoint into tsgpt, exports it back (--pytorch 1), and requires
     every tensor, AdamW's state and the counters to come back bit for bit; then trains a small tsgpt run,
     exports it, resumes it with nanoGPT's train.py for a few steps and samples it with sample.py;
- 5. checks nanoGPT -> tsgpt: tsgpt samples the imported run and resumes it with `tsgpt train --resume`.
+ 5. checks nanoGPT -> tsgpt: tsgpt samples the imported run and resumes it with `tsgpt train --resume`;
+ 6. makes a checkpoint of GPT-2's vocabulary (ckpt_gpt2.pt, expected_gpt2.json): nanoGPT's model.py with its
+    default vocab_size of 50304 (GPT-2's 50257 padded to a multiple of 64, as every nanoGPT run on GPT-2's
+    tokens has) and nanoGPT's configure_optimizers, saved with train.py's keys; with --gpt2-vocab (a folder of
+    GPT-2's encoder.json and vocab.bpe) it imports it into tsgpt, exports it back and checks nanoGPT's model.py
+    computes the same logits from the export.
+
+The GPT-2 checkpoint is kept small by two choices, since its embedding alone is 50304 x n_embd floats: n_embd
+is 2 (one layer, one head), and the optimizer's state dict is taken before its first step (param_groups, no
+moments: train.py saves only after a step, where AdamW's two moments would triple the file). In float32, as
+train.py saves every model (its --dtype sets autocast, not the weights): 0.4 MB. The padding rows are the
+random ones nanoGPT's init gives them, so a test sees them cut.
 
 sample.py imports tiktoken at its top even for character models; Debian has no tiktoken, so a stand-in module
 that refuses to be used is put on PYTHONPATH (a character model never calls it).
@@ -52,6 +64,10 @@ TRAIN_ARGS = [
     '--lr_decay_iters=6', '--min_lr=0.001', '--always_save_checkpoint=True',
 ]
 WINDOW = 'First Citizen:\nBe'
+GPT2_CONFIG = dict(n_layer=1, n_head=1, n_embd=2, block_size=8, bias=True, vocab_size=50304, dropout=0.0)
+# 'First Citizen:\nBefore we proceed' in GPT-2's tokens (tiktoken's gpt2; the tests encode the text and compare).
+GPT2_WINDOW_TEXT = 'First Citizen:\nBefore we proceed'
+GPT2_WINDOW = [5962, 22307, 25, 198, 8421, 356, 5120]
 
 
 def sha256_of(t):
@@ -138,6 +154,86 @@ def expected_values(ckpt, meta, nanogpt):
     }
 
 
+def make_gpt2_fixture(nanogpt, char_ckpt):
+    """A checkpoint of nanoGPT's model.py on GPT-2's padded vocabulary, with train.py's keys, and its logits."""
+    sys.path.insert(0, nanogpt)
+    from model import GPT, GPTConfig  # nanoGPT's model.py, from its checkout
+    torch.manual_seed(1337)
+    model = GPT(GPTConfig(**GPT2_CONFIG))
+    optimizer = model.configure_optimizers(0.1, 6e-4, (0.9, 0.95), 'cpu')
+    config = dict(char_ckpt['config'], dataset='shakespeare', n_layer=1, n_head=1, n_embd=2, block_size=8, bias=True)
+    ckpt = {
+        'model': model.state_dict(),
+        'optimizer': optimizer.state_dict(),
+        'model_args': dict(GPT2_CONFIG),
+        'iter_num': 0,
+        'best_val_loss': 1e9,
+        'config': config,
+    }
+    torch.save(ckpt, os.path.join(FIXTURES, 'ckpt_gpt2.pt'))
+    model.eval()
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([GPT2_WINDOW]))
+    last = logits[0, -1]
+    real = last[:50257]
+    top = torch.topk(real, 10)
+    expected = {
+        'model_args': GPT2_CONFIG,
+        'window_text': GPT2_WINDOW_TEXT,
+        'window': GPT2_WINDOW,
+        'wte_rows_sha256': sha256_of(model.transformer.wte.weight[:50257]),
+        'padding_rows_sha256': sha256_of(model.transformer.wte.weight[50257:]),
+        # The last position's logits: GPT-2's ten most likely tokens, and the window's own ids.
+        'top_ids': [int(i) for i in top.indices],
+        'logits_at': {str(i): round(float(real[i]), 7) for i in list(top.indices.tolist()) + GPT2_WINDOW},
+        'torch': torch.__version__,
+    }
+    with open(os.path.join(FIXTURES, 'expected_gpt2.json'), 'w') as f:
+        json.dump(expected, f, indent=1)
+        f.write('\n')
+
+
+def check_gpt2_round_trip(nanogpt, root, vocab, text, env):
+    """nanoGPT (50304 tokens) -> tsgpt (GPT-2's 50257) -> nanoGPT (50257): the same logits for every real token."""
+    sys.path.insert(0, nanogpt)
+    from model import GPT, GPTConfig
+    run_dir, back = os.path.join(root, 'imported-gpt2'), os.path.join(root, 'back-gpt2')
+    print(run(TSGPT + ['import', os.path.join(FIXTURES, 'ckpt_gpt2.pt'), run_dir, '--tokenizer', vocab, '--threads', '1'], root))
+    print(run(TSGPT + ['export', '--to', 'nanogpt', run_dir, back, '--pytorch', '1', '--threads', '1'], root))
+    assert not os.path.exists(os.path.join(back, 'meta.pkl'))
+    models = []
+    for path in (os.path.join(FIXTURES, 'ckpt_gpt2.pt'), os.path.join(back, 'ckpt.pt')):
+        c = torch.load(path)
+        m = GPT(GPTConfig(**c['model_args']))
+        m.load_state_dict(c['model'])
+        m.eval()
+        models.append(m)
+    assert models[1].config.vocab_size == 50257
+    with torch.no_grad():
+        a = models[0](torch.tensor([GPT2_WINDOW]))[0][0, -1, :50257]
+        b = models[1](torch.tensor([GPT2_WINDOW]))[0][0, -1]
+    assert torch.equal(a, b), float((a - b).abs().max())
+    print(run(TSGPT + ['sample', '--from', run_dir, '--tokens', '10', '--threads', '1'], root))
+    # train.py resumes the export on GPT-2's tokens of the text (tsgpt's ids, which equal tiktoken's), written as
+    # data/shakespeare/prepare.py writes them. (sample.py needs tiktoken itself, which Debian does not have.)
+    folder = os.path.join(root, 'data', 'gpt2_fixture')
+    os.makedirs(folder, exist_ok=True)
+    text_path = os.path.join(folder, 'input.txt')
+    with open(text_path, 'w', encoding='utf-8') as f:
+        f.write(text)
+    r = subprocess.run(TSGPT + ['tokenize', '--tokenizer', vocab, '--json', text_path], capture_output=True, text=True, check=True)
+    ids = np.array(json.loads(r.stdout)['ids'], dtype=np.uint16)
+    cut = int(len(ids) * 0.9)
+    ids[:cut].tofile(os.path.join(folder, 'train.bin'))
+    ids[cut:].tofile(os.path.join(folder, 'val.bin'))
+    log = run([sys.executable, os.path.join(nanogpt, 'train.py'), '--init_from=resume', '--out_dir=' + back, '--dataset=gpt2_fixture',
+               '--device=cpu', '--compile=False', '--dtype=float32', '--batch_size=4', '--block_size=8', '--dropout=0.0',
+               '--gradient_accumulation_steps=1', '--max_iters=4', '--eval_interval=2', '--eval_iters=2', '--log_interval=1',
+               '--learning_rate=0.01', '--warmup_iters=1', '--lr_decay_iters=4', '--min_lr=0.001'], root, env)
+    print('\n'.join(l for l in log.splitlines() if l.startswith(('step ', 'iter ', 'Resuming'))))
+    print('GPT-2 vocabulary: nanoGPT (50304) -> tsgpt (50257) -> nanoGPT (50257): the same logits for every real token')
+
+
 def tensors_equal(a, b):
     return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
 
@@ -166,6 +262,8 @@ def main():
     ap.add_argument('--nanogpt', required=True, help='a checkout of nanoGPT (outside this repository)')
     ap.add_argument('--data', default=os.path.join(REPO, '..', 'shared', 'data', 'tinyshakespeare.txt'))
     ap.add_argument('--check-only', action='store_true', help='run the checks on the committed fixtures')
+    ap.add_argument('--gpt2-vocab', help="a folder of GPT-2's encoder.json and vocab.bpe, for the GPT-2 checks")
+    ap.add_argument('--gpt2-only', action='store_true', help="make (unless --check-only) and check the GPT-2 fixture only")
     args = ap.parse_args()
     torch.set_num_threads(1)
     nanogpt = os.path.abspath(args.nanogpt)
@@ -176,6 +274,13 @@ def main():
         text = f.read()[:20000]
     folder = prepare_dataset(root, text)
     train_py, sample_py = os.path.join(nanogpt, 'train.py'), os.path.join(nanogpt, 'sample.py')
+
+    if args.gpt2_only:
+        if not args.check_only:
+            make_gpt2_fixture(nanogpt, torch.load(os.path.join(FIXTURES, 'ckpt.pt')))
+        if args.gpt2_vocab is not None:
+            check_gpt2_round_trip(nanogpt, root, os.path.abspath(args.gpt2_vocab), text, env)
+        return
 
     if not args.check_only:
         out = os.path.join(root, 'out')
@@ -193,6 +298,7 @@ def main():
         with open(os.path.join(FIXTURES, 'expected.json'), 'w') as f:
             json.dump(expected, f, indent=1)
             f.write('\n')
+        make_gpt2_fixture(nanogpt, ckpt)
         for name in sorted(os.listdir(FIXTURES)):
             p = os.path.join(FIXTURES, name)
             print(f'{name}: {os.path.getsize(p)} bytes, sha256 {hashlib.sha256(open(p, "rb").read()).hexdigest()[:16]}')
@@ -219,6 +325,8 @@ def main():
     print('\n'.join(l for l in log.splitlines() if l.startswith(('step ', 'iter ', 'Resuming'))))
     print(run([sys.executable, sample_py, '--out_dir=' + exported, '--device=cpu', '--dtype=float32', '--num_samples=1',
                '--max_new_tokens=60'], root, env)[-400:])
+    if args.gpt2_vocab is not None:
+        check_gpt2_round_trip(nanogpt, root, os.path.abspath(args.gpt2_vocab), text, env)
     print('all checks passed; scratch folder', root)
 
 

@@ -22,7 +22,7 @@ import { learningRateAt } from '../train/schedule.js';
 import type { ResumeState } from '../train/trainer.js';
 import { modernOptionsOf } from '../train/config.js';
 import { HYPERPARAMETERS, kebab } from './hyperparameters.js';
-import { ADAMW_EPS, MODEL_ARGS, NANOGPT_CONFIG } from './nanogpt_config.js';
+import { ADAMW_EPS, GPT2_VOCAB_SIZE, MODEL_ARGS, NANOGPT_CONFIG } from './nanogpt_config.js';
 import type { RunFile } from './run_config.js';
 
 export interface NanoGptExport {
@@ -63,7 +63,18 @@ export function checkExportable(file: RunFile, label: string): void {
   if (file.run.optimizer === 'muon') {
     throw new TsgptError(`${label} was trained with --optimizer muon; nanoGPT's train.py resumes AdamW runs only`);
   }
-  if (file.tokenizer.type !== 'char') throw new TsgptError(`${label}: its tokenizer (${file.tokenizer.type}) has no nanoGPT meta.pkl form`);
+  // sample.py knows two vocabularies: the characters of a meta.pkl, and (with no meta.pkl) tiktoken's gpt2.
+  const type = file.tokenizer.type;
+  if (type === 'gpt2' && m.vocabSize !== GPT2_VOCAB_SIZE) {
+    throw new TsgptError(
+      `${label}: its vocabulary in GPT-2's file format has ${m.vocabSize} tokens, not GPT-2's ${GPT2_VOCAB_SIZE}; nanoGPT's sample.py knows GPT-2's own only`,
+    );
+  }
+  if (type !== 'char' && type !== 'gpt2') {
+    throw new TsgptError(
+      `${label}: its tokenizer (${type}) has no nanoGPT form: nanoGPT's sample.py reads characters from a meta.pkl or uses GPT-2's`,
+    );
+  }
 }
 
 /** The ckpt.pt of the run, as torch.save writes it. */

@@ -18,7 +18,7 @@ export const EXPORT_FLAGS: FlagSpec[] = [
     type: 'string',
     metavar: 'NAME',
     help: "config['dataset']: sample.py reads meta.pkl from data/NAME/",
-    defaultText: "shakespeare_char for a run on Tiny Shakespeare, else the run folder's name",
+    defaultText: "shakespeare_char (shakespeare with GPT-2's tokenizer) for a run on Tiny Shakespeare, else the run folder's name",
   },
   {
     name: 'pytorch',
@@ -37,7 +37,8 @@ and the best validation loss) as nanoGPT's checkpoint in the new folder OUT:
 
   OUT/ckpt.pt    what nanoGPT's train.py saves: train.py resumes it (--init_from=resume --out_dir=OUT) and
                  sample.py samples from it (--out_dir=OUT)
-  OUT/meta.pkl   the run's characters, which sample.py reads from nanoGPT's data/<dataset>/meta.pkl
+  OUT/meta.pkl   the run's characters, which sample.py reads from nanoGPT's data/<dataset>/meta.pkl; a run
+                 on GPT-2's tokenizer (train --tokenizer gpt2) has none: sample.py then uses GPT-2's
 
 Only GPT runs of the nanoGPT form (--style nanogpt, the baby preset) can be exported: the lecture's gpt.py form
 and the bigram have no counterpart in nanoGPT's model.py. OUT must not exist.
@@ -57,14 +58,24 @@ export async function exportCommand(args: readonly string[]): Promise<void> {
   const [run, out] = positionals as [string, string];
   const pytorch = flags.get('pytorch') === '1' ? 1 : 2;
   const r = exportToNanoGpt(run, out, { dataset: flags.get('dataset') as string | undefined, pytorch });
+  const vocabulary =
+    r.meta === null
+      ? [
+          `wrote ${r.checkpoint} (step ${r.step}); the run uses GPT-2's tokenizer, so there is no meta.pkl:`,
+          `nanoGPT's sample.py finds none under data/${r.dataset}/ and encodes with tiktoken's gpt2. Sample from the model,`,
+        ]
+      : [
+          `wrote ${r.checkpoint} (step ${r.step}) and ${r.meta}`,
+          `In nanoGPT's folder: put the vocabulary where sample.py looks for it,`,
+          `  mkdir -p data/${r.dataset} && cp ${r.meta} data/${r.dataset}/meta.pkl`,
+          `sample from the model,`,
+        ];
+  const prepare = r.meta === null ? 'data/shakespeare/prepare.py' : 'data/shakespeare_char/prepare.py';
   writeStdout(
     [
-      `wrote ${r.checkpoint} (step ${r.step}) and ${r.meta}`,
-      `In nanoGPT's folder: put the vocabulary where sample.py looks for it,`,
-      `  mkdir -p data/${r.dataset} && cp ${r.meta} data/${r.dataset}/meta.pkl`,
-      `sample from the model,`,
+      ...vocabulary,
       `  python sample.py --out_dir=${out}`,
-      `and train on (train.py reads data/${r.dataset}/train.bin and val.bin, made as data/shakespeare_char/prepare.py makes them):`,
+      `and train on (train.py reads data/${r.dataset}/train.bin and val.bin, made as ${prepare} makes them):`,
       `  python train.py --init_from=resume --out_dir=${out} --dataset=${r.dataset} ${trainFlags(r.file.run)}`,
       'On a CPU add --device=cpu --compile=False to both.',
       ...((r.file.model as { activation?: string }).activation === 'gelu'

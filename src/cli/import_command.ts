@@ -18,6 +18,13 @@ export const IMPORT_FLAGS: FlagSpec[] = [
     help: "nanoGPT's data/ folder: meta.pkl (and input.txt, the text) are taken from DIR/<dataset>/",
   },
   { name: 'data', type: 'string', metavar: 'PATH', help: 'the text the model trained on, recorded for tsgpt train --resume' },
+  {
+    name: 'tokenizer',
+    type: 'string',
+    metavar: 'gpt2|FOLDER',
+    help: "for a model of GPT-2's vocabulary: GPT-2's files from the cache (downloaded once), or a folder holding a copy",
+    defaultText: 'gpt2',
+  },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -26,7 +33,10 @@ export const IMPORT_HELP = `Usage: tsgpt import CKPT RUN [options]      (or: tsg
 Makes the new run folder RUN from nanoGPT's checkpoint CKPT (the ckpt.pt train.py saves, or the out_dir that
 holds it): its weights, AdamW's moments and step, its step (iter_num), best validation loss and train.py's
 settings. 'tsgpt sample --from RUN' samples from it and 'tsgpt train --resume RUN' trains on from where nanoGPT
-stopped. A character model needs its vocabulary, nanoGPT's meta.pkl: --meta, or --data-dir.
+stopped. A character model needs its vocabulary, nanoGPT's meta.pkl: --meta, or --data-dir. A model of
+GPT-2's vocabulary (50257 tokens, or the 50304 nanoGPT pads it to) has no meta.pkl and imports with GPT-2's
+tokenizer, as sample.py then uses tiktoken's gpt2; the padding rows past 50257 are cut, since no text encodes
+to them.
 
 The checkpoint is read with a restricted unpickler: only the globals a checkpoint needs (OrderedDict, tensors,
 float storages) and plain values; a pickle that names anything else is refused and nothing in it is run.
@@ -49,6 +59,7 @@ export async function importCommand(args: readonly string[]): Promise<void> {
     meta: flags.get('meta') as string | undefined,
     dataDir: flags.get('data-dir') as string | undefined,
     data: flags.get('data') as string | undefined,
+    tokenizer: flags.get('tokenizer') as string | undefined,
   });
   const a = r.checkpoint.modelArgs;
   const loss = r.checkpoint.bestValLoss === null ? 'no validation loss yet' : `val loss ${r.checkpoint.bestValLoss.toFixed(4)}`;

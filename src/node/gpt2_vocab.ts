@@ -74,6 +74,15 @@ export async function loadGpt2Tokenizer(opts: LoadGpt2Options = {}): Promise<{ t
 
 /** GPT-2's tokenizer from a folder holding encoder.json and vocab.bpe, or vocab.json and merges.txt. */
 export function readGpt2Folder(folder: string): GPT2Tokenizer {
+  const [encoder, merges] = readGpt2FolderFiles(folder);
+  return GPT2Tokenizer.fromVocabFiles(encoder.text, merges.text, { encoder: encoder.path, merges: merges.path });
+}
+
+/**
+ * The two vocabulary files of a folder (OpenAI's pair when it holds them, else Hugging Face's), read: what
+ * readGpt2Folder builds the tokenizer from, and what a run folder keeps beside its config.json to carry it.
+ */
+export function readGpt2FolderFiles(folder: string): { name: string; path: string; text: string }[] {
   const pair = FILE_PAIRS.find((p) => existsSync(join(folder, p.encoder)) || existsSync(join(folder, p.merges)));
   if (pair === undefined) {
     throw new TsgptError(`${folder} holds neither encoder.json and vocab.bpe nor vocab.json and merges.txt (GPT-2's vocabulary files)`);
@@ -85,11 +94,9 @@ export function readGpt2Folder(folder: string): GPT2Tokenizer {
       throw new TsgptError(`${folder} has ${other} but not ${name}; GPT-2's vocabulary needs both`);
     }
   }
-  const encoder = join(folder, pair.encoder);
-  const merges = join(folder, pair.merges);
-  return GPT2Tokenizer.fromVocabFiles(readTextBounded(encoder, MAX_FILE_BYTES), readTextBounded(merges, MAX_FILE_BYTES), {
-    encoder,
-    merges,
+  return [pair.encoder, pair.merges].map((name) => {
+    const path = join(folder, name);
+    return { name, path, text: readTextBounded(path, MAX_FILE_BYTES) };
   });
 }
 

@@ -191,7 +191,7 @@ test('import refuses bad input in one line and writes nothing', () => {
       /list\.pkl: holds an array, not a dictionary; tsgpt reads the character vocabularies nanoGPT's prepare\.py writes/,
     ],
     [[CKPT, 'r4', '--meta', smaller], /small-meta\.pkl holds 1 characters but the model in .*ckpt\.pt has 58 tokens/],
-    [[CKPT, 'r5'], /holds a model of 58 tokens: give its vocabulary with --meta PATH/],
+    [[CKPT, 'r5'], /holds a model of 58 tokens, neither GPT-2's .* give its vocabulary with --meta PATH/],
     [[CKPT, 'r6', '--meta', META, '--data', join(dir, 'tiny-corpus.txt')], /does not give the checkpoint's vocabulary of 58 characters/],
     [[CKPT, 'r7', '--meta', join(dir, 'missing.pkl')], /cannot read .*missing\.pkl: no such file/],
     [[META, 'r8', '--meta', META], /meta\.pkl: not a zip archive/],
