@@ -1,10 +1,12 @@
 /**
  * The playground against the command line on this machine: trains `baby` with `tsgpt train --threads 2` and
- * then in the playground (served by `tsgpt serve`, its worker on 2 threads, in Debian's headless Chromium),
+ * then in the playground (served by `tsgpt serve`, its worker on as many threads, in Debian's headless Chromium),
  * alternating, one after the other (never at once), and prints each run's tokens/s: the median over the
  * steps after the first 10 of its log.jsonl (the page's from the run folder it downloads). Run by hand:
  *
- *   node dist/bench/playground_speed.js [--steps 120] [--rounds 3] [--data PATH]
+ *   node dist/bench/playground_speed.js [--steps 120] [--rounds 3] [--threads 2] [--data PATH]
+ *
+ * --threads 1 separates the kernels' own speed in Chromium from the cost of sharing work between threads.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,9 +23,10 @@ const option = (name: string, fallback: string) => {
 };
 const steps = option('steps', '120');
 const rounds = Number(option('rounds', '3'));
+const threads = option('threads', '2');
 const data = option('data', fileURLToPath(new URL('../../../shared/data/tinyshakespeare.txt', import.meta.url)));
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const training = { preset: 'baby', 'max-iters': steps, 'eval-interval': '1000000', 'eval-iters': '2', threads: '2' };
+const training = { preset: 'baby', 'max-iters': steps, 'eval-interval': '1000000', 'eval-iters': '2', threads };
 
 /** The median tokens/s of a log's steps after the first 10 (the first steps warm up the arena and the JIT). */
 function tokensPerSecond(log: string): number {
@@ -48,7 +51,7 @@ while (!/http:\S+/.test(printed)) {
 const site = /http:\S+/.exec(printed)![0];
 const browser = await launchChromium();
 try {
-  console.log(`baby, ${steps} steps, 2 threads; tokens/s (median of steps 11 on)`);
+  console.log(`baby, ${steps} steps, ${threads} thread(s); tokens/s (median of steps 11 on)`);
   for (let round = 1; round <= rounds; round++) {
     const out = join(dir, `cli-${round}`);
     const flags = Object.entries(training).flatMap(([k, v]) => [`--${k}`, v]);
