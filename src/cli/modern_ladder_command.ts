@@ -91,8 +91,8 @@ the time to the target, so evaluating more often never makes a stage look slower
 standard deviation over the seeds): the validation loss at the budget, its change from the stage before,
 steps and training seconds to the first evaluation at or below --target, the speed-up over the stage
 before (its time to the target over this one's, when every seed of both reached it) beside the speed-up the
-speedrun record claimed for the idea, and tokens per second. The losses at each step are the same on any
-machine for a seed; only the seconds (and so where the budget cuts) depend on it.
+speedrun record claimed for the idea, and tokens per second. For a seed, the losses at each step are the same
+from run to run and on any thread count; only the seconds (and so where the budget cuts) vary.
 Writes DIR/ladder.svg (validation loss against training seconds) and DIR/ladder.jsonl after each stage.
 
 Options:

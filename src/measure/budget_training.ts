@@ -5,7 +5,7 @@
  * Only the optimizer steps count as training time. Evaluations run on their own clock: evaluating more often
  * must not make a stage look slower, nor leave it fewer steps in the budget. The losses at a given step never
  * depend on the clock (the schedule is in steps, evaluation draws from its own generator), so a seed gives the
- * same curve on any machine; the clock decides only where the budget cuts it.
+ * same curve in every run and on any thread count; the clock decides only where the budget cuts it.
  */
 import { TsgptError } from '../errors.js';
 import type { Trainer } from '../train/trainer.js';
