@@ -11,6 +11,7 @@ import { LADDER, LECTURE_STAGE, type LadderStage } from '../train/ladder.js';
 import { Trainer } from '../train/trainer.js';
 import { TsgptError } from '../errors.js';
 import { formatFlagHelp, parseFlags, type FlagSpec } from './flags.js';
+import { MODERN_LADDER_HELP, modernLadderCommand } from './modern_ladder_command.js';
 import { formatDuration } from './progress.js';
 
 export const LADDER_FLAGS: FlagSpec[] = [
@@ -34,6 +35,7 @@ export const LADDER_FLAGS: FlagSpec[] = [
   { name: 'with-lecture', type: 'bool', help: 'add the scaled-up lecture model as the last stage (hours on a CPU)', defaultText: 'false' },
   { name: 'seed', type: 'int', min: 0, max: 4294967295, help: 'random seed', defaultText: '1337' },
   { name: 'json', type: 'bool', help: 'print one JSON object a line per stage instead of a table', defaultText: 'false' },
+  { name: 'modern', type: 'bool', help: 'the modern ladder instead (below)', defaultText: 'false' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -44,7 +46,9 @@ Trains each stage of the lecture with the lecture's settings (batch 32, context 
 what it adds, parameters, final train and validation loss and wall time.
 
 Options:
-${formatFlagHelp(LADDER_FLAGS)}`;
+${formatFlagHelp(LADDER_FLAGS)}
+
+${MODERN_LADDER_HELP}`;
 
 export interface LadderRow {
   stage: string;
@@ -57,6 +61,7 @@ export interface LadderRow {
 }
 
 export async function ladderCommand(args: readonly string[]): Promise<void> {
+  if (args.some((a) => a === '--modern' || /^--modern=(true|1|yes)$/i.test(a))) return modernLadderCommand(args);
   const flags = parseFlags(args, LADDER_FLAGS, 'ladder');
   let stages: LadderStage[] = [...LADDER, ...(flags.get('with-lecture') ? [LECTURE_STAGE] : [])];
   const only = flags.get('stages') as string | undefined;
