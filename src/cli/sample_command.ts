@@ -19,6 +19,7 @@ import { writeStdout } from './stdout.js';
 import { encodeOptionsFromFlags, unknownCharacterFlags } from './text_flags.js';
 import { MEMORY_SCORING_FLAGS, openMemoryFor, scoringFlagGiven, scoringFromFlags } from './memory_flags.js';
 import { memoryMixer } from '../memory/memory_mixer.js';
+import { PAST_CONTEXTS, type PastContext } from '../models/decoder.js';
 
 /** Generation reads at most the last block of the start text, so a longer file is surely a mistake. */
 const MAX_START_BYTES = 16 * 1024 * 1024;
@@ -52,6 +53,13 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
     defaultText: '1',
   },
   { name: 'seed', type: 'int', min: 0, max: 4294967295, help: 'random seed', defaultText: '1337' },
+  {
+    name: 'past-context',
+    type: 'string',
+    choices: PAST_CONTEXTS,
+    help: 'past the block size: roll the key/value cache (rotary models) or crop and recompute the window, as nanoGPT',
+    defaultText: 'roll with rotary embeddings, else crop',
+  },
   ...unknownCharacterFlags('the start text'),
   {
     name: 'memory',
@@ -66,7 +74,10 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
 export const SAMPLE_HELP = `Usage: tsgpt sample --from DIR|NAME [options]
 
 Generates text from a trained run, streaming it as it is produced. With --memory, the model also reads a
-memory of text (tsgpt memory build) by attention at every token.
+memory of text (tsgpt memory build) by attention at every token. Past the block size a model with rotary
+embeddings rolls its key/value cache (each token attends to the last block of keys as they were made, one
+position's work a token); --past-context crop re-encodes the last block at every token instead, as nanoGPT
+does and as models with learned positions must.
 
 --from takes a run folder; a folder laid out as a Hugging Face GPT-2 repository (config.json, model.safetensors,
 vocab.json, merges.txt); or the name of one of OpenAI's released GPT-2s (gpt2: 124M parameters, gpt2-medium:
@@ -95,6 +106,12 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
   const scoringFlag = scoringFlagGiven(flags);
   if (memoryDir === undefined && scoringFlag !== undefined) throw new TsgptError(`--${scoringFlag} needs --memory MEM`);
   const { model, tokenizer, run } = await openModel(from);
+  const pastContext = flags.get('past-context') as PastContext | undefined;
+  if (pastContext !== undefined && !model.pastContexts.includes(pastContext)) {
+    throw new TsgptError(
+      `--past-context ${pastContext} needs rotary embeddings (a run trained with --rotary); ${from} can only ${model.pastContexts.join(' or ')}`,
+    );
+  }
   if (memoryDir !== undefined && run === null) throw new TsgptError('--memory needs a run folder written by tsgpt train, not GPT-2');
   const memory = memoryDir === undefined || run === null ? null : openMemoryFor(memoryDir, from, run);
   const mix = memory === null ? undefined : memoryMixer(memory, scoringFromFlags(flags, memory));
@@ -120,6 +137,7 @@ export async function sampleCommand(args: readonly string[]): Promise<void> {
       topP: (flags.get('top-p') as number | undefined) ?? 1,
       rng,
       mix,
+      pastContext,
     })) {
       writeStdout(text.push(id));
     }

@@ -1,12 +1,13 @@
 /**
  * Timing a preset: training steps on random tokens (speed does not depend on the text), and sampling with and
- * without the key/value cache. Warm-up steps come first: the first steps fill the arena's free lists and let
+ * without the key/value cache (and, for a rotary model, rolling the cache past the block size or cropping). Warm-up steps come first: the first steps fill the arena's free lists and let
  * the JIT compile the kernels.
  */
 import { kernels } from '../engine/backend.js';
 import { matmulNT } from '../engine/matmul_layouts.js';
 import { Rng } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
+import type { PastContext } from '../models/decoder.js';
 import { createModel } from '../models/index.js';
 import { generate } from '../sample/generate.js';
 import { modelConfigFor, type RunConfig } from '../train/config.js';
@@ -26,8 +27,11 @@ export interface BenchResult {
   /** gflops / ceiling_gflops. */
   share_of_ceiling: number;
   sample_tokens: number;
+  /** With the cache: past the block size, a rotary model rolls it (its default), others crop. */
   sample_tokens_per_s: number;
   sample_tokens_per_s_uncached: number;
+  /** A rotary model's sampling with the cache but cropping past the block size, as nanoGPT; null without rotary. */
+  sample_tokens_per_s_crop: number | null;
   /** Sampling blockSize - 1 tokens from one, so every step fits the context: where the cache matters most. */
   sample_block_tokens_per_s: number;
   sample_block_tokens_per_s_uncached: number;
@@ -60,10 +64,10 @@ export function benchPreset(o: BenchOptions): BenchResult {
 
   // Tokens per second of generating `tokens` tokens from one, repeated for a second, after a second of the
   // same (at least two runs each): the steady rate, once the JIT has compiled the sampling code.
-  const sampleRate = (useCache: boolean, tokens: number) => {
+  const sampleRate = (useCache: boolean, tokens: number, pastContext?: PastContext) => {
     const run = () => {
       let n = 0;
-      for (const _ of generate(model, [0], { maxNewTokens: tokens, temperature: 1, rng: new Rng(1), useCache })) n++;
+      for (const _ of generate(model, [0], { maxNewTokens: tokens, temperature: 1, rng: new Rng(1), useCache, pastContext })) n++;
       return n;
     };
     const timed = () => {
@@ -96,6 +100,7 @@ export function benchPreset(o: BenchOptions): BenchResult {
     sample_tokens: o.sampleTokens,
     sample_tokens_per_s: sampleRate(true, o.sampleTokens),
     sample_tokens_per_s_uncached: sampleRate(false, o.sampleTokens),
+    sample_tokens_per_s_crop: model.pastContexts.includes('roll') ? sampleRate(true, o.sampleTokens, 'crop') : null,
     sample_block_tokens_per_s: sampleRate(true, block),
     sample_block_tokens_per_s_uncached: sampleRate(false, block),
   };

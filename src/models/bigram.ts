@@ -8,7 +8,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { Embedding } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { BigramDecoder } from './bigram_decoder.js';
-import type { Decoder, DecoderOptions } from './decoder.js';
+import type { Decoder, DecoderOptions, PastContext } from './decoder.js';
 import type { LanguageModel } from './language_model.js';
 
 export interface BigramConfig {
@@ -40,6 +40,9 @@ export class BigramLanguageModel extends Module implements LanguageModel {
   get blockSize(): number {
     return this.config.blockSize;
   }
+
+  /** Its logits read the last token alone: cropping loses nothing, and there is nothing to roll. */
+  readonly pastContexts: readonly PastContext[] = ['crop'];
 
   forward(idx: Tensor, targets?: Tensor): { logits: Tensor; loss: Tensor | null } {
     const logits = this.token_embedding_table.forward(idx);

@@ -4,11 +4,13 @@
  * too, whatever the point asked for: the model has no other.
  */
 import type { Tensor } from '../engine/tensor.js';
-import { type Decoder, type DecoderOptions, noHiddenState, windowLength } from './decoder.js';
+import { choosePastContext, type Decoder, type DecoderOptions, noHiddenState, type PastContext, windowLength } from './decoder.js';
 
 export class BigramDecoder implements Decoder {
   readonly vocabSize: number;
   readonly hiddenSize: number;
+  readonly pastContext: PastContext;
+  readonly maxContext: number;
   private readonly logits: Float32Array;
   private readonly keepHidden: boolean;
 
@@ -22,6 +24,8 @@ export class BigramDecoder implements Decoder {
     this.vocabSize = this.hiddenSize = table.shape[0]!;
     this.logits = new Float32Array(batch * this.vocabSize);
     this.keepHidden = opts.hidden !== undefined;
+    this.pastContext = choosePastContext(opts, ['crop']);
+    this.maxContext = blockSize;
   }
 
   step(windows: readonly ArrayLike<number>[]): Float32Array {

@@ -24,7 +24,7 @@ import type { AttentionObserver } from '../nn/attention.js';
 import { Block, type BlockStyle, type LectureAblation, type ModernBlockOptions } from '../nn/block.js';
 import { ACTIVATIONS, type Activation, Embedding, Linear, ModuleList, type Norm, normModule } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import type { Decoder, DecoderOptions, HiddenPoint } from './decoder.js';
+import type { Decoder, DecoderOptions, HiddenPoint, PastContext } from './decoder.js';
 import { GPTDecoder } from './gpt_decoder.js';
 import type { LanguageModel } from './language_model.js';
 
@@ -83,6 +83,8 @@ export class GPT extends Module implements LanguageModel {
   readonly lnF: Norm | null;
   /** The output head: its own Linear in the lecture form (and the untied nanoGPT form); else the token embedding, reused. */
   readonly lmHead: Linear | null;
+  /** With rotary embeddings, sampling rolls its cache past the block size by default (see PastContext); else it crops. */
+  readonly pastContexts: readonly PastContext[];
   private readonly positions = new Map<number, Tensor>();
 
   constructor(
@@ -95,6 +97,7 @@ export class GPT extends Module implements LanguageModel {
     this.tokenEmbedding = new Embedding(vocabSize, nEmbd, rng, { init });
     this.rotary = config.rotary === true ? keepOutside(() => rotaryAngles(blockSize, nEmbd / config.nHead)) : null;
     this.positionEmbedding = this.rotary === null ? new Embedding(blockSize, nEmbd, rng, { init }) : null;
+    this.pastContexts = this.rotary === null ? ['crop'] : ['roll', 'crop'];
     this.blocks = new ModuleList(Array.from({ length: config.nLayer }, () => new Block(config, rng, this.rotary)));
     this.lnF = (config.layerNorm ?? true) ? normModule(config.norm, nEmbd, bias) : null;
     if (style === 'nanogpt') {
@@ -214,7 +217,7 @@ export class GPT extends Module implements LanguageModel {
     return cap > 0 ? softcap(logits, cap) : logits;
   }
 
-  /** A decoder for sampling (see GPTDecoder): the key/value cache, one position a token. */
+  /** A decoder for sampling (see GPTDecoder): the key/value cache, one position a token (with rotary embeddings, past the block size too). */
   decoder(batch: number, opts?: DecoderOptions): Decoder {
     return new GPTDecoder(this, batch, opts);
   }

@@ -5,11 +5,13 @@
  *
  * The model's decoder (model.decoder) computes the logits: forward()'s last row, bit for bit, but with a
  * key/value cache, so that within the block size a new token costs one position's work. Past it the crop
- * shifts every position and each step runs its window, as nanoGPT's does. Either way the tokens are the
- * same at the same seed. Each generation makes its own decoder: do not change the weights while one runs.
+ * shifts every position and each step runs its window, as nanoGPT's does; with rotary embeddings the
+ * decoder rolls its cache instead by default (see PastContext in models/decoder.ts: a sliding window of
+ * keys as they were made, not a re-encoded crop), one position a token, and is handed the whole context.
+ * Each generation makes its own decoder: do not change the weights while one runs.
  */
 import type { Rng } from '../engine/random.js';
-import type { HiddenPoint } from '../models/decoder.js';
+import type { HiddenPoint, PastContext } from '../models/decoder.js';
 import type { LanguageModel } from '../models/language_model.js';
 import { normalise, pickToken, type SamplingOptions, temperatureWeights } from './sampling.js';
 
@@ -36,6 +38,8 @@ export interface GenerateOptions extends SamplingOptions {
   rng: Rng;
   /** Reuse the keys and values of earlier positions (default true); off, each step runs its whole window. */
   useCache?: boolean;
+  /** Past the block size: roll the cache or crop the window (default: the model's choice, model.pastContexts[0]). */
+  pastContext?: PastContext;
   /** Mixes another next-token distribution into the model's at each step. */
   mix?: NextTokenMixer;
   /**
@@ -55,17 +59,22 @@ export function* generateBatch(model: LanguageModel, prompts: readonly ArrayLike
   const length = prompts[0]!.length;
   if (length === 0) throw new RangeError('generate needs a prompt of at least one token');
   if (prompts.some((p) => p.length !== length)) throw new RangeError('generateBatch: prompts must have equal lengths');
-  const { blockSize, vocabSize: V } = model;
+  const { vocabSize: V } = model;
   const { rng } = opts;
   const mix = opts.mix ?? opts.memory?.mixer();
   const contexts = prompts.map((p) => Array.from(p));
-  const decoder = model.decoder(B, { cache: opts.useCache, hidden: mix === undefined ? undefined : (mix.hiddenPoint ?? 'ffn_input') });
+  const decoder = model.decoder(B, {
+    cache: opts.useCache,
+    pastContext: opts.pastContext,
+    hidden: mix === undefined ? undefined : (mix.hiddenPoint ?? 'ffn_input'),
+  });
+  const limit = decoder.maxContext;
   const weights = new Float64Array(V),
     H = decoder.hiddenSize;
   try {
     for (let step = 0; step < opts.maxNewTokens; step++) {
-      // The logits at the last position of each context, cropped to the block size.
-      const logits = decoder.step(contexts.map((c) => c.slice(-blockSize)));
+      // The logits at the last position of each context, cropped to the block size (or, rolling, whole).
+      const logits = decoder.step(contexts.map((c) => (c.length > limit ? c.slice(-limit) : c)));
       const next = contexts.map((context, b) => {
         // The model's distribution after temperature.
         temperatureWeights(logits.subarray(b * V, (b + 1) * V), opts.temperature, weights);

@@ -31,6 +31,20 @@ test('tsgpt bench --json has the documented fields', () => {
     assert.ok((out[key] as number) >= 0, key);
   }
   assert.equal(out.preset, 'bigram');
+  assert.equal(out.sample_tokens_per_s_crop, null, 'no rotary embeddings, nothing rolls');
+});
+
+test('tsgpt bench --rotary times cropping beside rolling, and is one line for a preset without the nanoGPT form', () => {
+  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const bench = (...args: string[]) => spawnSync(process.execPath, [cli, 'bench', ...args], { encoding: 'utf8', timeout: 240_000 });
+  const r = bench('--preset', 'baby', '--rotary', '--steps', '1', '--warmup', '0', '--sample-tokens', '70', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.equal(out.preset, 'baby --rotary');
+  assert.equal(typeof out.sample_tokens_per_s_crop, 'number');
+  const refused = bench('--preset', 'bigram', '--rotary');
+  assert.notEqual(refused.status, 0);
+  assert.equal(refused.stderr, 'tsgpt: error: --rotary applies to the nanoGPT form only; preset bigram is not one\n');
 });
 
 test('the FLOP count of a baby training step, by hand', () => {

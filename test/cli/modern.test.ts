@@ -49,6 +49,12 @@ test('train with every option, then sample past the context and resume', () => {
   const sample = tsgpt('sample', '--from', out, '--start', 'to be', '--tokens', '40');
   assert.equal(sample.code, 0, sample.stderr);
   assert.ok(sample.stdout.startsWith('to be') && [...sample.stdout.trimEnd()].length >= 20);
+  // A rotary run rolls its cache past the block size unless told to crop; both sample.
+  const rolled = tsgpt('sample', '--from', out, '--start', 'to be', '--tokens', '40', '--past-context', 'roll');
+  assert.equal(rolled.stdout, sample.stdout, 'rolling is the default');
+  const cropped = tsgpt('sample', '--from', out, '--start', 'to be', '--tokens', '40', '--past-context', 'crop');
+  assert.equal(cropped.code, 0, cropped.stderr);
+  assert.ok(cropped.stdout.startsWith('to be'));
   // nanoGPT's model.py has none of them: the export says which.
   assertCleanError(
     tsgpt('export', '--to', 'nanogpt', out, join(dir, 'exported')),
@@ -75,4 +81,15 @@ test('options that do not apply: one clear line, nothing written', () => {
     assert.ok(!existsSync(out), `${flags.join(' ')} wrote ${out}`);
   }
   assertCleanError(tsgpt('train', '--preset', 'bigram', '--data', corpusPath, '--qk-norm'), /--qk-norm has no effect on the bigram model/);
+});
+
+test('sample --past-context roll on a run with learned positions: one clear line, no text', () => {
+  const out = join(dir, 'learned');
+  const train = tsgpt(...tinyTrain(corpusPath), '--out', out, '--max-iters', '2', '--eval-interval', '2');
+  assert.equal(train.code, 0, train.stderr);
+  const r = tsgpt('sample', '--from', out, '--tokens', '40', '--past-context', 'roll');
+  assertCleanError(r, /--past-context roll needs rotary embeddings \(a run trained with --rotary\); .* can only crop$/);
+  assert.equal(r.stdout, '');
+  assertCleanError(tsgpt('sample', '--from', out, '--past-context', 'slide'), /--past-context/);
+  assert.equal(tsgpt('sample', '--from', out, '--tokens', '20', '--past-context', 'crop').code, 0);
 });

@@ -7,6 +7,8 @@ import { RMS_NORM_EPS } from './rms_norm.js';
 export interface RotaryAngles {
   cos: Tensor;
   sin: Tensor;
+  /** The base they were made with: rotaryAngleRow(t, headSize, base, ...) gives row t of these tables, and rows past them. */
+  base: number;
 }
 
 /** RoFormer's base: theta_i = ROTARY_BASE^(-2i / headSize). */
@@ -26,14 +28,23 @@ export function rotaryAngles(positions: number, headSize: number, base = ROTARY_
   const h = headSize / 2;
   const cos = new Tensor([positions, h]),
     sin = new Tensor([positions, h]);
-  for (let t = 0; t < positions; t++) {
-    for (let i = 0; i < h; i++) {
-      const angle = t * base ** ((-2 * i) / headSize);
-      cos.data[t * h + i] = Math.cos(angle);
-      sin.data[t * h + i] = Math.sin(angle);
-    }
+  for (let t = 0; t < positions; t++) rotaryAngleRow(t, headSize, base, cos.data, sin.data, t * h);
+  return { cos, sin, base };
+}
+
+/**
+ * Row t of rotaryAngles' tables (headSize / 2 cos and sin, written at `at`), by the same arithmetic, so row t
+ * is the same bits whether it comes from a table or from here: a decoder that rolls past the block size
+ * computes the angles of later positions with it. t theta_i is one float64 product, off by at most t theta_i
+ * 2^-53, which stays far below float32's resolution of the cos and sin for any t below 2^24.
+ */
+export function rotaryAngleRow(t: number, headSize: number, base: number, cos: Float32Array, sin: Float32Array, at = 0): void {
+  const h = headSize / 2;
+  for (let i = 0; i < h; i++) {
+    const angle = t * base ** ((-2 * i) / headSize);
+    cos[at + i] = Math.cos(angle);
+    sin[at + i] = Math.sin(angle);
   }
-  return { cos, sin };
 }
 
 export interface QKTransform {
