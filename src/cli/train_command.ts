@@ -66,6 +66,7 @@ given again with the same values; only ${RESUMABLE_FLAGS.join(', ')} may change.
 Presets:
   bigram   the lecture's bigram model (B=32, T=8, lr 1e-2, 3000 steps)
   baby     nanoGPT's CPU run: 4 layers, 4 heads, width 128, T=64, B=12, 2000 steps
+  fast     baby's size with rotary, ReLU squared, QK-norm, zero-init projections and Muon: 400 steps to below 1.88
   lecture  the lecture's final gpt.py: 6 layers, 6 heads, width 384, T=256, B=64 (2 x 32), dropout 0.2, 5000 steps
   finetune nanoGPT's finetune_shakespeare.py from --init-from (gpt2): 32,768 tokens a step as T=256,
            B=1 x 128 accumulated (1024 does not fit 4 GB), lr 3e-5 constant, 20 steps, evaluations every 5
