@@ -349,7 +349,7 @@ test('a page that is not cross-origin isolated computes on 1 thread and names th
     await visit.context.close();
   }
   for (const [address, message] of [
-    ['?preset=huge&autostart=1', /preset "huge"; presets are bigram, baby, lecture/i],
+    ['?preset=huge&autostart=1', /preset "huge"; presets are bigram, baby, fast, lecture/i],
     ['?max-iters=ten', /option --max-iters takes an integer from 0 to 1000000000, got "ten"/i],
     [
       '?threads=2&autostart=1',

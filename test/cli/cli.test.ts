@@ -78,7 +78,7 @@ test('bad flags: one clear line, non-zero exit, nothing written', () => {
     [['train', '--dropout', '1'], /--dropout takes a number from 0 to 1/],
     [['train', '--learning-rate'], /--learning-rate needs a value/],
     [['train', '--n-embd', '30', '--n-head', '4'], /divisible/],
-    [['train', '--preset', 'huge'], /--preset takes one of bigram, baby, lecture/],
+    [['train', '--preset', 'huge'], /--preset takes one of bigram, baby, fast, lecture/],
     [['train', '--bias=maybe'], /--bias takes true or false/],
     [['train', '--max-iters', '5', '--max-iters', '6'], /given twice/],
     [['train', 'stray'], /unexpected argument "stray"/],

@@ -96,7 +96,7 @@ train('given twice', ['--max-iters', '5', '--max-iters', '6'], /--max-iters is g
 train('flag as value', ['--n-layer', '--n-head', '2'], /--n-layer needs a value/);
 train('--no- on a non-bool', ['--no-n-layer'], /unknown option --no-n-layer/);
 train('--help=false and junk', ['--help=maybe'], /--help takes true or false/);
-train('unknown preset', ['--preset', 'huge'], /--preset takes one of bigram, baby, lecture/);
+train('unknown preset', ['--preset', 'huge'], /--preset takes one of bigram, baby, fast, lecture/);
 
 // Combinations.
 train('n_embd not divisible by n_head', ['--n-embd', '30', '--n-head', '4'], /--n-embd \(30\) must be divisible by --n-head \(4\)/);
