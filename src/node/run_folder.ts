@@ -184,11 +184,17 @@ function writeConfig(dir: string, file: RunFile, hooks: SaveHooks): void {
  */
 export function withBestOnDisk(dir: string, file: RunFile, configPath: string): RunFile {
   if (file.weights === undefined) return file;
+  return { ...file, weights: [readBestWeights(dir, file, configPath).actual] };
+}
+
+/** The folder's model.safetensors, read and checked against the digests config.json records. */
+function readBestWeights(dir: string, file: RunFile, configPath: string): { bytes: Uint8Array; actual: FileDigest; path: string } {
   const path = join(dir, WEIGHTS_FILE);
   if (!existsSync(path)) throw new TsgptError(`${dir} is not a complete tsgpt run: ${WEIGHTS_FILE} is missing`);
-  const actual = digest(readWeightsFile(path, file.model, 1));
+  const bytes = readWeightsFile(path, file.model, 1);
+  const actual = digest(bytes);
   checkRecordedWeights(actual, file, path, configPath);
-  return { ...file, weights: [actual] };
+  return { bytes, actual, path };
 }
 
 /** withBestOnDisk, or null (nothing to keep loadable) when the folder's weights are missing or damaged. */
@@ -254,11 +260,7 @@ export function readRunConfig(dir: string): { file: RunFile; tokenizer: Tokenize
 /** Reads a run folder back: the model (in eval mode) with its best weights, and its tokenizer. */
 export function loadRun(dir: string): LoadedRun {
   const { file, tokenizer, configPath } = readRunConfig(dir);
-  const weightsPath = join(dir, WEIGHTS_FILE);
-  if (!existsSync(weightsPath)) throw new TsgptError(`${dir} is not a complete tsgpt run: ${WEIGHTS_FILE} is missing`);
-  const bytes = readWeightsFile(weightsPath, file.model, 1);
-  const actual = digest(bytes);
-  checkRecordedWeights(actual, file, weightsPath, configPath);
+  const { bytes, actual, path: weightsPath } = readBestWeights(dir, file, configPath);
   const model = modelFromWeights(file.model, bytes, configPath, weightsPath);
   return { file, model, tokenizer, weightsSha256: actual.sha256 };
 }
