@@ -96,7 +96,7 @@ export function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, accum
  * dst + k * step. An A panel is 4 floats a depth (step 16); a B panel 8, so each half of it is one call (step 32).
  */
 // @ts-ignore: decorator
-@inline function packFourRows(r0: usize, rs: usize, kc: i32, dst: usize, step: usize): void {
+@inline export function packFourRows(r0: usize, rs: usize, kc: i32, dst: usize, step: usize): void {
   const r1 = r0 + rs, r2 = r1 + rs, r3 = r2 + rs;
   let k = 0;
   for (; k + 4 <= kc; k += 4) {

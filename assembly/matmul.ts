@@ -1,11 +1,13 @@
 /**
  * Matrix products, row-major float32, any layout and any block of rows or columns of one: the kernel of the
- * table's `matmul` row (src/engine/kernels/matmul.ts is the reference), and `transpose`. The product runs
- * gemm.ts's packing and 4x8 micro-kernel over blocks of A and B; one to three rows (sampling) skip the packing:
- * rowTimesColumns and rowTimesRows, summing in the same order.
+ * table's `matmul` row (src/engine/kernels/matmul.ts is the reference), `transpose`, and sampling's pair
+ * `packPanels` and `rowsTimesPanels`. The product runs gemm.ts's packing and 4x8 micro-kernel over blocks of A
+ * and B; one to three rows skip the packing (rowTimesColumns and rowTimesRows), summing in the same order.
+ * Sampling multiplies single rows by weights it packed once into panels of columns, again in the same order.
  */
 import {
-  microTile, packA, packB, KC, MC, MR, NC, NR, TILE_BYTES, rowTimesColumns, storeLanes, storeOrAddFour, storeTransposed4x4,
+  microTile, packA, packB, packFourRows, KC, MC, MR, NC, NR, TILE_BYTES, rowTimesColumns, storeLanes, storeOrAddFour,
+  storeTransposed4x4,
 } from './gemm';
 import { madd } from './simd';
 
@@ -85,8 +87,8 @@ export function matmul(
     return;
   }
   if (M < MR && (brs == 1 || bcs == 1)) {
-    // A few rows (sampling, one position at a time): against B's columns stored contiguously in k (a linear
-    // layer's weight) or its rows (the weight transposed, as sampling keeps it).
+    // A few rows (one to three positions, or their gradients): against B's columns stored contiguously in k (a linear
+    // layer's weight) or its rows (a weight transposed: the input gradient dx = dy W of a few rows).
     for (let i = 0; i < M; i++) {
       const o = out + <usize>i * ldc, x = a + ((<usize>i * <usize>ars) << 2);
       if (bcs == 1) rowTimesRows(o, x, acs, b, brs, N, K, accumulate != 0);
@@ -213,6 +215,53 @@ function rowTimesRows(out: usize, x: usize, xs: i32, b: usize, brs: i32, N: i32,
         xk += xstep;
       }
       storeLanes(out + ((<usize>j) << 2), c0, cols, accumulate || pc > 0);
+    }
+  }
+}
+
+/** Columns of a weight panel: eight vectors, the accumulators of rowsTimesPanels' inner loop. */
+const PANEL: i32 = 32;
+
+/**
+ * Packs a weight w [N, K] (a linear layer's, rows contiguous in k) into panels of PANEL columns of B = w^T:
+ * panel p holds B's columns [32p, 32p + 32) at out + p*32*K floats, B(k, 32p + c) at float k*32 + c, and
+ * columns past N are zeros. A row times B then reads each panel front to back (rowsTimesPanels): its
+ * transposed copy [K, N] had the row walk down columns N floats apart, a stride that maps a whole column
+ * strip onto a few sets of the L1 cache, so every load came from L2.
+ */
+export function packPanels(out: usize, w: usize, N: i32, K: i32): void {
+  const rs = <usize>K << 2, step: usize = <usize>PANEL << 2;
+  for (let j = 0; j < N; j += PANEL) {
+    const panel = out + ((<usize>j * <usize>K) << 2);
+    for (let c = 0; c < PANEL; c += 4) {
+      const col = j + c, dst = panel + ((<usize>c) << 2);
+      if (col + 4 <= N) {
+        packFourRows(w + <usize>col * rs, rs, K, dst, step);
+        continue;
+      }
+      for (let k = 0; k < K; k++) {
+        const d = dst + <usize>k * step;
+        for (let r = 0; r < 4; r++) store<f32>(d + ((<usize>r) << 2), col + r < N ? load<f32>(w + <usize>(col + r) * rs + ((<usize>k) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/**
+ * out[i, 0..N) = x[i, 0..K) B for M rows of x (rows K apart; out's ldo apart), B packed by packPanels. Within a
+ * panel, B's rows are 32 floats apart: rowTimesRows walks it front to back, summing each output exactly as the
+ * micro-kernel sums it, so a row here has the bits matmul gives it among many rows (sampling with the cache
+ * reproduces forward()).
+ */
+export function rowsTimesPanels(out: usize, ldo: i32, x: usize, panels: usize, M: i32, N: i32, K: i32): void {
+  if (K <= 0) {
+    for (let i = 0; i < M; i++) memory.fill(out + ((<usize>i * <usize>ldo) << 2), 0, (<usize>max(N, 0)) << 2);
+    return;
+  }
+  for (let i = 0; i < M; i++) {
+    const row = x + ((<usize>i * <usize>K) << 2), o = out + ((<usize>i * <usize>ldo) << 2);
+    for (let j = 0; j < N; j += PANEL) {
+      rowTimesRows(o + ((<usize>j) << 2), row, 1, panels + ((<usize>j * <usize>K) << 2), PANEL, min(PANEL, N - j), K, false);
     }
   }
 }

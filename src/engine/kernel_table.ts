@@ -123,7 +123,7 @@ export const KERNEL_TABLE = {
       ],
     },
   }),
-  /** out[c ldo + r] = x[r ldx + c] for r < rows, c < cols: a weight kept transposed (sampling reads rows). */
+  /** out[c ldo + r] = x[r ldx + c] for r < rows, c < cols: a matrix transposed (Muon orthogonalises a tall weight as its transpose). */
   transpose: kernel({
     args: [
       ['out', 'out'],
@@ -136,6 +136,42 @@ export const KERNEL_TABLE = {
     split: {
       worth: (a) => a.rows * a.cols >= PARALLEL_MIN_ELEMENTS,
       ways: [{ over: 'rows', align: 4, moves: { out: 1, x: 'ldx' } }],
+    },
+  }),
+  /**
+   * A weight w [N, K] packed into panels of 32 columns of w^T (matmul_layouts.ts: PANEL, panelFloats), for
+   * rowsTimesPanels. Threads take whole panels.
+   */
+  packPanels: kernel({
+    args: [
+      ['out', 'out'],
+      ['w', 'in'],
+      ['N', 'int'],
+      ['K', 'int'],
+    ],
+    split: {
+      worth: (a) => a.N * a.K >= PARALLEL_MIN_ELEMENTS,
+      ways: [{ over: 'N', align: 32, moves: { out: 'K', w: 'K' } }],
+    },
+  }),
+  /**
+   * out[i ldo + j] = sum over k of x[i K + k] w[j K + k] (i < M, j < N), w read from its panels: a linear layer's
+   * forward for the one to three rows of a sampling step, each output summed as matmul sums it, so with
+   * matmul's bits. Threads take whole panels.
+   */
+  rowsTimesPanels: kernel({
+    args: [
+      ['out', 'out'],
+      ['ldo', 'int'],
+      ['x', 'in'],
+      ['panels', 'in'],
+      ['M', 'int'],
+      ['N', 'int'],
+      ['K', 'int'],
+    ],
+    split: {
+      worth: bigProduct,
+      ways: [{ over: 'N', align: 32, moves: { out: 1, panels: 'K' } }],
     },
   }),
 

@@ -24,3 +24,14 @@ export const matmulNN: Product = (k, out, a, b, M, N, K, accumulate) => k.matmul
 
 /** out[M,N] (+)= a[K,M]^T @ b[K,N]: the weight gradient, dW = dy^T x. */
 export const matmulTN: Product = (k, out, a, b, M, N, K, accumulate) => k.matmul(out, N, a, 1, M, b, N, 1, M, N, K, accumulate);
+
+/**
+ * Columns of a weight panel: sampling keeps each linear layer's weight [N, K] as panels of PANEL columns of
+ * its transpose (the kernels packPanels and rowsTimesPanels), which a row times the weight reads front to back.
+ */
+export const PANEL = 32;
+
+/** Floats of a weight [N, K] packed into panels: whole panels of PANEL columns, the last padded with zeros. */
+export function panelFloats(N: number, K: number): number {
+  return Math.ceil(N / PANEL) * PANEL * K;
+}

@@ -1,22 +1,22 @@
 /**
  * A Linear layer's forward as a decoder runs it: y[M, N] = x[M, K] W^T + b on the decoder's buffers, with no
- * tensors made and nothing recorded. A product of one to three rows (a token at a time) reads a transposed
- * copy of the weight instead, which the kernels multiply by a row without repacking the weight first. The
- * result is linear()'s, bit for bit: the kernels sum every output in the same order in both layouts (the
- * sampling tests check the logits).
+ * tensors made and nothing recorded. A product of one to three rows (a token at a time) reads a copy of the
+ * weight packed into panels of columns (packPanels), which it streams front to back; the weight as stored has
+ * a row's products walk across rows of it instead. The result is linear()'s, bit for bit: the kernels sum
+ * every output in the same order in both layouts (the sampling tests check the logits).
  */
 import { kernels } from '../engine/backend.js';
-import { matmulNN, matmulNT } from '../engine/matmul_layouts.js';
+import { matmulNT, panelFloats } from '../engine/matmul_layouts.js';
 import { Tensor, untracked } from '../engine/tensor.js';
 
-/** Below this many rows the transposed copy serves (at four and more, repacking pays for itself). */
+/** Below this many rows the packed copy serves (at four and more, matmul's own packing pays for itself). */
 const FEW_ROWS = 4;
 
 export class DecoderLinear {
   readonly outFeatures: number;
   readonly inFeatures: number;
-  /** W^T [K, N], or null when the decoder never multiplies fewer than FEW_ROWS rows. */
-  private readonly transposed: Tensor | null;
+  /** W^T in panels (panelFloats), or null when the decoder never multiplies fewer than FEW_ROWS rows. */
+  private readonly panels: Tensor | null;
 
   /**
    * weight [N, K] as in PyTorch, bias [N] or null. `fewRows`: whether products of fewer than FEW_ROWS rows
@@ -29,9 +29,8 @@ export class DecoderLinear {
     fewRows: boolean,
   ) {
     [this.outFeatures, this.inFeatures] = weight.shape as [number, number];
-    this.transposed = fewRows ? untracked(() => new Tensor([this.inFeatures, this.outFeatures])) : null;
-    if (this.transposed !== null)
-      kernels().transpose(this.transposed.data, weight.data, this.outFeatures, this.inFeatures, this.inFeatures, this.outFeatures);
+    this.panels = fewRows ? untracked(() => new Tensor([panelFloats(this.outFeatures, this.inFeatures)])) : null;
+    if (this.panels !== null) kernels().packPanels(this.panels.data, weight.data, this.outFeatures, this.inFeatures);
   }
 
   /** y = x W^T + b over the first M rows of x into y. Views are taken per call: a kernel may grow the arena. */
@@ -39,13 +38,13 @@ export class DecoderLinear {
     const k = kernels(),
       N = this.outFeatures,
       K = this.inFeatures;
-    if (M < FEW_ROWS && this.transposed !== null) matmulNN(k, y.data, x.data, this.transposed.data, M, N, K, false);
+    if (M < FEW_ROWS && this.panels !== null) k.rowsTimesPanels(y.data, N, x.data, this.panels.data, M, N, K);
     else matmulNT(k, y.data, x.data, this.weight.data, M, N, K, false);
     if (this.bias !== null) k.biasForward(y.data, this.bias.data, M, N);
   }
 
   dispose(): void {
-    this.transposed?.dispose();
+    this.panels?.dispose();
   }
 }
 

@@ -101,7 +101,7 @@ for (const [kernelName, kernelSet] of exactnessKernelSets()) {
     withKernels(kernelSet, () => {
       for (const [name, config] of models) {
         const model = makeModel(config);
-        // One to three sequences read the transposed weights; four or more do not.
+        // One to three sequences read the weights packed into panels; four or more do not.
         [1, 3, 4].forEach((B, i) => void checkDecoder(model, B, { point: points[i] }, `${name}, B=${B}`));
         checkDecoder(model, 2, { cache: false }, `${name} without the cache`);
         assert.equal(model.training, true, 'the decoder leaves the training mode alone');

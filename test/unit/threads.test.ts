@@ -11,7 +11,7 @@ import { Rng } from '../../src/engine/random.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { createWasmKernelsSync } from '../../src/engine/wasm/wasm_kernels.js';
 import { chunkCuts, MAX_CHUNKS } from '../../src/engine/wasm/thread_team.js';
-import { matmulNN, matmulNT, matmulTN } from '../../src/engine/matmul_layouts.js';
+import { matmulNN, matmulNT, matmulTN, panelFloats } from '../../src/engine/matmul_layouts.js';
 import { enableRelaxedSimd } from '../../src/cli/wasm_flags.js';
 import { spawnNodeKernelWorker } from '../../src/node/kernel_threads.js';
 import { createModel } from '../../src/models/index.js';
@@ -108,6 +108,22 @@ test('matmul in its three layouts: the same bits on 1, 2 and 3 threads, split by
         for (const t of ins) t.dispose();
       }
     }
+  }
+});
+
+test("packPanels and rowsTimesPanels (sampling's one-row products): the same bits on 1, 2 and 3 threads", () => {
+  // N not a multiple of the 32-column panels, K past a depth block; big enough that threads take panels.
+  for (const [M, N, K] of [
+    [1, 1001, 300],
+    [3, 700, 129],
+  ] as const) {
+    const ins = [filled(panelFloats(N, K)), filled(N * K), filled(M * (N + 3)), filled(M * K)];
+    sameOnEveryThreadCount(`packPanels ${N}x${K}`, ins, [0], (k, [panels, w]) => k.packPanels(panels!, w!, N, K));
+    sameOnEveryThreadCount(`rowsTimesPanels ${M}x${N}x${K}`, ins, [2], (k, [panels, w, out, x]) => {
+      k.packPanels(panels!, w!, N, K);
+      k.rowsTimesPanels(out!, N + 3, x!, panels!, M, N, K);
+    });
+    for (const t of ins) t.dispose();
   }
 });
 

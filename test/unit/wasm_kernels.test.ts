@@ -20,7 +20,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { referenceKernels, setKernels, type Kernels } from '../../src/engine/backend.js';
-import { matmulNN, matmulNT, matmulTN } from '../../src/engine/matmul_layouts.js';
+import { matmulNN, matmulNT, matmulTN, panelFloats } from '../../src/engine/matmul_layouts.js';
 import { Rng } from '../../src/engine/random.js';
 import { Tensor, intTensor, tidy } from '../../src/engine/tensor.js';
 import { createWasmKernels, createWasmKernelsSync } from '../../src/engine/wasm/wasm_kernels.js';
@@ -188,7 +188,7 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
     }
   }
   // One to three rows take their own path (no packing), in the NT layout (a weight as stored) and the NN
-  // layout (a weight transposed, as sampling keeps it): each row must have the very bits it gets among many
+  // layout (a weight transposed, as the input gradient reads it): each row must have the very bits it gets among many
   // rows, or sampling with the cache would drift from the uncached path.
   for (const [variant, k] of variants) {
     for (const [layout, product] of LAYOUTS.slice(0, 2)) {
@@ -218,6 +218,45 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
           for (const t of [a, b, whole, rows]) t.dispose();
         }
       }
+    }
+  }
+  // Sampling's one-row products read the weight packed into panels of 32 columns: packing moves floats only
+  // (exact), and each row's outputs have the very bits matmul gives the row among many (forward()'s).
+  for (const [N, K] of [
+    [67, 300],
+    [8, 5],
+    [13, 129],
+    [70, 33],
+    [35, 260],
+    [64, 128],
+    [32, 513],
+  ] as const) {
+    const w = randn(N * K),
+      x = randn(3 * K);
+    check(`packPanels N ${N} K ${K}`, 'packPanels', 0, [new Float32Array(panelFloats(N, K)), w], (k, a) =>
+      k.packPanels(f(a[0]), f(a[1]), N, K),
+    );
+    for (const M of [1, 2, 3]) {
+      const panels = new Float32Array(panelFloats(N, K));
+      check(`rowsTimesPanels M ${M} N ${N} K ${K}`, 'rowsTimesPanels', 1e-5, [randn(M * (N + 5)), x, w, panels], (k, a) => {
+        k.packPanels(f(a[3]), f(a[2]), N, K);
+        k.rowsTimesPanels(f(a[0]), N + 5, f(a[1]), f(a[3]), M, N, K);
+      });
+    }
+    for (const [variant, k] of variants) {
+      const weight = new Tensor([N * K]),
+        rows = new Tensor([7 * K]),
+        panels = new Tensor([panelFloats(N, K)]),
+        whole = new Tensor([7 * N]),
+        each = new Tensor([7 * N]);
+      weight.data.set(w);
+      rows.data.set(randn(7 * K));
+      matmulNT(k, whole.data, rows.data, weight.data, 7, N, K, false);
+      k.packPanels(panels.data, weight.data, N, K);
+      for (let i = 0; i < 7; i += 3)
+        k.rowsTimesPanels(each.data.subarray(i * N), N, rows.data.subarray(i * K), panels.data, Math.min(3, 7 - i), N, K);
+      assert.deepEqual(Array.from(each.data), Array.from(whole.data), `${variant} rowsTimesPanels against matmul's rows, N ${N} K ${K}`);
+      for (const t of [weight, rows, panels, whole, each]) t.dispose();
     }
   }
   // K = 0: overwrite gives zeros, accumulate leaves out alone.

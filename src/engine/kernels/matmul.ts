@@ -10,6 +10,8 @@
  * products in k order. `accumulate` adds into `out` instead of overwriting it.
  */
 
+import { PANEL } from '../matmul_layouts.js';
+
 let scratchA: Float32Array = new Float32Array(0);
 let scratchB: Float32Array = new Float32Array(0);
 
@@ -37,6 +39,44 @@ export function matmul(
 /** out[c ldo + r] = x[r ldx + c] for r < rows, c < cols. */
 export function transpose(out: Float32Array, x: Float32Array, rows: number, cols: number, ldx: number, ldo: number): void {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * ldo + r] = x[r * ldx + c]!;
+}
+
+/**
+ * Packs a weight w [N, K] into panels of PANEL columns of w^T: column j of w^T (row j of w) at depth k goes to
+ * out[floor(j / PANEL) PANEL K + k PANEL + j mod PANEL]; a last panel's columns past N are zeros. Sampling
+ * multiplies single rows by the panels (rowsTimesPanels), reading each front to back.
+ */
+export function packPanels(out: Float32Array, w: Float32Array, N: number, K: number): void {
+  for (let j0 = 0; j0 < N; j0 += PANEL) {
+    const panel = j0 * K;
+    for (let k = 0; k < K; k++) {
+      for (let c = 0; c < PANEL; c++) out[panel + k * PANEL + c] = j0 + c < N ? w[(j0 + c) * K + k]! : 0;
+    }
+  }
+}
+
+/**
+ * out[i ldo + j] = sum over k of x[i K + k] w[j K + k] for i < M, j < N, the weight read from its panels
+ * (packPanels): a linear layer's forward for a few rows, summed as matmul sums it (in k order), so the rows
+ * have matmul's bits.
+ */
+export function rowsTimesPanels(
+  out: Float32Array,
+  ldo: number,
+  x: Float32Array,
+  panels: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      const col = Math.floor(j / PANEL) * PANEL * K + (j % PANEL);
+      let c = 0;
+      for (let k = 0; k < K; k++) c += x[i * K + k]! * panels[col + k * PANEL]!;
+      out[i * ldo + j] = c;
+    }
+  }
 }
 
 /** dst[r cols + c] = src[r rs + c cs] into the scratch buffer (grown when too small); returns the buffer. */
