@@ -10,6 +10,8 @@
  * Run by hand, never in CI:
  *   node dist/bench/fast_vs_nanogpt.js --nanogpt PATH/TO/nanoGPT [--preset fast] [--data tinyshakespeare.txt]
  *     [--python /usr/bin/python3] [--max-iters N --eval-interval N --target LOSS] [--threads N] [--scratch DIR] [--keep]
+ *     [--sample-rounds N]
+ *   node dist/bench/fast_vs_nanogpt.js --nanogpt PATH --scratch DIR --sample-only   # sampling again, on DIR's kept runs
  * nanoGPT's checkout is only read: its train.py, model.py, sample.py, configurator.py, its config and its
  * data/shakespeare_char/prepare.py are copied into a scratch folder, with the corpus placed next to prepare.py
  * as input.txt (so prepare.py never downloads). Needs Debian's python3-torch and python3-numpy; sample.py
@@ -27,7 +29,8 @@
  *  - sampling: nanoGPT's generate() alone, timed inside sample.py by bench/nanogpt_timed_sample.py (Python's
  *    start-up, importing torch and loading the checkpoint excluded); tsgpt sample has no timer of its own, so its
  *    whole command with --tokens 300 minus the same command with --tokens 0 (start-up, compiling the kernels and
- *    loading the run excluded the same way).
+ *    loading the run excluded the same way). --sample-rounds N (default 3) repeats the three commands in turn and
+ *    takes each one's median, so that a moment of other work on the machine does not decide the ratio.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -190,8 +193,18 @@ async function main(): Promise<void> {
   if (maxIters !== undefined || evalInterval !== undefined || option('target') !== undefined)
     say('note: --max-iters, --eval-interval or --target given: a trial of the bench, its figures say nothing');
 
-  const nano = nanogptScratch(resolve(nanogpt), scratch, corpus, python);
   const nanoOut = join(scratch, 'out-nanogpt');
+  const tsgptOut = join(scratch, 'tsgpt-run');
+  if (process.argv.includes('--sample-only')) {
+    // The runs a kept scratch folder holds (an earlier run with --scratch DIR or --keep): sampling alone.
+    if (option('scratch') === undefined) fail('--sample-only needs --scratch DIR, a folder an earlier run kept');
+    for (const dir of [join(scratch, 'nanogpt'), nanoOut, tsgptOut])
+      if (!existsSync(dir)) fail(`${dir} is missing: --sample-only samples the runs an earlier full run kept in --scratch`);
+    const env = { ...process.env, PYTHONPATH: join(scratch, 'stub'), PYTHONUNBUFFERED: '1' };
+    timeSampling({ dir: join(scratch, 'nanogpt'), env }, nanoOut, tsgptOut, python, threads, say);
+    return;
+  }
+  const nano = nanogptScratch(resolve(nanogpt), scratch, corpus, python);
   const nanoArgs = [
     ...NANOGPT_BABY,
     `--out_dir=${nanoOut}`,
@@ -207,7 +220,6 @@ async function main(): Promise<void> {
     .filter((m) => m[1] !== '0')
     .map((m) => Number(m[2]));
 
-  const tsgptOut = join(scratch, 'tsgpt-run');
   const tsgptArgs = [
     cli,
     'train',
@@ -249,26 +261,27 @@ async function main(): Promise<void> {
       : `ratio: tsgpt's time to ${TARGET} / nanoGPT's whole run = ${(ourReached.at / nanoRun.wall).toFixed(3)} (goal: 0.5 or less)`,
   );
 
-  // Sampling 300 tokens, each from its own run; nanoGPT's sample.py with its defaults but for one sample on the CPU.
-  const nanoSample = checked(
-    await timedRun(
-      python,
-      [
-        'nanogpt_timed_sample.py',
-        `--out_dir=${nanoOut}`,
-        '--num_samples=1',
-        `--max_new_tokens=${SAMPLE_TOKENS}`,
-        '--device=cpu',
-        '--compile=False',
-      ],
-      nano.dir,
-      'stderr',
-      nano.env,
-    ),
-    "nanoGPT's sample.py",
-  );
-  const generateSeconds = Number(/generate_seconds ([\d.e+-]+)\s*$/.exec(nanoSample.stderr)?.[1] ?? NaN);
-  // tsgpt sample with sample.py's temperature and top-k, from the same start ("\n").
+  timeSampling(nano, nanoOut, tsgptOut, python, threads, say);
+  // A scratch folder the bench made goes unless --keep; one the user named stays.
+  const remove = !process.argv.includes('--keep') && option('scratch') === undefined;
+  say(`scratch folder: ${scratch}${remove ? ' (removed; --keep keeps it)' : ''}`);
+  if (remove) rmSync(scratch, { recursive: true, force: true });
+}
+
+/**
+ * Sampling 300 tokens, each side from its own run, --sample-rounds times in turn (nanoGPT's sample.py with its
+ * defaults but for one sample on the CPU; tsgpt sample with sample.py's temperature and top-k, from the same
+ * start, "\n"); prints every round and the medians' ratio.
+ */
+function timeSampling(
+  nano: { dir: string; env: NodeJS.ProcessEnv },
+  nanoOut: string,
+  tsgptOut: string,
+  python: string,
+  threads: string | undefined,
+  say: (line: string) => void,
+): void {
+  const rounds = count('sample-rounds') ?? 3;
   const sampleArgs = (tokens: number) => [
     cli,
     'sample',
@@ -284,25 +297,55 @@ async function main(): Promise<void> {
     String(tokens),
     ...(threads === undefined ? [] : ['--threads', threads]),
   ];
-  const empty = checked(await timedRun(process.execPath, sampleArgs(0), repo, 'stdout'), 'tsgpt sample --tokens 0');
-  const full = checked(
-    await timedRun(process.execPath, sampleArgs(SAMPLE_TOKENS), repo, 'stdout'),
-    `tsgpt sample --tokens ${SAMPLE_TOKENS}`,
-  );
-  const ourSampleSeconds = full.wall - empty.wall;
+  const wall = (cmd: string, args: string[], cwd: string, what: string, env?: NodeJS.ProcessEnv) => {
+    const started = performance.now();
+    const run = spawnSync(cmd, args, { cwd, env: env ?? process.env, encoding: 'utf8', maxBuffer: 1 << 26 });
+    const seconds = (performance.now() - started) / 1000;
+    if (run.status !== 0) fail(`${what} exited with ${run.status}:\n${(run.stderr || run.stdout).slice(-3000)}`);
+    return { seconds, stderr: run.stderr };
+  };
+  const nanoSeconds: number[] = [],
+    ourSeconds: number[] = [];
   const rate = (s: number) => `${Math.round(SAMPLE_TOKENS / s).toLocaleString('en-US')} tokens/s`;
+  for (let r = 1; r <= rounds; r++) {
+    const nanoSample = wall(
+      python,
+      [
+        'nanogpt_timed_sample.py',
+        `--out_dir=${nanoOut}`,
+        '--num_samples=1',
+        `--max_new_tokens=${SAMPLE_TOKENS}`,
+        '--device=cpu',
+        '--compile=False',
+      ],
+      nano.dir,
+      "nanoGPT's sample.py",
+      nano.env,
+    );
+    const generateSeconds = Number(/generate_seconds ([\d.e+-]+)\s*$/.exec(nanoSample.stderr)?.[1] ?? NaN);
+    const empty = wall(process.execPath, sampleArgs(0), repo, 'tsgpt sample --tokens 0');
+    const full = wall(process.execPath, sampleArgs(SAMPLE_TOKENS), repo, `tsgpt sample --tokens ${SAMPLE_TOKENS}`);
+    const ours = full.seconds - empty.seconds;
+    nanoSeconds.push(generateSeconds);
+    ourSeconds.push(ours);
+    say(
+      `sampling ${SAMPLE_TOKENS} tokens, round ${r}: nanoGPT sample.py ${generateSeconds.toFixed(3)} s in generate() (${rate(generateSeconds)}; ` +
+        `whole command ${nanoSample.seconds.toFixed(1)} s); tsgpt sample ${ours.toFixed(3)} s (${rate(ours)}: ` +
+        `${full.seconds.toFixed(2)} s with --tokens ${SAMPLE_TOKENS} minus ${empty.seconds.toFixed(2)} s with --tokens 0); ` +
+        `${(generateSeconds / ours).toFixed(1)}x`,
+    );
+  }
+  const nanoMedian = median(nanoSeconds),
+    ourMedian = median(ourSeconds);
   say(
-    `sampling ${SAMPLE_TOKENS} tokens: nanoGPT sample.py ${generateSeconds.toFixed(3)} s in generate() (${rate(generateSeconds)}; ` +
-      `start-up excluded by timing generate() inside it; whole command ${nanoSample.wall.toFixed(1)} s)`,
+    `sampling ${SAMPLE_TOKENS} tokens, medians of ${rounds}: nanoGPT ${rate(nanoMedian)}, tsgpt ${rate(ourMedian)}; ` +
+      `tsgpt/nanoGPT speed ${(nanoMedian / ourMedian).toFixed(1)}x (goal: 10x or more)`,
   );
-  say(
-    `  tsgpt sample ${ourSampleSeconds.toFixed(3)} s (${rate(ourSampleSeconds)}; its whole command, ${full.wall.toFixed(2)} s, minus the same with --tokens 0, ` +
-      `${empty.wall.toFixed(2)} s); tsgpt/nanoGPT speed ${(generateSeconds / ourSampleSeconds).toFixed(1)}x (goal: 10x or more)`,
-  );
-  // A scratch folder the bench made goes unless --keep; one the user named stays.
-  const remove = !process.argv.includes('--keep') && option('scratch') === undefined;
-  say(`scratch folder: ${scratch}${remove ? ' (removed; --keep keeps it)' : ''}`);
-  if (remove) rmSync(scratch, { recursive: true, force: true });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function mean(values: number[]): number {
