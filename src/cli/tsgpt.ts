@@ -15,7 +15,7 @@ import { LADDER_HELP, ladderCommand } from './ladder_command.js';
 import { MEMORY_HELP, memoryCommand } from './memory_command.js';
 import { PLOT_HELP, plotCommand } from './plot_command.js';
 import { REPORT_HELP, reportCommand } from './report_command.js';
-import { SAMPLE_HELP, sampleCommand } from './sample_command.js';
+import { SAMPLE_HELP, sampleCommand, samplingThreads } from './sample_command.js';
 import { SERVE_HELP, serveCommand } from './serve_command.js';
 import { TOKENIZE_HELP, tokenizeCommand } from './tokenize_command.js';
 import { TOKENIZER_HELP, tokenizerCommand } from './tokenizer_command.js';
@@ -30,10 +30,16 @@ export type CommandContext = TrainContext;
 
 const COMMANDS: Record<
   string,
-  { run: (args: readonly string[], context: CommandContext) => Promise<unknown>; summary: string; help: string }
+  {
+    run: (args: readonly string[], context: CommandContext) => Promise<unknown>;
+    summary: string;
+    help: string;
+    /** The threads to compute on when --threads is not given, from the command's arguments (undefined: every core). */
+    threads?: (args: readonly string[]) => number | undefined;
+  }
 > = {
   train: { run: trainCommand, summary: 'train a model (Tiny Shakespeare unless --data is given)', help: TRAIN_HELP },
-  sample: { run: sampleCommand, summary: 'generate text from a trained run folder', help: SAMPLE_HELP },
+  sample: { run: sampleCommand, summary: 'generate text from a trained run folder', help: SAMPLE_HELP, threads: samplingThreads },
   plot: { run: plotCommand, summary: 'draw the loss curves of one or more run folders as an SVG', help: PLOT_HELP },
   attention: { run: attentionCommand, summary: 'draw the attention maps of a GPT run over a text (SVG + HTML page)', help: ATTENTION_HELP },
   report: { run: reportCommand, summary: 'write a self-contained HTML report of a run folder', help: REPORT_HELP },
@@ -52,8 +58,9 @@ const COMMANDS: Record<
 };
 
 /** Options every command takes; main() reads and removes them before the command sees its arguments. */
-const GLOBAL_OPTIONS = `  --threads N threads the kernels compute on (default: every core, here ${coreCount()}); results are
-              the same bit for bit whatever N`;
+const GLOBAL_OPTIONS = `  --threads N threads the kernels compute on (default: every core, here ${coreCount()}; tsgpt sample:
+              one for a run too small for any product to be split); results are the same bit for bit
+              whatever N`;
 
 const HELP = `tsgpt: a GPT built from scratch in TypeScript, trained and sampled on the CPU
 
@@ -96,7 +103,7 @@ function selectKernels(threads: number): void {
 }
 
 /** Takes `--threads N` (or `--threads=N`) out of a command's arguments; returns the count and the rest. */
-function takeThreads(args: readonly string[]): { threads: number; rest: string[] } {
+function takeThreads(args: readonly string[]): { threads: number; given: boolean; rest: string[] } {
   const rest: string[] = [];
   let text: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -107,12 +114,12 @@ function takeThreads(args: readonly string[]): { threads: number; rest: string[]
     } else if (a.startsWith('--threads=')) text = a.slice('--threads='.length);
     else rest.push(a);
   }
-  if (text === undefined) return { threads: coreCount(), rest };
+  if (text === undefined) return { threads: coreCount(), given: false, rest };
   const threads = Number(text);
   if (!/^\d+$/.test(text) || threads < 1 || threads > 256) {
     throw new TsgptError(`--threads must be a whole number from 1 to 256, got "${text}"`);
   }
-  return { threads, rest };
+  return { threads, given: true, rest };
 }
 
 async function main(argv: readonly string[], context: CommandContext): Promise<number> {
@@ -135,8 +142,8 @@ async function main(argv: readonly string[], context: CommandContext): Promise<n
     writeStdout(`${entry.help}\n\nOptions of every command:\n${GLOBAL_OPTIONS}\n`);
     return 0;
   }
-  const { threads, rest: commandArgs } = takeThreads(rest);
-  selectKernels(threads);
+  const { threads, given, rest: commandArgs } = takeThreads(rest);
+  selectKernels(given ? threads : (entry.threads?.(commandArgs) ?? threads));
   // A command that resolves to a number sets the exit status (train: 130 when Ctrl-C stopped it).
   const status = await entry.run(commandArgs, context);
   return typeof status === 'number' ? status : 0;

@@ -18,3 +18,14 @@ export function reportedParameterCount(model: LanguageModel): number {
 }
 
 export { BigramLanguageModel, GPT, headSplitProblem, type BigramConfig, type GPTConfig, type LanguageModel };
+
+/**
+ * The most multiply-adds one position takes in one of a model's products (its widest linear layer, or the
+ * head): what sampling a token at a time asks of the kernels at once. A bigram model reads a table row.
+ * The feed-forward is counted at 4 n_embd wide, the widest any form here has.
+ */
+export function largestRowProduct(config: ModelConfig): number {
+  if (config.kind === 'bigram') return 0;
+  const C = config.nEmbd;
+  return C * Math.max(4 * C, config.vocabSize);
+}
