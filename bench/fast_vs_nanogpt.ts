@@ -131,6 +131,11 @@ function checked(run: Timed, what: string): Timed {
   return run;
 }
 
+/** The environment nanoGPT's scripts run in: the stand-in tiktoken of nanogptScratch on the path, output unbuffered. */
+function nanogptEnv(scratch: string): NodeJS.ProcessEnv {
+  return { ...process.env, PYTHONPATH: join(scratch, 'stub'), PYTHONUNBUFFERED: '1' };
+}
+
 /** A scratch copy of nanoGPT with its character dataset prepared from `corpus`, and a stand-in tiktoken. */
 function nanogptScratch(nanogpt: string, scratch: string, corpus: string, python: string): { dir: string; env: NodeJS.ProcessEnv } {
   const dir = join(scratch, 'nanogpt');
@@ -155,7 +160,7 @@ function nanogptScratch(nanogpt: string, scratch: string, corpus: string, python
     join(stub, 'tiktoken.py'),
     'def get_encoding(name):\n    raise RuntimeError("tiktoken stand-in: fast_vs_nanogpt samples character models only")\n',
   );
-  const env = { ...process.env, PYTHONPATH: stub, PYTHONUNBUFFERED: '1' };
+  const env = nanogptEnv(scratch);
   const prepared = spawnSync(python, ['prepare.py'], { cwd: join(dir, 'data/shakespeare_char'), env, encoding: 'utf8' });
   if (prepared.status !== 0) fail(`nanoGPT's prepare.py failed:\n${prepared.stderr.slice(-3000)}`);
   return { dir, env };
@@ -200,8 +205,7 @@ async function main(): Promise<void> {
     if (option('scratch') === undefined) fail('--sample-only needs --scratch DIR, a folder an earlier run kept');
     for (const dir of [join(scratch, 'nanogpt'), nanoOut, tsgptOut])
       if (!existsSync(dir)) fail(`${dir} is missing: --sample-only samples the runs an earlier full run kept in --scratch`);
-    const env = { ...process.env, PYTHONPATH: join(scratch, 'stub'), PYTHONUNBUFFERED: '1' };
-    timeSampling({ dir: join(scratch, 'nanogpt'), env }, nanoOut, tsgptOut, python, threads, say);
+    await timeSampling({ dir: join(scratch, 'nanogpt'), env: nanogptEnv(scratch) }, nanoOut, tsgptOut, python, threads, say);
     return;
   }
   const nano = nanogptScratch(resolve(nanogpt), scratch, corpus, python);
@@ -261,7 +265,7 @@ async function main(): Promise<void> {
       : `ratio: tsgpt's time to ${TARGET} / nanoGPT's whole run = ${(ourReached.at / nanoRun.wall).toFixed(3)} (goal: 0.5 or less)`,
   );
 
-  timeSampling(nano, nanoOut, tsgptOut, python, threads, say);
+  await timeSampling(nano, nanoOut, tsgptOut, python, threads, say);
   // A scratch folder the bench made goes unless --keep; one the user named stays.
   const remove = !process.argv.includes('--keep') && option('scratch') === undefined;
   say(`scratch folder: ${scratch}${remove ? ' (removed; --keep keeps it)' : ''}`);
@@ -273,14 +277,14 @@ async function main(): Promise<void> {
  * defaults but for one sample on the CPU; tsgpt sample with sample.py's temperature and top-k, from the same
  * start, "\n"); prints every round and the medians' ratio.
  */
-function timeSampling(
+async function timeSampling(
   nano: { dir: string; env: NodeJS.ProcessEnv },
   nanoOut: string,
   tsgptOut: string,
   python: string,
   threads: string | undefined,
   say: (line: string) => void,
-): void {
+): Promise<void> {
   const rounds = count('sample-rounds') ?? 3;
   const sampleArgs = (tokens: number) => [
     cli,
@@ -297,41 +301,40 @@ function timeSampling(
     String(tokens),
     ...(threads === undefined ? [] : ['--threads', threads]),
   ];
-  const wall = (cmd: string, args: string[], cwd: string, what: string, env?: NodeJS.ProcessEnv) => {
-    const started = performance.now();
-    const run = spawnSync(cmd, args, { cwd, env: env ?? process.env, encoding: 'utf8', maxBuffer: 1 << 26 });
-    const seconds = (performance.now() - started) / 1000;
-    if (run.status !== 0) fail(`${what} exited with ${run.status}:\n${(run.stderr || run.stdout).slice(-3000)}`);
-    return { seconds, stderr: run.stderr };
-  };
   const nanoSeconds: number[] = [],
     ourSeconds: number[] = [];
   const rate = (s: number) => `${Math.round(SAMPLE_TOKENS / s).toLocaleString('en-US')} tokens/s`;
   for (let r = 1; r <= rounds; r++) {
-    const nanoSample = wall(
-      python,
-      [
-        'nanogpt_timed_sample.py',
-        `--out_dir=${nanoOut}`,
-        '--num_samples=1',
-        `--max_new_tokens=${SAMPLE_TOKENS}`,
-        '--device=cpu',
-        '--compile=False',
-      ],
-      nano.dir,
+    const nanoSample = checked(
+      await timedRun(
+        python,
+        [
+          'nanogpt_timed_sample.py',
+          `--out_dir=${nanoOut}`,
+          '--num_samples=1',
+          `--max_new_tokens=${SAMPLE_TOKENS}`,
+          '--device=cpu',
+          '--compile=False',
+        ],
+        nano.dir,
+        'stderr',
+        nano.env,
+      ),
       "nanoGPT's sample.py",
-      nano.env,
     );
     const generateSeconds = Number(/generate_seconds ([\d.e+-]+)\s*$/.exec(nanoSample.stderr)?.[1] ?? NaN);
-    const empty = wall(process.execPath, sampleArgs(0), repo, 'tsgpt sample --tokens 0');
-    const full = wall(process.execPath, sampleArgs(SAMPLE_TOKENS), repo, `tsgpt sample --tokens ${SAMPLE_TOKENS}`);
-    const ours = full.seconds - empty.seconds;
+    const empty = checked(await timedRun(process.execPath, sampleArgs(0), repo, 'stdout'), 'tsgpt sample --tokens 0');
+    const full = checked(
+      await timedRun(process.execPath, sampleArgs(SAMPLE_TOKENS), repo, 'stdout'),
+      `tsgpt sample --tokens ${SAMPLE_TOKENS}`,
+    );
+    const ours = full.wall - empty.wall;
     nanoSeconds.push(generateSeconds);
     ourSeconds.push(ours);
     say(
       `sampling ${SAMPLE_TOKENS} tokens, round ${r}: nanoGPT sample.py ${generateSeconds.toFixed(3)} s in generate() (${rate(generateSeconds)}; ` +
-        `whole command ${nanoSample.seconds.toFixed(1)} s); tsgpt sample ${ours.toFixed(3)} s (${rate(ours)}: ` +
-        `${full.seconds.toFixed(2)} s with --tokens ${SAMPLE_TOKENS} minus ${empty.seconds.toFixed(2)} s with --tokens 0); ` +
+        `whole command ${nanoSample.wall.toFixed(1)} s); tsgpt sample ${ours.toFixed(3)} s (${rate(ours)}: ` +
+        `${full.wall.toFixed(2)} s with --tokens ${SAMPLE_TOKENS} minus ${empty.wall.toFixed(2)} s with --tokens 0); ` +
         `${(generateSeconds / ours).toFixed(1)}x`,
     );
   }
