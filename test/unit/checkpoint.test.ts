@@ -9,9 +9,8 @@ import { noGrad } from '../../src/engine/autograd.js';
 import { TsgptError } from '../../src/errors.js';
 import { createModel, type ModelConfig } from '../../src/models/index.js';
 import { CharTokenizer } from '../../src/tokenizers/char.js';
-import { PRESETS } from '../../src/train/config.js';
 import { loadRun, saveRun } from '../../src/node/run_folder.js';
-import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../../src/checkpoint/run_config.js';
+import { runFileFor } from '../helpers/run_file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-ckpt-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,25 +28,7 @@ const config: ModelConfig = {
   bias: true,
 };
 
-function runFile(model: ModelConfig): RunFile {
-  return {
-    format: RUN_FORMAT,
-    version: RUN_FORMAT_VERSION,
-    model,
-    tokenizer: { type: 'char', chars: [...tokenizer.chars] },
-    run: PRESETS.baby,
-    data: 'test',
-    training: {
-      step: 3,
-      bestValLoss: 2.5,
-      trainLoss: 2.4,
-      valLoss: 2.5,
-      dataRng: new Rng(1).getState(),
-      evalRng: new Rng(2).getState(),
-      modelRng: new Rng(3).getState(),
-    },
-  };
-}
+const runFile = (model: ModelConfig) => runFileFor(model, tokenizer.chars);
 
 function logitsOf(model: ReturnType<typeof createModel>): number[] {
   return tidy(() => noGrad(() => model.forward(intTensor([1, 2, 3, 4, 5], [1, 5])).logits.toArray()));

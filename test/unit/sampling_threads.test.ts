@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { RUN_FORMAT, RUN_FORMAT_VERSION, type RunFile } from '../../src/checkpoint/run_config.js';
 import { samplingThreads } from '../../src/cli/sample_command.js';
 import { PARALLEL_MIN_MACS } from '../../src/engine/kernel_table.js';
 import { Rng } from '../../src/engine/random.js';
 import { createModel, largestRowProduct, type ModelConfig } from '../../src/models/index.js';
 import { saveRun } from '../../src/node/run_folder.js';
+import { runFileFor } from '../helpers/run_file.js';
 import { PRESETS, modelConfigFor } from '../../src/train/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgpt-sampling-threads-'));
@@ -20,23 +20,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 function savedRun(name: string, model: ModelConfig): string {
   const chars = Array.from({ length: model.vocabSize }, (_, i) => String.fromCodePoint(0x4e00 + i));
-  const file: RunFile = {
-    format: RUN_FORMAT,
-    version: RUN_FORMAT_VERSION,
-    model,
-    tokenizer: { type: 'char', chars },
-    run: PRESETS.baby,
-    data: 'test',
-    training: {
-      step: 1,
-      bestValLoss: 3,
-      trainLoss: 3,
-      valLoss: 3,
-      dataRng: new Rng(1).getState(),
-      evalRng: new Rng(2).getState(),
-      modelRng: new Rng(3).getState(),
-    },
-  };
+  const file = runFileFor(model, chars);
   const out = join(dir, name);
   const m = createModel(model, new Rng(7));
   saveRun(out, m, file);

@@ -190,15 +190,17 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
   // One to three rows take their own path (no packing), in the NT layout (a weight as stored) and the NN
   // layout (a weight transposed, as the input gradient reads it): each row must have the very bits it gets among many
   // rows, or sampling with the cache would drift from the uncached path.
+  // [N, K]: odd widths, depths past a block of KC = 256.
+  const fewRowShapes = [
+    [67, 300],
+    [8, 5],
+    [13, 129],
+    [70, 33],
+    [35, 260],
+  ] as const;
   for (const [variant, k] of variants) {
     for (const [layout, product] of LAYOUTS.slice(0, 2)) {
-      for (const [N, K] of [
-        [67, 300],
-        [8, 5],
-        [13, 129],
-        [70, 33],
-        [35, 260],
-      ] as const) {
+      for (const [N, K] of fewRowShapes) {
         for (const accumulate of [false, true]) {
           const M = 7;
           const a = new Tensor([M * K]),
@@ -222,15 +224,8 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
   }
   // Sampling's one-row products read the weight packed into panels of 32 columns: packing moves floats only
   // (exact), and each row's outputs have the very bits matmul gives the row among many (forward()'s).
-  for (const [N, K] of [
-    [67, 300],
-    [8, 5],
-    [13, 129],
-    [70, 33],
-    [35, 260],
-    [64, 128],
-    [32, 513],
-  ] as const) {
+  // Also whole panels, and a depth past two blocks.
+  for (const [N, K] of [...fewRowShapes, [64, 128], [32, 513]] as const) {
     const w = randn(N * K),
       x = randn(3 * K);
     check(`packPanels N ${N} K ${K}`, 'packPanels', 0, [new Float32Array(panelFloats(N, K)), w], (k, a) =>
