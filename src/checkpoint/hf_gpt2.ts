@@ -244,7 +244,10 @@ export function loadHfGpt2Weights(model: GPT, source: TensorSource, weights: HfG
   }
 }
 
-/** Bytes of tensor memory sampling a GPT of this config needs: its weights, and the decoder's transposed copies. */
+/**
+ * Bytes of tensor memory sampling a GPT of this config needs: its weights, and the decoder's copies packed into
+ * panels of 32 columns (padding adds at most 31 rows a weight, well within the bound, which counts an untied head).
+ */
 export function samplingBytes(config: GPTConfig): number {
   return 2 * 4 * parameterUpperBound(config);
 }

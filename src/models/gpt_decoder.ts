@@ -13,8 +13,8 @@
  *    one position a token;
  *  - in the last block, all but the keys and values of the other positions: its query, projection and
  *    feed-forward, the final LayerNorm and the head run on each sequence's last position alone.
- * It computes in eval mode (dropout is the identity). It copies weights when it is made (transposed, for the
- * one-row products): make a new decoder after changing the weights.
+ * It computes in eval mode (dropout is the identity). It copies weights when it is made (packed into panels,
+ * for the one-row products): make a new decoder after changing the weights.
  */
 import { kernels } from '../engine/backend.js';
 import { type RotaryAngles, rotaryAngleRow } from '../engine/ops/qk_transform.js';

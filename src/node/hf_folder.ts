@@ -96,7 +96,7 @@ export function checkFitsForSampling(config: GPTConfig, what: string): void {
   if (bytes > ARENA_BYTES) {
     const gb = (n: number) => (n / 1024 ** 3).toFixed(1);
     throw new TsgptError(
-      `${what} needs ${gb(bytes)} GB of tensor memory to sample (its weights and the decoder's transposed copies of them), ` +
+      `${what} needs ${gb(bytes)} GB of tensor memory to sample (its weights and the decoder's packed copies of them), ` +
         `beyond tsgpt's ${gb(ARENA_BYTES)} GB WebAssembly arena; gpt2 and gpt2-medium fit`,
     );
   }
