@@ -62,7 +62,12 @@ try {
     const context = await browser.newContext({ acceptDownloads: true });
     const page = await context.newPage();
     await page.goto(`${site}?${new URLSearchParams({ ...training, autostart: '1' })}`);
-    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 3_600_000 });
+    // Polled once a second: Playwright's default polls at every animation frame, which makes Chromium draw 60
+    // frames a second on the cores the training threads use, a cost nobody watching the page pays.
+    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, {
+      polling: 1000,
+      timeout: 3_600_000,
+    });
     const threads = await page.locator('[data-metric="threads"]').textContent();
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
     const zip = await readZip(readFileSync((await download.path())!), 'the downloaded run');
