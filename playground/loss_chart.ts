@@ -38,6 +38,11 @@ export class LossChart {
     this.redraw.now();
   }
 
+  /** Draws what has come in now, without waiting for the next redraw: when training ends or stops. */
+  drawNow(): void {
+    this.redraw.now();
+  }
+
   private draw(): void {
     if (this.log.steps.length === 0 && this.log.evals.length === 0) return;
     // Narrower than this, the title and legend would not fit: the picture is drawn at this width and scaled down.

@@ -246,6 +246,7 @@ class Playground {
       }
       this.busy = null;
       this.progress.now();
+      this.chart.drawNow();
       this.stopped = outcome.stopped;
       if (this.summary !== null) this.showSummary({ ...this.summary.model, step: outcome.step }, this.summary.how);
       metric('eta').textContent = outcome.stopped ? 'stopped' : 'done';
@@ -253,6 +254,7 @@ class Playground {
     } catch (e) {
       this.busy = null;
       this.progress.now();
+      this.chart.drawNow();
       this.fail(e);
     }
     this.refresh();
