@@ -87,8 +87,8 @@ export function matmul(
     return;
   }
   if (M < MR && (brs == 1 || bcs == 1)) {
-    // A few rows (one to three positions, or their gradients): against B's columns stored contiguously in k (a linear
-    // layer's weight) or its rows (a weight transposed: the input gradient dx = dy W of a few rows).
+    // A few rows (one to three positions, or their gradients): against B's columns stored contiguously in k
+    // (a linear layer's weight) or its rows (a weight transposed: the input gradient dx = dy W of a few rows).
     for (let i = 0; i < M; i++) {
       const o = out + <usize>i * ldc, x = a + ((<usize>i * <usize>ars) << 2);
       if (bcs == 1) rowTimesRows(o, x, acs, b, brs, N, K, accumulate != 0);

@@ -14,6 +14,7 @@
  * write only their `out` arguments. A backward kernel adds into its gradient buffers unless it has an
  * `accumulate` flag and is told to overwrite (nothing is there yet).
  */
+import { PANEL } from './matmul_layouts.js';
 
 /**
  * What an argument is:
@@ -123,7 +124,10 @@ export const KERNEL_TABLE = {
       ],
     },
   }),
-  /** out[c ldo + r] = x[r ldx + c] for r < rows, c < cols: a matrix transposed (Muon orthogonalises a tall weight as its transpose). */
+  /**
+   * out[c ldo + r] = x[r ldx + c] for r < rows, c < cols: a matrix transposed (Muon orthogonalises a tall
+   * weight as its transpose).
+   */
   transpose: kernel({
     args: [
       ['out', 'out'],
@@ -151,7 +155,7 @@ export const KERNEL_TABLE = {
     ],
     split: {
       worth: (a) => a.N * a.K >= PARALLEL_MIN_ELEMENTS,
-      ways: [{ over: 'N', align: 32, moves: { out: 'K', w: 'K' } }],
+      ways: [{ over: 'N', align: PANEL, moves: { out: 'K', w: 'K' } }],
     },
   }),
   /**
@@ -171,7 +175,7 @@ export const KERNEL_TABLE = {
     ],
     split: {
       worth: bigProduct,
-      ways: [{ over: 'N', align: 32, moves: { out: 1, panels: 'K' } }],
+      ways: [{ over: 'N', align: PANEL, moves: { out: 1, panels: 'K' } }],
     },
   }),
 

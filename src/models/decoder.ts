@@ -1,9 +1,9 @@
 /**
  * What sampling asks of a model: one object, made by model.decoder(batch), that turns the context of each
  * sequence into the next token's logits. It owns whatever makes that fast (a key/value cache, packed
- * copies of the weights, buffers) and hides how it computes: its logits are always the last position's row of the model's
- * forward() over the same window, in eval mode, bit for bit; past the block size, a rolling decoder's are the
- * sliding window's of PastContext, which no single forward() computes.
+ * copies of the weights, buffers) and hides how it computes: its logits are always the last position's row
+ * of the model's forward() over the same window, in eval mode, bit for bit; past the block size, a rolling
+ * decoder's are the sliding window's of PastContext, which no single forward() computes.
  */
 
 /**

@@ -1,8 +1,8 @@
 /**
  * What a GPT decoder runs for each block, read off the block's modules once: the products as DecoderLinears
- * (with their copies packed for one-row products), the LayerNorms, and which of the lecture's parts are there. Both GPT forms
- * and every stage of the lecture's ladder map onto it; a module it does not know is refused when the decoder
- * is made, not met half-way through a step.
+ * (with their copies packed for one-row products), the LayerNorms, and which of the lecture's parts are
+ * there. Both GPT forms and every stage of the lecture's ladder map onto it; a module it does not know is
+ * refused when the decoder is made, not met half-way through a step.
  */
 import type { RotaryAngles } from '../engine/ops/qk_transform.js';
 import { CausalSelfAttention } from '../nn/attention.js';

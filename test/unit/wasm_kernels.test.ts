@@ -188,8 +188,8 @@ test('matmul NT, NN, TN: odd shapes, shapes crossing the blocks, accumulate on a
     }
   }
   // One to three rows take their own path (no packing), in the NT layout (a weight as stored) and the NN
-  // layout (a weight transposed, as the input gradient reads it): each row must have the very bits it gets among many
-  // rows, or sampling with the cache would drift from the uncached path.
+  // layout (a weight transposed, as the input gradient reads it): each row must have the very bits it gets
+  // among many rows, or sampling with the cache would drift from the uncached path.
   // [N, K]: odd widths, depths past a block of KC = 256.
   const fewRowShapes = [
     [67, 300],
